@@ -1,0 +1,116 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import { ComponentService } from '../lib/component-service';
+import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
+import { containerResources, hardenedContainer, hardenedPod, scratchVolume, storageSize } from '../lib/hardening';
+import { componentLabels } from '../lib/labels';
+import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
+
+/** The uid and gid of "postgres" in the Debian-based postgres and pgvector images. */
+const POSTGRES_UID = 999;
+const DATA_DIR = '/var/lib/postgresql/data';
+
+/** Key of the database Secret that holds the password. */
+export const DATABASE_PASSWORD_KEY = 'password';
+
+/** pgvector Postgres: a StatefulSet with a headless Service named like compose's alias. */
+export class DatabaseChart extends StackChart {
+  constructor(scope: Construct, id: string, props: StackChartProps) {
+    super(scope, id, props);
+    const db = this.settings.database;
+    const component = this.topology.component('database');
+    const labels = componentLabels(component, db.image);
+    const postgres = portOf(component, 'postgres');
+
+    if (db.credentials.development) {
+      new kplus.Secret(this, 'credentials', {
+        metadata: { name: db.credentials.secretName, labels, annotations: DEVELOPMENT_CREDENTIALS_ANNOTATION },
+        stringData: { [DATABASE_PASSWORD_KEY]: DEVELOPMENT_DATABASE_PASSWORD },
+      });
+    }
+    const credentials = kplus.Secret.fromSecretName(this, 'credentials-ref', db.credentials.secretName);
+
+    // The equivalent of upstream init.sql: a schema named after the database, owned by the
+    // user, as the search_path; pgvector installed into it (Letta's migrations never create it).
+    const schema = `"${db.databaseName}"`;
+    const initSql = new kplus.ConfigMap(this, 'init', {
+      metadata: { name: `${component.name}-init`, labels },
+      data: {
+        'init.sql': [
+          `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION "${db.user}";`,
+          `ALTER DATABASE ${schema} SET search_path TO ${schema};`,
+          `CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA ${schema};`,
+          'DROP SCHEMA IF EXISTS public CASCADE;',
+          '',
+        ].join('\n'),
+      },
+    });
+
+    const service = new ComponentService(this, 'service', { component, labels, headless: true });
+    const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
+    const statefulSet = new kplus.StatefulSet(this, 'statefulset', {
+      metadata: { name: component.name, labels },
+      podMetadata: { labels },
+      select: false,
+      replicas: 1,
+      service: service.service,
+      ...hardenedPod(POSTGRES_UID),
+      // Time for a clean shutdown (checkpoint) before the kubelet kills Postgres.
+      terminationGracePeriod: Duration.seconds(60),
+      volumeClaimTemplates: [
+        {
+          name: 'data',
+          storage: storageSize(db.storage.size),
+          accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+        },
+      ],
+      containers: [
+        {
+          name: 'postgres',
+          ...hardenedContainer(db.image, POSTGRES_UID),
+          ports: [{ name: postgres.name, number: postgres.port }],
+          envVariables: {
+            POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
+            POSTGRES_DB: kplus.EnvValue.fromValue(db.databaseName),
+            POSTGRES_PASSWORD: kplus.EnvValue.fromSecretValue({ secret: credentials, key: DATABASE_PASSWORD_KEY }),
+            // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
+            PGDATA: kplus.EnvValue.fromValue(`${DATA_DIR}/pgdata`),
+          },
+          resources: containerResources(db.resources),
+          volumeMounts: [
+            // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
+            { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
+            { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
+            scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
+            scratchVolume(this, 'tmp', '/tmp'),
+            // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.
+            {
+              path: '/dev/shm',
+              volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(256) }),
+            },
+          ],
+          // Compose's healthcheck: pg_isready every 5 s.
+          startup: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 60 }),
+          readiness: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
+          liveness: kplus.Probe.fromCommand(pgIsReady, {
+            periodSeconds: Duration.seconds(15),
+            timeoutSeconds: Duration.seconds(5),
+            failureThreshold: 4,
+          }),
+        },
+      ],
+    });
+    statefulSet.select(kplus.LabelSelector.of({ labels: component.selector }));
+
+    // Data survives deleting or scaling down the StatefulSet.
+    const resource = ApiObject.of(statefulSet);
+    resource.addJsonPatch(
+      JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }),
+    );
+    if (db.storage.storageClassName) {
+      resource.addJsonPatch(JsonPatch.add('/spec/volumeClaimTemplates/0/spec/storageClassName', db.storage.storageClassName));
+    }
+  }
+}

@@ -1,0 +1,86 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import * as yaml from 'js-yaml';
+import { ComponentService } from '../lib/component-service';
+import {
+  CLICKHOUSE_PASSWORD_ENV,
+  collectorConfig,
+  SIGNOZ_INGESTION_KEY_ENV,
+  TRACE_FILE_DIR,
+} from '../lib/collector-config';
+import { containerResources, hardenedContainer, hardenedPod, scratchVolume } from '../lib/hardening';
+import { componentLabels } from '../lib/labels';
+import { parseQuantity, toGoMemLimit } from '../lib/quantity';
+import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
+
+/** The collector images run as this uid from a scratch base. */
+const COLLECTOR_UID = 10001;
+const CONFIG_DIR = '/etc/otelcol';
+
+/**
+ * The OpenTelemetry Collector as a node agent. Clients reach the agent on their own node through
+ * a Service with internalTrafficPolicy Local: no hostPort (forbidden by Pod Security), and the
+ * client's pod IP is kept, so NetworkPolicies see the real source.
+ */
+export class TelemetryChart extends StackChart {
+  constructor(scope: Construct, id: string, props: StackChartProps) {
+    super(scope, id, props);
+    const telemetry = this.settings.telemetry;
+    const component = this.topology.component('telemetry');
+    const labels = componentLabels(component, telemetry.image);
+
+    const config = new kplus.ConfigMap(this, 'config', {
+      metadata: { name: component.name, labels },
+      data: { 'config.yaml': yaml.dump(collectorConfig(this.settings, this.topology), { lineWidth: -1 }) },
+    });
+
+    const env: Record<string, kplus.EnvValue> = {
+      // The Go runtime collects garbage harder before the limit instead of being OOM-killed.
+      GOMEMLIMIT: kplus.EnvValue.fromValue(toGoMemLimit(0.8 * parseQuantity(telemetry.resources.limits.memory)!)),
+    };
+    const exporter = telemetry.exporter;
+    if (exporter.type === 'clickhouse') {
+      env[CLICKHOUSE_PASSWORD_ENV] = kplus.EnvValue.fromSecretValue({
+        secret: kplus.Secret.fromSecretName(this, 'clickhouse', exporter.password.name),
+        key: exporter.password.key,
+      });
+    } else if (exporter.type === 'signoz') {
+      env[SIGNOZ_INGESTION_KEY_ENV] = kplus.EnvValue.fromSecretValue({
+        secret: kplus.Secret.fromSecretName(this, 'signoz', exporter.ingestionKey.name),
+        key: exporter.ingestionKey.key,
+      });
+    }
+
+    const health = portOf(component, 'health');
+    const probe = (options: kplus.HttpGetProbeOptions) => kplus.Probe.fromHttpGet('/', { port: health.port, ...options });
+    const daemonSet = new kplus.DaemonSet(this, 'daemonset', {
+      metadata: { name: component.name, labels },
+      podMetadata: { labels },
+      select: false,
+      ...hardenedPod(COLLECTOR_UID),
+      containers: [
+        {
+          name: 'otel-collector',
+          ...hardenedContainer(telemetry.image, COLLECTOR_UID),
+          args: [`--config=${CONFIG_DIR}/config.yaml`],
+          ports: component.ports.map((port) => ({ name: port.name, number: port.port })),
+          envVariables: env,
+          resources: containerResources(telemetry.resources),
+          volumeMounts: [
+            { path: CONFIG_DIR, volume: kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' }), readOnly: true },
+            scratchVolume(this, 'traces', TRACE_FILE_DIR, Size.gibibytes(1)),
+          ],
+          readiness: probe({ periodSeconds: Duration.seconds(10) }),
+          liveness: probe({ periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
+        },
+      ],
+    });
+    daemonSet.select(kplus.LabelSelector.of({ labels: component.selector }));
+    // An agent on every node, GPU nodes and other tainted pools included.
+    ApiObject.of(daemonSet).addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', [{ operator: 'Exists' }]));
+
+    new ComponentService(this, 'service', { component, labels, nodeLocal: true });
+  }
+}

@@ -1,0 +1,118 @@
+import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
+import { ComponentService } from '../lib/component-service';
+import { containerResources, hardenedContainer, hardenedPod, scratchVolume, storageSize } from '../lib/hardening';
+import { componentLabels } from '../lib/labels';
+import { parseQuantity } from '../lib/quantity';
+import { StackChart, StackChartProps } from '../lib/stack-chart';
+
+/**
+ * The upstream image runs as root by default; vLLM needs no root once HOME and its caches point
+ * at writable volumes, and GPU access comes from the device plugin, not from privileges.
+ */
+const VLLM_UID = 10001;
+const HOME = '/home/vllm';
+const CACHE_DIR = '/var/cache/models';
+
+/** vLLM's OpenAI-compatible server on NVIDIA GPUs, with a persistent model cache. */
+export class VllmChart extends StackChart {
+  constructor(scope: Construct, id: string, props: StackChartProps) {
+    super(scope, id, props);
+    const vllm = this.settings.vllm;
+    const component = this.topology.component('vllm');
+    const labels = componentLabels(component, vllm.image);
+    const http = component.ports[0];
+
+    const cache = new kplus.PersistentVolumeClaim(this, 'model-cache', {
+      metadata: { name: `${component.name}-model-cache`, labels },
+      accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+      storage: storageSize(vllm.modelCache.size),
+      storageClassName: vllm.modelCache.storageClassName,
+      volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
+    });
+
+    const env: Record<string, kplus.EnvValue> = {
+      HOME: kplus.EnvValue.fromValue(HOME),
+      // Weights survive restarts instead of being downloaded again.
+      HF_HOME: kplus.EnvValue.fromValue(`${CACHE_DIR}/huggingface`),
+      // Compiled kernels (torch.compile, CUDA graphs) too.
+      VLLM_CACHE_ROOT: kplus.EnvValue.fromValue(`${CACHE_DIR}/vllm`),
+      VLLM_NO_USAGE_STATS: kplus.EnvValue.fromValue('1'),
+      DO_NOT_TRACK: kplus.EnvValue.fromValue('1'),
+    };
+    if (vllm.hfToken) {
+      env.HF_TOKEN = kplus.EnvValue.fromSecretValue({
+        secret: kplus.Secret.fromSecretName(this, 'hf-token', vllm.hfToken.name),
+        key: vllm.hfToken.key,
+      });
+    }
+
+    const args = [
+      vllm.model,
+      '--host=0.0.0.0',
+      `--port=${http.port}`,
+      `--served-model-name=${vllm.servedModelName ?? vllm.model}`,
+      `--max-model-len=${vllm.maxModelLen}`,
+      `--tensor-parallel-size=${vllm.gpus}`,
+      // Letta calls tools through the OpenAI API: vLLM must pick and parse tool calls itself.
+      '--enable-auto-tool-choice',
+      `--tool-call-parser=${vllm.toolCallParser}`,
+      ...vllm.extraArgs,
+    ];
+    const health = (options: kplus.HttpGetProbeOptions) =>
+      kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
+
+    const deployment = new kplus.Deployment(this, 'deployment', {
+      metadata: { name: component.name, labels },
+      podMetadata: { labels },
+      select: false,
+      replicas: 1,
+      // A rolling update would need a second set of GPUs; on a full GPU pool it never finishes.
+      strategy: kplus.DeploymentStrategy.recreate(),
+      ...hardenedPod(VLLM_UID),
+      containers: [
+        {
+          name: 'vllm',
+          ...hardenedContainer(vllm.image, VLLM_UID),
+          command: ['vllm', 'serve'],
+          args,
+          ports: [{ name: http.name, number: http.port }],
+          envVariables: env,
+          resources: containerResources(vllm.resources),
+          volumeMounts: [
+            { path: CACHE_DIR, volume: kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', cache, { name: 'model-cache' }) },
+            // NCCL and tensor parallelism share memory through /dev/shm (compose: ipc: host).
+            {
+              path: '/dev/shm',
+              volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', {
+                medium: kplus.EmptyDirMedium.MEMORY,
+                sizeLimit: Size.mebibytes(Math.round(parseQuantity(vllm.shmSize)! / 1024 ** 2)),
+              }),
+            },
+            scratchVolume(this, 'home', HOME, Size.gibibytes(1)),
+            scratchVolume(this, 'tmp', '/tmp', Size.gibibytes(1)),
+          ],
+          // Downloading and loading a model takes minutes; liveness starts only after that.
+          startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
+          readiness: health({ periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
+          liveness: health({ periodSeconds: Duration.seconds(15), failureThreshold: 4 }),
+        },
+      ],
+    });
+    deployment.select(kplus.LabelSelector.of({ labels: component.selector }));
+
+    // GPUs are an extended resource: whole numbers, request equal to limit.
+    const gpus = String(vllm.gpus);
+    const resource = ApiObject.of(deployment);
+    resource.addJsonPatch(
+      JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),
+      JsonPatch.add('/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu', gpus),
+      JsonPatch.add('/spec/template/spec/nodeSelector', { ...vllm.nodeSelector }),
+      JsonPatch.add('/spec/template/spec/tolerations', vllm.tolerations),
+    );
+    if (vllm.runtimeClassName) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', vllm.runtimeClassName));
+
+    new ComponentService(this, 'service', { component, labels });
+  }
+}

@@ -1,0 +1,305 @@
+import { z } from 'zod';
+import { parseQuantity, QUANTITY_PATTERN } from '../quantity';
+
+/*
+ * The settings schema: the single definition of every setting a profile or values file may carry.
+ * Defaults here describe the kind profile; lib/profiles/*.yaml override them. The settings
+ * reference (SETTINGS.md) and the editor schema (values.schema.json) are generated from it.
+ */
+
+// RFC 1123 label: Namespace and Service names.
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+// RFC 1123 subdomain: Secret names, host names.
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+// [registry[:port]/]path:tag or ...@sha256:digest. A tag or a digest is required.
+const IMAGE_REFERENCE =
+  /^(?:[a-z0-9.-]+(?::[0-9]+)?\/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$/;
+const LABEL_KEY = /^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$/;
+const LABEL_VALUE = /^(([A-Za-z0-9][-A-Za-z0-9_.]{0,61})?[A-Za-z0-9])?$/;
+const ENV_NAME = /^[A-Z_][A-Z0-9_]*$/;
+
+const dnsLabel = z.string().regex(DNS_LABEL, 'must be a lowercase RFC 1123 label (a-z, 0-9, "-", at most 63 characters)');
+const dnsSubdomain = z.string().regex(DNS_SUBDOMAIN, 'must be a lowercase RFC 1123 DNS name (e.g. letta.example.com)');
+
+const image = z
+  .string()
+  .regex(IMAGE_REFERENCE, 'must be an image reference such as "repository/name:1.2.3"')
+  .refine((ref) => /:[^/]+$/.test(ref.split('@')[0]) || ref.includes('@sha256:'), 'must be pinned by a tag or a digest')
+  .refine((ref) => !/:latest(@|$)/.test(ref), 'must not use the "latest" tag: pin a version')
+  .describe('Container image, pinned by version tag or digest');
+
+const quantity = z.string().regex(QUANTITY_PATTERN, 'must be a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"');
+
+const labels = z.record(
+  z.string().regex(LABEL_KEY, 'must be a valid label key'),
+  z.string().regex(LABEL_VALUE, 'must be a valid label value'),
+);
+
+const storage = z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, 'must be a whole number of Mi, Gi or Ti such as "10Gi"');
+
+const port = z.number().int('must be a whole number').min(1).max(65535);
+
+/** A key of a Secret that the user creates in the stack's namespace. */
+const secretKeyRef = z
+  .strictObject({
+    name: dnsSubdomain.describe('Name of the Secret in the stack namespace'),
+    key: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key').describe('Key within the Secret'),
+  })
+  .describe('Reference to a key of an existing Secret');
+
+const resources = (defaults: { cpu: string; memory: string; cpuLimit?: string; memoryLimit: string }) =>
+  z
+    .strictObject({
+      requests: z
+        .strictObject({
+          cpu: quantity.default(defaults.cpu).describe('CPU request'),
+          memory: quantity.default(defaults.memory).describe('Memory request'),
+        })
+        .prefault({}),
+      limits: z
+        .strictObject({
+          cpu: quantity.optional().describe('CPU limit (unset: no CPU throttling)'),
+          memory: quantity.default(defaults.memoryLimit).describe('Memory limit'),
+        })
+        .prefault(defaults.cpuLimit ? { cpu: defaults.cpuLimit } : {}),
+    })
+    .prefault({})
+    .superRefine((value, ctx) => {
+      for (const resource of ['cpu', 'memory'] as const) {
+        const request = parseQuantity(value.requests[resource]);
+        const limitText = value.limits[resource];
+        const limit = limitText === undefined ? undefined : parseQuantity(limitText);
+        if (request !== undefined && limit !== undefined && request > limit) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['requests', resource],
+            message: `must not exceed limits.${resource} (${limitText})`,
+          });
+        }
+      }
+    })
+    .describe('Container resources');
+
+const internetEgress = (enabled: boolean, purpose: string) =>
+  z
+    .strictObject({
+      enabled: z.boolean().default(enabled).describe(`Allow connections to public addresses (${purpose})`),
+      ports: z.array(port).min(1).default([443]).describe('TCP ports allowed to public addresses'),
+    })
+    .prefault({})
+    .describe(`Egress to the internet (public IPv4/IPv6 only; never private ranges or the cluster): ${purpose}`);
+
+const letta = z
+  .strictObject({
+    image: image.default('letta/letta:0.16.8'),
+    replicas: z.number().int('must be a whole number').min(0, 'must not be negative').default(1).describe('Letta server replicas'),
+    secure: z.boolean().default(false).describe('Password auth (SECURE=true); clients send "Authorization: Bearer <password>"'),
+    serverPassword: secretKeyRef.optional().describe('Secret key holding LETTA_SERVER_PASSWORD; required when secure is true'),
+    encryptionKey: secretKeyRef.optional().describe('Secret key holding LETTA_ENCRYPTION_KEY'),
+    providerApiKeys: z
+      .record(z.string().regex(ENV_NAME, 'must be an environment variable name such as OPENAI_API_KEY'), secretKeyRef)
+      .default({})
+      .describe('LLM provider keys: environment variable name -> Secret key (e.g. OPENAI_API_KEY)'),
+    corsOrigins: z
+      .array(z.url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://app.example.com' }))
+      .default([])
+      .describe('Extra CORS origins (ACCEPTABLE_ORIGINS)'),
+    uvicornWorkers: z.number().int('must be a whole number').min(1).optional().describe('LETTA_UVICORN_WORKERS'),
+    startupTimeoutSeconds: z
+      .number()
+      .int('must be a whole number')
+      .min(30)
+      .default(600)
+      .describe('How long the server may take to start (first start runs migrations)'),
+    resources: resources({ cpu: '500m', memory: '1Gi', memoryLimit: '4Gi' }),
+    internetEgress: internetEgress(true, 'LLM provider APIs'),
+  })
+  .prefault({})
+  .describe('The Letta agent server');
+
+const database = z
+  .strictObject({
+    image: image.default('pgvector/pgvector:0.8.1-pg15'),
+    databaseName: dnsLabel.default('letta').describe('Database (and schema) name'),
+    user: dnsLabel.default('letta').describe('Database owner'),
+    credentials: z
+      .strictObject({
+        secretName: dnsSubdomain.default('letta-db-credentials').describe('Secret with key "password" (URL-safe characters only)'),
+        development: z
+          .boolean()
+          .default(false)
+          .describe('Create the Secret with fixed, publicly known development credentials (local clusters only)'),
+      })
+      .prefault({}),
+    storage: z
+      .strictObject({
+        size: storage.default('10Gi').describe('Volume size per replica'),
+        storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
+      })
+      .prefault({}),
+    resources: resources({ cpu: '250m', memory: '512Mi', memoryLimit: '2Gi' }),
+  })
+  .prefault({})
+  .describe('pgvector Postgres (StatefulSet)');
+
+const redis = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Deploy Redis; required when letta.replicas > 1'),
+    image: image.default('redis:7.4.2-alpine'),
+    resources: resources({ cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
+  })
+  .prefault({})
+  .describe('Redis (stream resumption and conversation locks)');
+
+const ingress = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Create the Ingress'),
+    className: dnsSubdomain.default('nginx').describe('IngressClass'),
+    host: dnsSubdomain.default('letta.localhost').describe('Host name served'),
+    tlsSecretName: dnsSubdomain.optional().describe('TLS Secret for the host (unset: plain HTTP)'),
+    streamTimeoutSeconds: z
+      .number()
+      .int('must be a whole number')
+      .min(60)
+      .default(3600)
+      .describe('Proxy read/send timeout: how long an idle SSE or WebSocket stream stays open'),
+    maxBodySize: z
+      .string()
+      .regex(/^[0-9]+[kmg]?$/, 'must be an nginx size such as "100m"')
+      .default('100m')
+      .describe('Largest request body (file uploads)'),
+    controller: z
+      .strictObject({
+        namespaceLabels: labels
+          .default({ 'kubernetes.io/metadata.name': 'ingress-nginx' })
+          .describe('Labels of the ingress controller namespace'),
+        podLabels: labels
+          .default({ 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/component': 'controller' })
+          .describe('Labels of the ingress controller pods'),
+      })
+      .prefault({})
+      .describe('Where the ingress-nginx controller runs (NetworkPolicy peer)'),
+  })
+  .prefault({})
+  .describe('ingress-nginx Ingress');
+
+const exporter = z
+  .discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('file').describe('Write traces to a rotating JSON file in the collector pod') }),
+    z.strictObject({
+      type: z.literal('clickhouse'),
+      endpoint: z.url({ error: 'must be a URL such as tcp://clickhouse.example.com:9000' }).describe('ClickHouse endpoint'),
+      database: z.string().default('otel').describe('ClickHouse database'),
+      username: z.string().default('default').describe('ClickHouse user'),
+      password: secretKeyRef.describe('Secret key holding the ClickHouse password'),
+    }),
+    z.strictObject({
+      type: z.literal('signoz'),
+      endpoint: z.string().regex(/^[a-z0-9.-]+:[0-9]+$/, 'must be host:port such as ingest.us.signoz.cloud:443').describe('SigNoz OTLP gRPC endpoint'),
+      ingestionKey: secretKeyRef.describe('Secret key holding the SigNoz ingestion key'),
+    }),
+  ])
+  .prefault({ type: 'file' })
+  .describe('Where traces go, mirroring Letta\'s three upstream collector configs');
+
+const telemetry = z
+  .strictObject({
+    enabled: z.boolean().default(true).describe('Deploy the OpenTelemetry Collector DaemonSet and send Letta traces to it'),
+    image: image.default('otel/opentelemetry-collector-contrib:0.135.0'),
+    exporter,
+    resources: resources({ cpu: '50m', memory: '128Mi', memoryLimit: '512Mi' }),
+  })
+  .prefault({})
+  .describe('OpenTelemetry Collector (one agent per node)');
+
+const toleration = z.strictObject({
+  key: z.string().optional(),
+  operator: z.enum(['Exists', 'Equal']).default('Equal'),
+  value: z.string().optional(),
+  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+});
+
+const vllm = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Deploy vLLM and point Letta at it (VLLM_API_BASE)'),
+    image: image.default('vllm/vllm-openai:v0.11.0'),
+    model: z.string().min(1).default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
+    servedModelName: z.string().min(1).optional().describe('Model name in the API (unset: the model id)'),
+    maxModelLen: z.number().int('must be a whole number').min(1).default(8000).describe('--max-model-len'),
+    gpus: z
+      .number()
+      .int('must be a whole number of GPUs (extended resources cannot be fractional)')
+      .min(1)
+      .default(1)
+      .describe('nvidia.com/gpu per replica; also the tensor parallel size'),
+    runtimeClassName: dnsSubdomain.optional().describe('RuntimeClass, e.g. "nvidia" (only where it exists)'),
+    nodeSelector: labels.default({ 'nvidia.com/gpu.present': 'true' }).describe('GPU node selection'),
+    tolerations: z
+      .array(toleration)
+      .default([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }])
+      .describe('Tolerations for tainted GPU nodes'),
+    shmSize: quantity.default('2Gi').describe('/dev/shm size (memory-backed; counts against the memory limit)'),
+    modelCache: z
+      .strictObject({
+        size: storage.default('50Gi').describe('Model cache volume size (HF_HOME)'),
+        storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
+      })
+      .prefault({}),
+    hfToken: secretKeyRef.optional().describe('Secret key holding HF_TOKEN (gated models)'),
+    toolCallParser: z.string().min(1).default('hermes').describe('--tool-call-parser for Letta tool calling'),
+    startupTimeoutSeconds: z
+      .number()
+      .int('must be a whole number')
+      .min(60)
+      .default(1800)
+      .describe('Model download and load budget'),
+    extraArgs: z.array(z.string()).default([]).describe('Extra vLLM arguments'),
+    resources: resources({ cpu: '2', memory: '16Gi', memoryLimit: '24Gi' }),
+    internetEgress: internetEgress(true, 'model download from the Hugging Face hub'),
+  })
+  .prefault({})
+  .describe('vLLM OpenAI-compatible inference server on NVIDIA GPUs');
+
+export const settingsSchema = z
+  .strictObject({
+    namespace: dnsLabel.default('letta').describe('Namespace for every object of the stack'),
+    letta,
+    database,
+    redis,
+    ingress,
+    telemetry,
+    vllm,
+  })
+  .superRefine((config, ctx) => {
+    if (config.letta.replicas > 1 && !config.redis.enabled) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['redis', 'enabled'],
+        message: `must be true when letta.replicas is ${config.letta.replicas}: replicas share conversation locks and stream state through Redis`,
+      });
+    }
+    if (config.letta.secure && !config.letta.serverPassword) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['letta', 'serverPassword'],
+        message: 'is required when letta.secure is true: name the Secret key that holds the server password',
+      });
+    }
+    const shm = parseQuantity(config.vllm.shmSize) ?? 0;
+    const memoryLimit = parseQuantity(config.vllm.resources.limits.memory) ?? Infinity;
+    if (config.vllm.enabled && shm >= memoryLimit) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['vllm', 'shmSize'],
+        message: `must be below vllm.resources.limits.memory (${config.vllm.resources.limits.memory}): /dev/shm counts against the memory limit`,
+      });
+    }
+  });
+
+/** Settings as written in a profile or values file. */
+export type SettingsInput = z.input<typeof settingsSchema>;
+/** Validated settings with every default filled in. */
+export type Settings = z.output<typeof settingsSchema>;
+export type SecretKeyRef = z.output<typeof secretKeyRef>;
+export type Resources = Settings['letta']['resources'];
+export type InternetEgress = Settings['letta']['internetEgress'];

@@ -1,0 +1,48 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as yaml from 'js-yaml';
+import { loadSettings, PROFILE_NAMES, ProfileName } from '../../lib/config/load';
+import { synthesizeStack, temporaryOutdir } from '../../lib/synth';
+
+export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
+export type { ProfileName };
+
+/** A Kubernetes object as synthesized. */
+export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any }; [key: string]: any };
+
+export interface RenderedProfile {
+  readonly profile: string;
+  /** Directory holding the *.k8s.yaml files, as `npx cdk8s synth` writes dist/. */
+  readonly dir: string;
+  /** Absolute file paths in the order `kubectl apply -f dir` reads them. */
+  readonly files: string[];
+  /** Every object, in apply order. */
+  readonly documents: KubeObject[];
+}
+
+const cache = new Map<string, RenderedProfile>();
+
+/** Synthesizes a profile (with optional values merged over it) into a temporary directory. */
+export function renderProfile(profile: string, values?: unknown): RenderedProfile {
+  const key = `${profile}:${JSON.stringify(values ?? null)}`;
+  const cached = cache.get(key);
+  if (cached) return cached;
+  const settings = loadSettings({ profile, values });
+  const dir = temporaryOutdir(`letta-k8s-${profile}-`);
+  const files = synthesizeStack(settings, dir).map((file) => path.join(dir, file));
+  const rendered = { profile, dir, files, documents: loadManifests(files) };
+  cache.set(key, rendered);
+  return rendered;
+}
+
+/** Reads the objects of YAML files, in file order then document order. */
+export function loadManifests(files: readonly string[]): KubeObject[] {
+  return files.flatMap((file) => yaml.loadAll(fs.readFileSync(file, 'utf8')).filter((doc): doc is KubeObject => doc != null));
+}
+
+/** The one object of a kind and name; throws when it is absent. */
+export function findObject(documents: readonly KubeObject[], kind: string, name: string): KubeObject {
+  const found = documents.find((doc) => doc.kind === kind && doc.metadata.name === name);
+  if (!found) throw new Error(`no ${kind} ${name} among ${documents.map((d) => `${d.kind}/${d.metadata.name}`).join(', ')}`);
+  return found;
+}
