@@ -7,7 +7,13 @@ import { settingsSchema, Settings } from './schema';
 export const PROFILE_NAMES = ['kind', 'gpu'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
 
-const PROFILE_DIR = path.join(__dirname, '..', 'profiles');
+/** The project root: the directory with cdk8s.yaml, found upward (this file may run bundled). */
+function projectRoot(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'cdk8s.yaml'))) return dir;
+    if (path.dirname(dir) === dir) throw new Error(`letta-k8s: no cdk8s.yaml above ${__dirname}`);
+  }
+}
 
 /** Invalid settings: one line per problem, each naming the field and the reason. */
 export class SettingsError extends Error {
@@ -36,7 +42,7 @@ export function loadSettings(options: LoadOptions = {}): Settings {
     throw new SettingsError('LETTA_PROFILE', [`LETTA_PROFILE: unknown profile "${profile}"; choose one of ${PROFILE_NAMES.join(', ')}`]);
   }
   const layers: Array<{ source: string; values: unknown }> = [
-    { source: `profile ${profile}`, values: readYaml(path.join(PROFILE_DIR, `${profile}.yaml`)) },
+    { source: `profile ${profile}`, values: readYaml(path.join(projectRoot(), 'lib', 'profiles', `${profile}.yaml`)) },
   ];
   if (options.valuesFile) layers.push({ source: options.valuesFile, values: readYaml(options.valuesFile) });
   if (options.values !== undefined) layers.push({ source: 'values', values: options.values });
