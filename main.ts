@@ -27,7 +27,8 @@ function main(): number {
   synthesizeStack(settings, staging);
   if (path.resolve(staging) !== path.resolve(DIST)) {
     const files = publishManifests(staging, DIST);
-    console.log(`letta-k8s: profile ${process.env.LETTA_PROFILE || 'kind'}: wrote ${files.length} files to ${DIST}/`);
+    // stderr: the cdk8s CLI swallows the app's stdout.
+    console.error(`letta-k8s: profile ${process.env.LETTA_PROFILE || 'kind'}: wrote ${files.length} files to ${DIST}/`);
   }
   return 0;
 }

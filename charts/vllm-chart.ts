@@ -1,5 +1,6 @@
 import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
+import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { containerResources, hardenedContainer, hardenedPod, scratchVolume, storageSize } from '../lib/hardening';
@@ -102,8 +103,9 @@ export class VllmChart extends StackChart {
     });
     deployment.select(kplus.LabelSelector.of({ labels: component.selector }));
 
-    // GPUs are an extended resource: whole numbers, request equal to limit.
-    const gpus = String(vllm.gpus);
+    // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
+    // patches are applied before the typed serialization of resources.)
+    const gpus = k8s.Quantity.fromNumber(vllm.gpus);
     const resource = ApiObject.of(deployment);
     resource.addJsonPatch(
       JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),

@@ -37,7 +37,14 @@ const labels = z.record(
 
 const storage = z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, 'must be a whole number of Mi, Gi or Ti such as "10Gi"');
 
-const port = z.number().int('must be a whole number').min(1).max(65535);
+/**
+ * A whole number. Not z.number().int(): its failure aborts the cross-field checks below, and
+ * one run should report every problem.
+ */
+const wholeNumber = (message = 'must be a whole number') =>
+  z.number().refine(Number.isInteger, message).meta({ type: 'integer' });
+
+const port = wholeNumber().min(1).max(65535);
 
 /** A key of a Secret that the user creates in the stack's namespace. */
 const secretKeyRef = z
@@ -87,12 +94,12 @@ const internetEgress = (enabled: boolean, purpose: string) =>
       ports: z.array(port).min(1).default([443]).describe('TCP ports allowed to public addresses'),
     })
     .prefault({})
-    .describe(`Egress to the internet (public IPv4/IPv6 only; never private ranges or the cluster): ${purpose}`);
+    .describe(`Egress to the internet (public IPv4 only; never private ranges or the cluster): ${purpose}`);
 
 const letta = z
   .strictObject({
     image: image.default('letta/letta:0.16.8'),
-    replicas: z.number().int('must be a whole number').min(0, 'must not be negative').default(1).describe('Letta server replicas'),
+    replicas: wholeNumber().min(0, 'must not be negative').default(1).describe('Letta server replicas'),
     secure: z.boolean().default(false).describe('Password auth (SECURE=true); clients send "Authorization: Bearer <password>"'),
     serverPassword: secretKeyRef.optional().describe('Secret key holding LETTA_SERVER_PASSWORD; required when secure is true'),
     encryptionKey: secretKeyRef.optional().describe('Secret key holding LETTA_ENCRYPTION_KEY'),
@@ -104,10 +111,8 @@ const letta = z
       .array(z.url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://app.example.com' }))
       .default([])
       .describe('Extra CORS origins (ACCEPTABLE_ORIGINS)'),
-    uvicornWorkers: z.number().int('must be a whole number').min(1).optional().describe('LETTA_UVICORN_WORKERS'),
-    startupTimeoutSeconds: z
-      .number()
-      .int('must be a whole number')
+    uvicornWorkers: wholeNumber().min(1).optional().describe('LETTA_UVICORN_WORKERS'),
+    startupTimeoutSeconds: wholeNumber()
       .min(30)
       .default(600)
       .describe('How long the server may take to start (first start runs migrations)'),
@@ -157,9 +162,7 @@ const ingress = z
     className: dnsSubdomain.default('nginx').describe('IngressClass'),
     host: dnsSubdomain.default('letta.localhost').describe('Host name served'),
     tlsSecretName: dnsSubdomain.optional().describe('TLS Secret for the host (unset: plain HTTP)'),
-    streamTimeoutSeconds: z
-      .number()
-      .int('must be a whole number')
+    streamTimeoutSeconds: wholeNumber()
       .min(60)
       .default(3600)
       .describe('Proxy read/send timeout: how long an idle SSE or WebSocket stream stays open'),
@@ -225,10 +228,8 @@ const vllm = z
     image: image.default('vllm/vllm-openai:v0.11.0'),
     model: z.string().min(1).default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
     servedModelName: z.string().min(1).optional().describe('Model name in the API (unset: the model id)'),
-    maxModelLen: z.number().int('must be a whole number').min(1).default(8000).describe('--max-model-len'),
-    gpus: z
-      .number()
-      .int('must be a whole number of GPUs (extended resources cannot be fractional)')
+    maxModelLen: wholeNumber().min(1).default(8000).describe('--max-model-len'),
+    gpus: wholeNumber('must be a whole number of GPUs (extended resources cannot be fractional)')
       .min(1)
       .default(1)
       .describe('nvidia.com/gpu per replica; also the tensor parallel size'),
@@ -247,9 +248,7 @@ const vllm = z
       .prefault({}),
     hfToken: secretKeyRef.optional().describe('Secret key holding HF_TOKEN (gated models)'),
     toolCallParser: z.string().min(1).default('hermes').describe('--tool-call-parser for Letta tool calling'),
-    startupTimeoutSeconds: z
-      .number()
-      .int('must be a whole number')
+    startupTimeoutSeconds: wholeNumber()
       .min(60)
       .default(1800)
       .describe('Model download and load budget'),
@@ -270,31 +269,37 @@ export const settingsSchema = z
     telemetry,
     vllm,
   })
-  .superRefine((config, ctx) => {
-    if (config.letta.replicas > 1 && !config.redis.enabled) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['redis', 'enabled'],
-        message: `must be true when letta.replicas is ${config.letta.replicas}: replicas share conversation locks and stream state through Redis`,
-      });
-    }
-    if (config.letta.secure && !config.letta.serverPassword) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['letta', 'serverPassword'],
-        message: 'is required when letta.secure is true: name the Secret key that holds the server password',
-      });
-    }
-    const shm = parseQuantity(config.vllm.shmSize) ?? 0;
-    const memoryLimit = parseQuantity(config.vllm.resources.limits.memory) ?? Infinity;
-    if (config.vllm.enabled && shm >= memoryLimit) {
-      ctx.addIssue({
-        code: 'custom',
-        path: ['vllm', 'shmSize'],
-        message: `must be below vllm.resources.limits.memory (${config.vllm.resources.limits.memory}): /dev/shm counts against the memory limit`,
-      });
-    }
-  });
+  .superRefine(
+    (config, ctx) => {
+      // Runs even when fields failed (see `when`), so one run reports every problem; each check
+      // therefore tolerates values of the wrong type.
+      const { letta, redis, vllm } = config;
+      if (typeof letta?.replicas === 'number' && letta.replicas > 1 && redis?.enabled === false) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['redis', 'enabled'],
+          message: `must be true when letta.replicas is ${letta.replicas}: replicas share conversation locks and stream state through Redis`,
+        });
+      }
+      if (letta?.secure === true && !letta.serverPassword) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['letta', 'serverPassword'],
+          message: 'is required when letta.secure is true: name the Secret key that holds the server password',
+        });
+      }
+      const shm = parseQuantity(String(vllm?.shmSize)) ?? 0;
+      const memoryLimit = parseQuantity(String(vllm?.resources?.limits?.memory)) ?? Infinity;
+      if (vllm?.enabled === true && shm >= memoryLimit) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['vllm', 'shmSize'],
+          message: `must be below vllm.resources.limits.memory (${vllm.resources.limits.memory}): /dev/shm counts against the memory limit`,
+        });
+      }
+    },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
+  );
 
 /** Settings as written in a profile or values file. */
 export type SettingsInput = z.input<typeof settingsSchema>;

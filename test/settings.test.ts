@@ -1,0 +1,84 @@
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { loadSettings, mergeValues, SettingsError } from '../lib/config/load';
+
+/** The problems reported for values merged over a profile (none: the settings are valid). */
+function problemsWith(values: unknown, profile = 'kind'): readonly string[] {
+  try {
+    loadSettings({ profile, values });
+    return [];
+  } catch (error) {
+    if (error instanceof SettingsError) return error.problems;
+    throw error;
+  }
+}
+
+describe('settings validation', () => {
+  it('GIVEN both built-in profiles WHEN loaded THEN they are valid', () => {
+    expect(problemsWith({}, 'kind')).toEqual([]);
+    expect(problemsWith({}, 'gpu')).toEqual([]);
+  });
+
+  it.each([
+    ['an unknown key', { letta: { replica: 2 } }, 'letta.replica: unknown setting'],
+    ['an unknown top-level key', { postgres: {} }, 'postgres: unknown setting'],
+    ['a negative replica count', { letta: { replicas: -1 } }, 'letta.replicas: must not be negative'],
+    ['a fractional replica count', { letta: { replicas: 1.5 } }, 'letta.replicas: must be a whole number'],
+    ['a fractional GPU count', { vllm: { enabled: true, gpus: 0.5 } }, 'vllm.gpus: must be a whole number of GPUs'],
+    ['an image without a tag', { letta: { image: 'letta/letta' } }, 'letta.image: must be pinned by a tag or a digest'],
+    ['an image on latest', { redis: { image: 'redis:latest' } }, 'redis.image: must not use the "latest" tag'],
+    ['a malformed image', { database: { image: 'Not An Image:1' } }, 'database.image: must be an image reference'],
+    ['a malformed host name', { ingress: { host: 'letta_localhost' } }, 'ingress.host: must be a lowercase RFC 1123 DNS name'],
+    ['a malformed quantity', { letta: { resources: { limits: { memory: '4 GB' } } } }, 'letta.resources.limits.memory: must be a Kubernetes quantity'],
+    ['a request above its limit', { redis: { resources: { requests: { memory: '1Gi' }, limits: { memory: '256Mi' } } } }, 'redis.resources.requests.memory: must not exceed limits.memory'],
+    ['more Letta replicas without Redis', { letta: { replicas: 2 }, redis: { enabled: false } }, 'redis.enabled: must be true when letta.replicas is 2'],
+    ['password auth without a password Secret', { letta: { secure: true } }, 'letta.serverPassword: is required when letta.secure is true'],
+    ['/dev/shm as large as the memory limit', { vllm: { enabled: true, shmSize: '24Gi' } }, 'vllm.shmSize: must be below vllm.resources.limits.memory'],
+    ['an invalid namespace', { namespace: 'Letta' }, 'namespace: must be a lowercase RFC 1123 label'],
+    ['a wrong exporter type', { telemetry: { exporter: { type: 'jaeger' } } }, 'telemetry.exporter.type'],
+    ['a ClickHouse exporter without its password', { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch:9000' } } }, 'telemetry.exporter.password'],
+  ])('GIVEN %s WHEN validated THEN the problem names the field and the reason', (_case, values, expected) => {
+    const problems = problemsWith(values);
+    expect(problems.some((problem) => problem.startsWith(expected))).toBe(true);
+  });
+
+  it('GIVEN several mistakes WHEN validated THEN each is reported on its own line', () => {
+    const problems = problemsWith({ letta: { replicas: -2, bogus: true }, vllm: { gpus: 1.5 }, ingress: { host: 'UPPER' } });
+    expect(problems).toHaveLength(4);
+    expect(problems.map((problem) => problem.split(':')[0]).sort()).toEqual(['ingress.host', 'letta.bogus', 'letta.replicas', 'vllm.gpus']);
+  });
+
+  it('GIVEN an unknown profile WHEN loaded THEN the error names LETTA_PROFILE and the choices', () => {
+    expect(() => loadSettings({ profile: 'prod' })).toThrow(/LETTA_PROFILE: unknown profile "prod"; choose one of kind, gpu/);
+  });
+
+  it('GIVEN a values file that is not YAML WHEN loaded THEN the error names the file', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
+    fs.writeFileSync(file, 'letta: [unclosed');
+    expect(() => loadSettings({ valuesFile: file })).toThrow(new RegExp(`${file}: not valid YAML`));
+  });
+
+  it('GIVEN a values file WHEN loaded THEN it is merged over the profile', () => {
+    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
+    fs.writeFileSync(file, 'letta:\n  replicas: 3\ningress:\n  host: letta.example.com\n');
+    const settings = loadSettings({ profile: 'gpu', valuesFile: file });
+    expect(settings.letta.replicas).toBe(3);
+    expect(settings.letta.secure).toBe(true); // from the gpu profile
+    expect(settings.ingress.host).toBe('letta.example.com');
+  });
+});
+
+describe('values merge (Helm semantics)', () => {
+  it('GIVEN nested maps WHEN merged THEN keys merge, lists replace and null removes', () => {
+    const base = { a: { b: 1, c: [1, 2] }, d: 'keep', e: 'drop' };
+    const override = { a: { c: [3] }, e: null };
+    expect(mergeValues(base, override)).toEqual({ a: { b: 1, c: [3] }, d: 'keep' });
+  });
+
+  it('GIVEN a null over a profile value WHEN loaded THEN the schema default applies again', () => {
+    const settings = loadSettings({ profile: 'gpu', values: { letta: { replicas: null, serverPassword: { name: 'x', key: 'y' } } } });
+    expect(settings.letta.replicas).toBe(1);
+  });
+});

@@ -1,0 +1,361 @@
+import * as path from 'node:path';
+import * as yaml from 'js-yaml';
+import { describe, expect, it } from 'vitest';
+import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
+import { COMPONENTS } from '../lib/topology';
+import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
+import { containersOf, envOf, podSpecOf, workloadsOf } from './support/workloads';
+
+const kind = () => renderProfile('kind');
+const gpu = () => renderProfile('gpu');
+const names = (documents: readonly KubeObject[]) => documents.map((doc) => `${doc.kind}/${doc.metadata.name}`);
+const lettaServer = (documents: readonly KubeObject[]) =>
+  podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name)).containers.find((c: any) => c.name === 'server');
+
+describe('the stack as a whole', () => {
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN the namespace file comes first and policies precede workloads', (profile) => {
+    const { files, documents } = renderProfile(profile);
+    expect(path.basename(files[0])).toBe('0000-namespace.k8s.yaml');
+    expect(documents[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'letta' } });
+    const firstWorkload = documents.findIndex((doc) => workloadsOf([doc]).length > 0);
+    const lastPolicy = documents.map((doc) => doc.kind).lastIndexOf('NetworkPolicy');
+    expect(lastPolicy).toBeLessThan(firstWorkload);
+  });
+
+  it('GIVEN the namespace WHEN synthesized THEN it enforces Pod Security "restricted"', () => {
+    const namespace = findObject(kind().documents, 'Namespace', 'letta');
+    expect(namespace.metadata.labels).toMatchObject({
+      'pod-security.kubernetes.io/enforce': 'restricted',
+      'pod-security.kubernetes.io/warn': 'restricted',
+      'pod-security.kubernetes.io/audit': 'restricted',
+    });
+  });
+
+  it('GIVEN a custom namespace WHEN synthesized THEN every namespaced object lands in it', () => {
+    const { documents } = renderProfile('kind', { namespace: 'agents' });
+    for (const doc of documents.filter((d) => d.kind !== 'Namespace')) expect(doc.metadata.namespace, names([doc])[0]).toBe('agents');
+    expect(findObject(documents, 'Namespace', 'agents')).toBeDefined();
+  });
+
+  it('GIVEN each profile WHEN synthesized THEN it has exactly its components', () => {
+    expect(names(workloadsOf(kind().documents)).sort()).toEqual(
+      ['DaemonSet/letta-otel-collector', 'Deployment/letta-redis', 'Deployment/letta-server', 'StatefulSet/letta-db'].sort(),
+    );
+    expect(names(workloadsOf(gpu().documents))).toContain('Deployment/vllm');
+  });
+
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized twice THEN the output is identical (credentials never change)', (profile) => {
+    const again = renderProfile(profile, { namespace: 'letta' }); // a different cache key, a fresh synthesis
+    expect(again.documents).toEqual(renderProfile(profile).documents);
+  });
+
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every object carries the app.kubernetes.io labels', (profile) => {
+    for (const doc of renderProfile(profile).documents) {
+      expect(doc.metadata.labels, names([doc])[0]).toMatchObject({ 'app.kubernetes.io/part-of': 'letta', 'app.kubernetes.io/managed-by': 'cdk8s' });
+    }
+  });
+});
+
+describe('hardening (Pod Security "restricted")', () => {
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every container runs non-root, read-only, without privileges', (profile) => {
+    for (const { workload, container } of containersOf(renderProfile(profile).documents)) {
+      const context = `${workload} ${container.name}`;
+      expect(container.securityContext, context).toMatchObject({
+        runAsNonRoot: true,
+        allowPrivilegeEscalation: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
+      expect(container.securityContext.runAsUser, context).toBeGreaterThan(0);
+      expect(container.resources?.requests?.cpu, context).toBeDefined();
+      expect(container.resources?.limits?.memory, context).toBeDefined();
+    }
+  });
+
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every image is pinned by version', (profile) => {
+    for (const { workload, container } of containersOf(renderProfile(profile).documents)) {
+      expect(container.image, workload).toMatch(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$|@sha256:/);
+      expect(container.image, workload).not.toMatch(/:latest$/);
+    }
+  });
+
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN no pod mounts a service account token or gets service links', (profile) => {
+    for (const workload of workloadsOf(renderProfile(profile).documents)) {
+      const spec = podSpecOf(workload);
+      expect(spec.automountServiceAccountToken, workload.metadata.name).toBe(false);
+      expect(spec.enableServiceLinks, workload.metadata.name).toBe(false);
+      expect(spec.hostNetwork ?? false).toBe(false);
+    }
+  });
+});
+
+describe('secrets', () => {
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN no ConfigMap or literal env value holds a credential', (profile) => {
+    const { documents } = renderProfile(profile);
+    const configMaps = documents.filter((doc) => doc.kind === 'ConfigMap').map((doc) => yaml.dump(doc));
+    for (const text of configMaps) expect(text).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
+    for (const { workload, container } of containersOf(documents)) {
+      for (const entry of container.env ?? []) {
+        if (/PASSWORD|KEY|TOKEN|SECRET/.test(entry.name) && !entry.name.endsWith('_URI')) {
+          expect(entry.valueFrom?.secretKeyRef, `${workload} ${entry.name}`).toBeDefined();
+        }
+        expect(entry.value ?? '', `${workload} ${entry.name}`).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
+      }
+    }
+  });
+
+  it('GIVEN the kind profile WHEN synthesized THEN the database Secret is created and marked as development credentials', () => {
+    const secret = findObject(kind().documents, 'Secret', 'letta-db-credentials');
+    expect(Object.keys(secret.metadata.annotations)).toContain('letta-k8s.dev/development-credentials');
+    expect(Object.keys(secret.stringData)).toEqual(['password']);
+  });
+
+  it('GIVEN the gpu profile WHEN synthesized THEN no Secret is created: the user provides them', () => {
+    expect(gpu().documents.filter((doc) => doc.kind === 'Secret')).toEqual([]);
+  });
+});
+
+describe('database', () => {
+  const statefulSet = () => findObject(kind().documents, 'StatefulSet', COMPONENTS.database.name);
+
+  it('GIVEN the kind profile WHEN synthesized THEN pgvector runs as a StatefulSet behind the headless Service letta-db', () => {
+    const service = findObject(kind().documents, 'Service', 'letta-db');
+    expect(service.spec.clusterIP).toBe('None');
+    expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'postgres', port: 5432 })]);
+    expect(statefulSet().spec.serviceName).toBe('letta-db');
+    expect(podSpecOf(statefulSet()).containers[0].image).toBe('pgvector/pgvector:0.8.1-pg15');
+  });
+
+  it('GIVEN storage settings WHEN synthesized THEN the claim template has that size and class and claims are retained', () => {
+    const sts = findObject(renderProfile('kind', { database: { storage: { size: '20Gi', storageClassName: 'fast-ssd' } } }).documents, 'StatefulSet', 'letta-db');
+    expect(sts.spec.volumeClaimTemplates[0].spec).toMatchObject({ resources: { requests: { storage: '20Gi' } }, storageClassName: 'fast-ssd' });
+    expect(sts.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: 'Retain', whenScaled: 'Retain' });
+  });
+
+  it('GIVEN the init SQL WHEN synthesized THEN it mirrors upstream init.sql: schema, search_path, vector extension, no public', () => {
+    const sql: string = findObject(kind().documents, 'ConfigMap', 'letta-db-init').data['init.sql'];
+    expect(sql).toContain('CREATE SCHEMA IF NOT EXISTS "letta" AUTHORIZATION "letta";');
+    expect(sql).toContain('ALTER DATABASE "letta" SET search_path TO "letta";');
+    expect(sql).toContain('CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA "letta";');
+    expect(sql).toContain('DROP SCHEMA IF EXISTS public CASCADE;');
+    const mounts = podSpecOf(statefulSet()).containers[0].volumeMounts;
+    expect(mounts).toContainEqual(expect.objectContaining({ mountPath: '/docker-entrypoint-initdb.d', readOnly: true }));
+  });
+
+  it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret and pg_isready gates readiness', () => {
+    const container = podSpecOf(statefulSet()).containers[0];
+    expect(envOf(container).POSTGRES_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-db-credentials', key: 'password' });
+    expect(container.readinessProbe.exec.command[0]).toBe('pg_isready');
+    expect(container.livenessProbe.exec.command[0]).toBe('pg_isready');
+  });
+});
+
+describe('Letta server', () => {
+  it('GIVEN the kind profile WHEN synthesized THEN Letta 0.16.8 serves 8283 behind the Service letta-server', () => {
+    const service = findObject(kind().documents, 'Service', 'letta-server');
+    expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8283 })]);
+    expect(lettaServer(kind().documents).image).toBe('letta/letta:0.16.8');
+  });
+
+  it('GIVEN the database URI WHEN synthesized THEN it is assembled from the Secret by reference, never by value', () => {
+    const env = envOf(lettaServer(kind().documents));
+    expect(env.LETTA_PG_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-db-credentials', key: 'password' });
+    expect(env.LETTA_PG_URI.value).toBe('postgresql://letta:$(LETTA_PG_PASSWORD)@letta-db:5432/letta?sslmode=disable');
+    const container = lettaServer(kind().documents);
+    const order = container.env.map((entry: any) => entry.name);
+    expect(order.indexOf('LETTA_PG_PASSWORD')).toBeLessThan(order.indexOf('LETTA_PG_URI'));
+  });
+
+  it('GIVEN the kind profile WHEN synthesized THEN Letta uses the shared Redis and sends traces to the node-local collector', () => {
+    const env = envOf(lettaServer(kind().documents));
+    expect(env.LETTA_REDIS_HOST.value).toBe('letta-redis');
+    expect(env.LETTA_REDIS_PORT.value).toBe('6379');
+    expect(env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT.value).toBe('http://letta-otel-collector:4317');
+    expect(env.VLLM_API_BASE).toBeUndefined();
+  });
+
+  it('GIVEN vLLM on (gpu profile) WHEN synthesized THEN Letta is pointed at it without /v1', () => {
+    expect(envOf(lettaServer(gpu().documents)).VLLM_API_BASE.value).toBe('http://vllm:8000');
+  });
+
+  it('GIVEN Redis or telemetry off WHEN synthesized THEN Letta gets no setting for them', () => {
+    const env = envOf(lettaServer(renderProfile('kind', { redis: { enabled: false }, telemetry: { enabled: false } }).documents));
+    expect(env.LETTA_REDIS_HOST).toBeUndefined();
+    expect(env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT).toBeUndefined();
+  });
+
+  it('GIVEN the profiles WHEN synthesized THEN password auth is off on kind and on (from a Secret) on gpu', () => {
+    expect(lettaServer(kind().documents).command).not.toContain('--secure');
+    expect(envOf(lettaServer(kind().documents)).LETTA_SERVER_PASSWORD).toBeUndefined();
+    const server = lettaServer(gpu().documents);
+    expect(server.command).toContain('--secure');
+    expect(envOf(server).LETTA_SERVER_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-server', key: 'password' });
+  });
+
+  it('GIVEN provider keys and CORS origins WHEN synthesized THEN keys come from Secrets and origins form ACCEPTABLE_ORIGINS', () => {
+    const { documents } = renderProfile('kind', {
+      letta: {
+        providerApiKeys: { OPENAI_API_KEY: { name: 'llm-keys', key: 'openai' }, ANTHROPIC_API_KEY: { name: 'llm-keys', key: 'anthropic' } },
+        corsOrigins: ['https://app.example.com', 'http://localhost:3000'],
+      },
+    });
+    const env = envOf(lettaServer(documents));
+    expect(env.OPENAI_API_KEY.valueFrom.secretKeyRef).toEqual({ name: 'llm-keys', key: 'openai' });
+    expect(env.ANTHROPIC_API_KEY.valueFrom.secretKeyRef).toEqual({ name: 'llm-keys', key: 'anthropic' });
+    expect(env.ACCEPTABLE_ORIGINS.value).toBe('https://app.example.com,http://localhost:3000');
+  });
+
+  it('GIVEN the pod WHEN synthesized THEN it waits for a healthy database, then migrates under a lock, then serves', () => {
+    const spec = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-server'));
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'migrate']);
+    expect(spec.initContainers[0].command.join(' ')).toContain('pg_isready -h letta-db -p 5432');
+    expect(spec.initContainers[1].command).toEqual(['python', '/opt/letta-k8s/migrate.py']);
+    const script: string = findObject(kind().documents, 'ConfigMap', 'letta-server-migrate').data['migrate.py'];
+    expect(script).toContain('pg_advisory_lock');
+    expect(script).toContain('"alembic", "upgrade", "head"');
+    // The server itself starts without startup.sh, which would migrate again without the lock.
+    expect(lettaServer(kind().documents).command.slice(0, 2)).toEqual(['letta', 'server']);
+  });
+
+  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup, readiness and liveness with a migration budget', () => {
+    const server = lettaServer(renderProfile('kind', { letta: { startupTimeoutSeconds: 900 } }).documents);
+    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(server[probe].httpGet).toMatchObject({ path: '/v1/health/', port: 8283 });
+    expect(server.startupProbe.periodSeconds * server.startupProbe.failureThreshold).toBe(900);
+  });
+
+  it('GIVEN one replica (kind) or two (gpu) WHEN synthesized THEN a disruption budget exists only for two', () => {
+    expect(kind().documents.filter((doc) => doc.kind === 'PodDisruptionBudget')).toEqual([]);
+    const budget = findObject(gpu().documents, 'PodDisruptionBudget', 'letta-server');
+    expect(budget.spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: COMPONENTS_SELECTOR('letta-server') } });
+  });
+});
+
+function COMPONENTS_SELECTOR(name: string) {
+  return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'letta' };
+}
+
+describe('Redis', () => {
+  it('GIVEN Redis on WHEN synthesized THEN it persists append-only and answers redis-cli ping', () => {
+    const container = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-redis')).containers[0];
+    expect(container.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    expect(container.readinessProbe.exec.command).toEqual(['redis-cli', '-p', '6379', 'ping']);
+    expect(findObject(kind().documents, 'Service', 'letta-redis').spec.ports[0]).toMatchObject({ port: 6379 });
+  });
+});
+
+describe('ingress', () => {
+  it('GIVEN the kind profile WHEN synthesized THEN letta.localhost routes to letta-server with stream-friendly annotations', () => {
+    const ingress = findObject(kind().documents, 'Ingress', 'letta-server');
+    expect(ingress.spec.ingressClassName).toBe('nginx');
+    expect(ingress.spec.rules[0].host).toBe('letta.localhost');
+    expect(ingress.spec.rules[0].http.paths[0].backend.service).toEqual({ name: 'letta-server', port: { name: 'http' } });
+    expect(ingress.metadata.annotations).toMatchObject({
+      'nginx.ingress.kubernetes.io/proxy-read-timeout': '3600',
+      'nginx.ingress.kubernetes.io/proxy-send-timeout': '3600',
+      'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
+      'nginx.ingress.kubernetes.io/proxy-body-size': '100m',
+    });
+    for (const value of Object.values(ingress.metadata.annotations)) expect(typeof value).toBe('string');
+    expect(Object.keys(ingress.metadata.annotations).some((key) => key.includes('snippet'))).toBe(false);
+  });
+
+  it('GIVEN a TLS secret WHEN synthesized THEN the host is served with it', () => {
+    const ingress = findObject(renderProfile('kind', { ingress: { host: 'letta.example.com', tlsSecretName: 'letta-tls' } }).documents, 'Ingress', 'letta-server');
+    expect(ingress.spec.tls).toEqual([{ hosts: ['letta.example.com'], secretName: 'letta-tls' }]);
+  });
+});
+
+describe('OpenTelemetry Collector', () => {
+  const collectorConfigOf = (documents: readonly KubeObject[]) =>
+    yaml.load(findObject(documents, 'ConfigMap', 'letta-otel-collector').data['config.yaml']) as any;
+
+  it('GIVEN the kind profile WHEN synthesized THEN a DaemonSet on every node receives OTLP and writes a file', () => {
+    const daemonSet = findObject(kind().documents, 'DaemonSet', 'letta-otel-collector');
+    expect(podSpecOf(daemonSet).tolerations).toEqual([{ operator: 'Exists' }]);
+    const config = collectorConfigOf(kind().documents);
+    expect(config.receivers.otlp.protocols).toEqual({ grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } });
+    expect(config.service.pipelines.traces).toEqual({ receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['file'] });
+    expect(config.extensions.health_check.endpoint).toBe('0.0.0.0:13133');
+    const container = podSpecOf(daemonSet).containers[0];
+    expect(container.readinessProbe.httpGet.port).toBe(13133);
+    expect(envOf(container).GOMEMLIMIT.value).toBe('409MiB');
+  });
+
+  it('GIVEN the collector Service WHEN synthesized THEN clients reach the agent on their own node', () => {
+    expect(findObject(kind().documents, 'Service', 'letta-otel-collector').spec.internalTrafficPolicy).toBe('Local');
+  });
+
+  it('GIVEN the ClickHouse exporter WHEN synthesized THEN the password reaches the collector by env from a Secret', () => {
+    const { documents } = renderProfile('kind', {
+      telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://clickhouse.example.com:9440', password: { name: 'ch', key: 'password' } } },
+    });
+    const config = collectorConfigOf(documents);
+    expect(config.exporters.clickhouse).toMatchObject({ endpoint: 'tcp://clickhouse.example.com:9440', password: '${env:CLICKHOUSE_PASSWORD}' });
+    expect(config.service.pipelines.traces.exporters).toEqual(['clickhouse']);
+    const container = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector')).containers[0];
+    expect(envOf(container).CLICKHOUSE_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'ch', key: 'password' });
+  });
+
+  it('GIVEN the SigNoz exporter WHEN synthesized THEN OTLP goes out with the ingestion key header from a Secret', () => {
+    const { documents } = renderProfile('kind', {
+      telemetry: { exporter: { type: 'signoz', endpoint: 'ingest.eu.signoz.cloud:443', ingestionKey: { name: 'signoz', key: 'key' } } },
+    });
+    const config = collectorConfigOf(documents);
+    expect(config.exporters['otlp/signoz']).toMatchObject({ endpoint: 'ingest.eu.signoz.cloud:443', headers: { 'signoz-ingestion-key': '${env:SIGNOZ_INGESTION_KEY}' } });
+    const container = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector')).containers[0];
+    expect(envOf(container).SIGNOZ_INGESTION_KEY.valueFrom.secretKeyRef).toEqual({ name: 'signoz', key: 'key' });
+  });
+});
+
+describe('vLLM', () => {
+  const vllm = (documents: readonly KubeObject[]) => findObject(documents, 'Deployment', 'vllm');
+
+  it('GIVEN the kind profile WHEN synthesized THEN there is no vLLM at all', () => {
+    expect(kind().documents.filter((doc) => doc.metadata.name.startsWith('vllm'))).toEqual([]);
+  });
+
+  it('GIVEN two GPUs WHEN synthesized THEN requests equal limits and tensor parallelism matches', () => {
+    const { documents } = renderProfile('gpu', { vllm: { gpus: 2, runtimeClassName: 'nvidia' } });
+    const spec = podSpecOf(vllm(documents));
+    const container = spec.containers[0];
+    expect(String(container.resources.limits['nvidia.com/gpu'])).toBe('2');
+    expect(String(container.resources.requests['nvidia.com/gpu'])).toBe('2');
+    expect(container.args).toContain('--tensor-parallel-size=2');
+    expect(spec.runtimeClassName).toBe('nvidia');
+  });
+
+  it('GIVEN the gpu profile WHEN synthesized THEN vLLM is scheduled on GPU nodes and tolerates their taint', () => {
+    const spec = podSpecOf(vllm(gpu().documents));
+    expect(spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
+    expect(spec.runtimeClassName).toBeUndefined();
+    expect(vllm(gpu().documents).spec.strategy.type).toBe('Recreate');
+  });
+
+  it('GIVEN the gpu profile WHEN synthesized THEN the model is served with Letta tool calling and a bounded context', () => {
+    const container = podSpecOf(vllm(gpu().documents)).containers[0];
+    expect(container.args).toEqual(
+      expect.arrayContaining(['Qwen/Qwen3-0.6B', '--served-model-name=Qwen/Qwen3-0.6B', '--max-model-len=8000', '--enable-auto-tool-choice', '--tool-call-parser=hermes', '--port=8000']),
+    );
+    expect(findObject(gpu().documents, 'Service', 'vllm').spec.ports[0]).toMatchObject({ name: 'http', port: 8000 });
+  });
+
+  it('GIVEN the gpu profile WHEN synthesized THEN /dev/shm is memory-backed and the model cache is a claim under HF_HOME', () => {
+    const spec = podSpecOf(vllm(gpu().documents));
+    const container = spec.containers[0];
+    const volumeAt = (mountPath: string) => spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === mountPath).name);
+    expect(volumeAt('/dev/shm').emptyDir).toEqual({ medium: 'Memory', sizeLimit: '2048Mi' });
+    const claim = volumeAt('/var/cache/models').persistentVolumeClaim.claimName;
+    expect(findObject(gpu().documents, 'PersistentVolumeClaim', claim).spec.resources.requests.storage).toBe('50Gi');
+    expect(envOf(container).HF_HOME.value).toBe('/var/cache/models/huggingface');
+    expect(envOf(container).HF_TOKEN.valueFrom.secretKeyRef).toEqual({ name: 'letta-hf-token', key: 'token' });
+  });
+
+  it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {
+    const container = podSpecOf(vllm(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 3600 } }).documents)).containers[0];
+    expect(container.startupProbe.httpGet).toMatchObject({ path: '/health', port: 8000 });
+    expect(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold).toBe(3600);
+    expect(container.livenessProbe.initialDelaySeconds ?? 0).toBe(0);
+  });
+});

@@ -1,0 +1,28 @@
+import { KubeObject } from './render';
+
+const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
+
+/** The pod template spec of a workload object. */
+export function podSpecOf(workload: KubeObject): Record<string, any> {
+  return workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template.spec : workload.spec.template.spec;
+}
+
+export function workloadsOf(documents: readonly KubeObject[]): KubeObject[] {
+  return documents.filter((doc) => WORKLOAD_KINDS.has(doc.kind));
+}
+
+/** Every container (init containers included) of every workload, with its workload's name. */
+export function containersOf(documents: readonly KubeObject[]): Array<{ workload: string; container: Record<string, any> }> {
+  return workloadsOf(documents).flatMap((workload) => {
+    const spec = podSpecOf(workload);
+    return [...(spec.initContainers ?? []), ...spec.containers].map((container: Record<string, any>) => ({
+      workload: `${workload.kind}/${workload.metadata.name}`,
+      container,
+    }));
+  });
+}
+
+/** A container's env as name -> entry. */
+export function envOf(container: Record<string, any>): Record<string, Record<string, any>> {
+  return Object.fromEntries((container.env ?? []).map((entry: Record<string, any>) => [entry.name, entry]));
+}

@@ -1,0 +1,74 @@
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeEach, describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+let work: string;
+let dist: string;
+
+/** Runs the user's command, `npx cdk8s synth`, writing into temporary directories. */
+function synth(env: Record<string, string>) {
+  const result = spawnSync('npx', ['cdk8s', 'synth'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: {
+      ...process.env,
+      CDK8S_CHECK_UPGRADE: 'false',
+      CDK8S_OUTPUT: path.join(work, 'staging'),
+      LETTA_K8S_DIST: dist,
+      ...env,
+    },
+  });
+  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+}
+
+function snapshotDir(dir: string): Record<string, string> {
+  return Object.fromEntries(fs.readdirSync(dir).sort().map((file) => [file, fs.readFileSync(path.join(dir, file), 'utf8')]));
+}
+
+beforeEach(() => {
+  work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-cli-'));
+  dist = path.join(work, 'dist');
+});
+
+describe('npx cdk8s synth', () => {
+  it('GIVEN no settings WHEN synthesized THEN dist/ holds the kind profile', () => {
+    const { status, output } = synth({});
+    expect(status, output).toBe(0);
+    expect(output).toContain('profile kind');
+    expect(fs.readdirSync(dist)).toContain('0000-namespace.k8s.yaml');
+    expect(fs.readdirSync(dist).some((file) => file.includes('vllm'))).toBe(false);
+  });
+
+  it('GIVEN LETTA_PROFILE=gpu WHEN synthesized THEN dist/ holds the gpu profile and nothing of the previous one remains', () => {
+    expect(synth({}).status).toBe(0);
+    const { status, output } = synth({ LETTA_PROFILE: 'gpu' });
+    expect(status, output).toBe(0);
+    expect(fs.readdirSync(dist)).toContain('0005-vllm.k8s.yaml');
+    expect(fs.readdirSync(work).sort()).toEqual(['dist', 'staging']);
+  });
+
+  it('GIVEN a bad values file WHEN synthesized THEN it exits non-zero, names each problem and leaves dist/ untouched', () => {
+    expect(synth({}).status).toBe(0);
+    const before = snapshotDir(dist);
+    const values = path.join(work, 'values.yaml');
+    fs.writeFileSync(values, 'letta:\n  replicas: 3\nredis:\n  enabled: false\nvllm:\n  gpus: 0.5\n');
+
+    const { status, output } = synth({ LETTA_VALUES: values });
+
+    expect(status).not.toBe(0);
+    expect(output).toContain('redis.enabled: must be true when letta.replicas is 3');
+    expect(output).toContain('vllm.gpus: must be a whole number of GPUs');
+    expect(output).toContain(`${dist}/ is unchanged`);
+    expect(snapshotDir(dist)).toEqual(before);
+  });
+
+  it('GIVEN an unknown profile WHEN synthesized THEN it exits non-zero naming LETTA_PROFILE', () => {
+    const { status, output } = synth({ LETTA_PROFILE: 'production' });
+    expect(status).not.toBe(0);
+    expect(output).toContain('LETTA_PROFILE: unknown profile "production"');
+    expect(fs.existsSync(dist)).toBe(false);
+  });
+});
