@@ -3,13 +3,17 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
-import { containerResources, hardenedContainer, hardenedPod, scratchVolume, storageSize } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods, storageSize } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { portOf } from '../lib/topology';
 
-/** The uid and gid of "postgres" in the Debian-based postgres and pgvector images. */
-const POSTGRES_UID = 999;
+/**
+ * Not the image's own "postgres" (999): uids above 10000 never collide with a node's users. The
+ * entrypoint runs any uid, giving it a passwd entry through nss_wrapper.
+ */
+const POSTGRES_UID = 10999;
+const SECRETS_DIR = '/run/secrets/postgres';
 const DATA_DIR = '/var/lib/postgresql/data';
 
 /** Key of the database Secret that holds the password. */
@@ -30,7 +34,6 @@ export class DatabaseChart extends StackChart {
         stringData: { [DATABASE_PASSWORD_KEY]: DEVELOPMENT_DATABASE_PASSWORD },
       });
     }
-    const credentials = kplus.Secret.fromSecretName(this, 'credentials-ref', db.credentials.secretName);
 
     // The equivalent of upstream init.sql: a schema named after the database, owned by the
     // user, as the search_path; pgvector installed into it (Letta's migrations never create it).
@@ -51,12 +54,9 @@ export class DatabaseChart extends StackChart {
     const service = new ComponentService(this, 'service', { component, labels, headless: true });
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
     const statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      metadata: { name: component.name, labels },
-      podMetadata: { labels },
-      select: false,
+      ...componentWorkload(this, component, { labels, uid: POSTGRES_UID, images: [db.image] }),
       replicas: 1,
       service: service.service,
-      ...hardenedPod(POSTGRES_UID),
       // Time for a clean shutdown (checkpoint) before the kubelet kills Postgres.
       terminationGracePeriod: Duration.seconds(60),
       volumeClaimTemplates: [
@@ -74,7 +74,8 @@ export class DatabaseChart extends StackChart {
           envVariables: {
             POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
             POSTGRES_DB: kplus.EnvValue.fromValue(db.databaseName),
-            POSTGRES_PASSWORD: kplus.EnvValue.fromSecretValue({ secret: credentials, key: DATABASE_PASSWORD_KEY }),
+            // A file, not a variable: environment variables leak into process listings and dumps.
+            POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(`${SECRETS_DIR}/${DATABASE_PASSWORD_KEY}`),
             // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
             PGDATA: kplus.EnvValue.fromValue(`${DATA_DIR}/pgdata`),
           },
@@ -83,6 +84,7 @@ export class DatabaseChart extends StackChart {
             // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
             { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
             { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
+            secretFile(this, 'credentials-volume', db.credentials.secretName, DATABASE_PASSWORD_KEY, SECRETS_DIR),
             scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
             scratchVolume(this, 'tmp', '/tmp'),
             // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.
@@ -102,7 +104,7 @@ export class DatabaseChart extends StackChart {
         },
       ],
     });
-    statefulSet.select(kplus.LabelSelector.of({ labels: component.selector }));
+    selectComponentPods(statefulSet, component);
 
     // Data survives deleting or scaling down the StatefulSet.
     const resource = ApiObject.of(statefulSet);

@@ -4,7 +4,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { SecretKeyRef } from '../lib/config/schema';
-import { containerResources, hardenedContainer, hardenedPod, scratchVolume } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { DATABASE_PASSWORD_KEY } from './database-chart';
@@ -100,23 +100,20 @@ export class LettaChart extends StackChart {
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
     const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp')];
     const deployment = new kplus.Deployment(this, 'deployment', {
-      metadata: { name: component.name, labels },
-      podMetadata: { labels },
-      select: false,
+      ...componentWorkload(this, component, { labels, uid: LETTA_UID, images: [letta.image, database.image] }),
       replicas: letta.replicas,
       // Never below the desired replica count during a rollout.
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(1),
         maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
       }),
-      ...hardenedPod(LETTA_UID),
       initContainers: [
         {
           // compose: depends_on db with condition service_healthy (the same pg_isready check).
           name: 'wait-for-database',
           ...hardenedContainer(database.image, LETTA_UID),
           command: ['sh', '-c', pgIsReady],
-          resources: containerResources({ requests: { cpu: '10m', memory: '16Mi' }, limits: { memory: '64Mi' } }),
+          resources: containerResources({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } }),
         },
         {
           name: 'migrate',
@@ -148,14 +145,21 @@ export class LettaChart extends StackChart {
         },
       ],
     });
-    deployment.select(kplus.LabelSelector.of({ labels: component.selector }));
+    selectComponentPods(deployment, component);
 
     new ComponentService(this, 'service', { component, labels });
 
     if (letta.replicas > 1) {
+      // Replicas on different nodes where there are several, so one node's loss keeps the API up.
+      deployment.scheduling.separate(deployment, { weight: 100, topology: kplus.Topology.HOSTNAME });
       new k8s.KubePodDisruptionBudget(this, 'disruption-budget', {
         metadata: { name: component.name, labels },
-        spec: { maxUnavailable: k8s.IntOrString.fromNumber(1), selector: { matchLabels: { ...component.selector } } },
+        spec: {
+          maxUnavailable: k8s.IntOrString.fromNumber(1),
+          selector: { matchLabels: { ...component.selector } },
+          // A crash-looping replica must not block node drains.
+          unhealthyPodEvictionPolicy: 'AlwaysAllow',
+        },
       });
     }
   }

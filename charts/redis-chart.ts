@@ -2,12 +2,12 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
-import { containerResources, hardenedContainer, hardenedPod, scratchVolume } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 
-/** The uid of "redis" in the official Alpine image. */
-const REDIS_UID = 999;
+/** Not the image's own "redis" (999): uids above 10000 never collide with a node's users. */
+const REDIS_UID = 10999;
 
 /** Redis: shared conversation locks and resumable streams for every Letta replica. */
 export class RedisChart extends StackChart {
@@ -24,13 +24,10 @@ export class RedisChart extends StackChart {
     });
 
     const deployment = new kplus.Deployment(this, 'deployment', {
-      metadata: { name: component.name, labels },
-      podMetadata: { labels },
-      select: false,
+      ...componentWorkload(this, component, { labels, uid: REDIS_UID, images: [redis.image] }),
       replicas: 1,
       // One instance owns the append-only file; never two at once.
       strategy: kplus.DeploymentStrategy.recreate(),
-      ...hardenedPod(REDIS_UID),
       containers: [
         {
           name: 'redis',
@@ -45,7 +42,7 @@ export class RedisChart extends StackChart {
         },
       ],
     });
-    deployment.select(kplus.LabelSelector.of({ labels: component.selector }));
+    selectComponentPods(deployment, component);
     new ComponentService(this, 'service', { component, labels });
   }
 }

@@ -3,13 +3,8 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
 import { ComponentService } from '../lib/component-service';
-import {
-  CLICKHOUSE_PASSWORD_ENV,
-  collectorConfig,
-  SIGNOZ_INGESTION_KEY_ENV,
-  TRACE_FILE_DIR,
-} from '../lib/collector-config';
-import { containerResources, hardenedContainer, hardenedPod, scratchVolume } from '../lib/hardening';
+import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from '../lib/collector-config';
+import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { parseQuantity, toGoMemLimit } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
@@ -40,26 +35,15 @@ export class TelemetryChart extends StackChart {
       // The Go runtime collects garbage harder before the limit instead of being OOM-killed.
       GOMEMLIMIT: kplus.EnvValue.fromValue(toGoMemLimit(0.8 * parseQuantity(telemetry.resources.limits.memory)!)),
     };
-    const exporter = telemetry.exporter;
-    if (exporter.type === 'clickhouse') {
-      env[CLICKHOUSE_PASSWORD_ENV] = kplus.EnvValue.fromSecretValue({
-        secret: kplus.Secret.fromSecretName(this, 'clickhouse', exporter.password.name),
-        key: exporter.password.key,
-      });
-    } else if (exporter.type === 'signoz') {
-      env[SIGNOZ_INGESTION_KEY_ENV] = kplus.EnvValue.fromSecretValue({
-        secret: kplus.Secret.fromSecretName(this, 'signoz', exporter.ingestionKey.name),
-        key: exporter.ingestionKey.key,
-      });
-    }
+    const credential = exporterCredential(telemetry.exporter);
+    const credentialMount = credential
+      ? [secretFile(this, 'exporter-credential', credential.name, credential.key, EXPORTER_SECRETS_DIR, EXPORTER_CREDENTIAL_FILE)]
+      : [];
 
     const health = portOf(component, 'health');
     const probe = (options: kplus.HttpGetProbeOptions) => kplus.Probe.fromHttpGet('/', { port: health.port, ...options });
     const daemonSet = new kplus.DaemonSet(this, 'daemonset', {
-      metadata: { name: component.name, labels },
-      podMetadata: { labels },
-      select: false,
-      ...hardenedPod(COLLECTOR_UID),
+      ...componentWorkload(this, component, { labels, uid: COLLECTOR_UID, images: [telemetry.image] }),
       containers: [
         {
           name: 'otel-collector',
@@ -71,13 +55,14 @@ export class TelemetryChart extends StackChart {
           volumeMounts: [
             { path: CONFIG_DIR, volume: kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' }), readOnly: true },
             scratchVolume(this, 'traces', TRACE_FILE_DIR, Size.gibibytes(1)),
+            ...credentialMount,
           ],
           readiness: probe({ periodSeconds: Duration.seconds(10) }),
           liveness: probe({ periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
         },
       ],
     });
-    daemonSet.select(kplus.LabelSelector.of({ labels: component.selector }));
+    selectComponentPods(daemonSet, component);
     // An agent on every node, GPU nodes and other tainted pools included.
     ApiObject.of(daemonSet).addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', [{ operator: 'Exists' }]));
 

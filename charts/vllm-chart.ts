@@ -3,7 +3,7 @@ import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
-import { containerResources, hardenedContainer, hardenedPod, scratchVolume, storageSize } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods, storageSize } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { parseQuantity } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
@@ -15,6 +15,7 @@ import { StackChart, StackChartProps } from '../lib/stack-chart';
 const VLLM_UID = 10001;
 const HOME = '/home/vllm';
 const CACHE_DIR = '/var/cache/models';
+const TOKEN_DIR = '/run/secrets/huggingface';
 
 /** vLLM's OpenAI-compatible server on NVIDIA GPUs, with a persistent model cache. */
 export class VllmChart extends StackChart {
@@ -42,12 +43,9 @@ export class VllmChart extends StackChart {
       VLLM_NO_USAGE_STATS: kplus.EnvValue.fromValue('1'),
       DO_NOT_TRACK: kplus.EnvValue.fromValue('1'),
     };
-    if (vllm.hfToken) {
-      env.HF_TOKEN = kplus.EnvValue.fromSecretValue({
-        secret: kplus.Secret.fromSecretName(this, 'hf-token', vllm.hfToken.name),
-        key: vllm.hfToken.key,
-      });
-    }
+    // huggingface_hub reads the token from this file: no credential in the environment.
+    const tokenMount = vllm.hfToken ? [secretFile(this, 'hf-token', vllm.hfToken.name, vllm.hfToken.key, TOKEN_DIR, 'token')] : [];
+    if (vllm.hfToken) env.HF_TOKEN_PATH = kplus.EnvValue.fromValue(`${TOKEN_DIR}/token`);
 
     const args = [
       vllm.model,
@@ -65,13 +63,10 @@ export class VllmChart extends StackChart {
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 
     const deployment = new kplus.Deployment(this, 'deployment', {
-      metadata: { name: component.name, labels },
-      podMetadata: { labels },
-      select: false,
+      ...componentWorkload(this, component, { labels, uid: VLLM_UID, images: [vllm.image] }),
       replicas: 1,
       // A rolling update would need a second set of GPUs; on a full GPU pool it never finishes.
       strategy: kplus.DeploymentStrategy.recreate(),
-      ...hardenedPod(VLLM_UID),
       containers: [
         {
           name: 'vllm',
@@ -93,6 +88,7 @@ export class VllmChart extends StackChart {
             },
             scratchVolume(this, 'home', HOME, Size.gibibytes(1)),
             scratchVolume(this, 'tmp', '/tmp', Size.gibibytes(1)),
+            ...tokenMount,
           ],
           // Downloading and loading a model takes minutes; liveness starts only after that.
           startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
@@ -101,7 +97,7 @@ export class VllmChart extends StackChart {
         },
       ],
     });
-    deployment.select(kplus.LabelSelector.of({ labels: component.selector }));
+    selectComponentPods(deployment, component);
 
     // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
     // patches are applied before the typed serialization of resources.)

@@ -1,9 +1,12 @@
 import { Settings } from './config/schema';
 import { Topology, portOf } from './topology';
 
-/** Environment variables the collector reads its exporter credentials from (never the ConfigMap). */
-export const CLICKHOUSE_PASSWORD_ENV = 'CLICKHOUSE_PASSWORD';
-export const SIGNOZ_INGESTION_KEY_ENV = 'SIGNOZ_INGESTION_KEY';
+/**
+ * Where the exporter credentials are mounted from their Secrets. The config refers to them with
+ * the collector's ${file:...} provider, so no credential is in the ConfigMap or the environment.
+ */
+export const EXPORTER_SECRETS_DIR = '/etc/otelcol/secrets';
+export const EXPORTER_CREDENTIAL_FILE = 'credential';
 /** Where the file exporter writes, on an emptyDir. */
 export const TRACE_FILE_DIR = '/var/lib/otelcol';
 
@@ -33,6 +36,20 @@ export function collectorConfig(settings: Settings, topology: Topology): Record<
   };
 }
 
+const credentialReference = `\${file:${EXPORTER_SECRETS_DIR}/${EXPORTER_CREDENTIAL_FILE}}`;
+
+/** The Secret key holding the exporter's credential, if it needs one. */
+export function exporterCredential(exporter: Settings['telemetry']['exporter']) {
+  switch (exporter.type) {
+    case 'file':
+      return undefined;
+    case 'clickhouse':
+      return exporter.password;
+    case 'signoz':
+      return exporter.ingestionKey;
+  }
+}
+
 function exporterSettings(exporter: Settings['telemetry']['exporter']): Record<string, unknown> {
   const retry = { enabled: true, initial_interval: '5s', max_interval: '30s', max_elapsed_time: '300s' };
   switch (exporter.type) {
@@ -43,7 +60,7 @@ function exporterSettings(exporter: Settings['telemetry']['exporter']): Record<s
         endpoint: exporter.endpoint,
         database: exporter.database,
         username: exporter.username,
-        password: `\${env:${CLICKHOUSE_PASSWORD_ENV}}`,
+        password: credentialReference,
         create_schema: true,
         ttl: '72h',
         timeout: '10s',
@@ -52,7 +69,7 @@ function exporterSettings(exporter: Settings['telemetry']['exporter']): Record<s
     case 'signoz':
       return {
         endpoint: exporter.endpoint,
-        headers: { 'signoz-ingestion-key': `\${env:${SIGNOZ_INGESTION_KEY_ENV}}` },
+        headers: { 'signoz-ingestion-key': credentialReference },
         tls: { insecure: false },
         retry_on_failure: retry,
       };

@@ -1,7 +1,10 @@
-import * as kplus from 'cdk8s-plus-33';
 import { Size } from 'cdk8s';
+import * as kplus from 'cdk8s-plus-33';
+import { Construct } from 'constructs';
 import { Resources } from './config/schema';
+import { lintSkipAnnotations } from './lint-exceptions';
 import { parseQuantity } from './quantity';
+import { DeployedComponent } from './topology';
 
 /*
  * Pod Security "restricted" for every pod of the stack: a fixed non-root user, no privilege
@@ -9,44 +12,66 @@ import { parseQuantity } from './quantity';
  * system. Writable paths are explicit emptyDir or persistent volumes.
  */
 
-/** Pod-level settings shared by every workload. */
-export function hardenedPod(uid: number) {
+export interface ComponentWorkloadOptions {
+  /** Labels of the workload, its pods and its ServiceAccount. */
+  readonly labels: Record<string, string>;
+  /** The uid (and gid) every container runs as. */
+  readonly uid: number;
+  /** Every image the pod runs, init containers included (for the linters' digest checks). */
+  readonly images: readonly string[];
+}
+
+/**
+ * The props every workload of the stack shares: the component's name, its own ServiceAccount
+ * without a token (no workload talks to the Kubernetes API), the hardened pod settings and the
+ * linters' justified exceptions. Call `selectComponentPods` on the workload afterwards.
+ */
+export function componentWorkload(scope: Construct, component: DeployedComponent, options: ComponentWorkloadOptions) {
+  const serviceAccount = new kplus.ServiceAccount(scope, 'service-account', {
+    metadata: { name: component.name, labels: options.labels },
+    automountToken: false,
+  });
   return {
+    metadata: { name: component.name, labels: options.labels, annotations: lintSkipAnnotations(component.id, options.images) },
+    podMetadata: { labels: options.labels },
+    // The selector is the topology's, set by selectComponentPods: stable, and what policies use.
+    select: false,
+    serviceAccount,
+    securityContext: {
+      ensureNonRoot: true,
+      user: options.uid,
+      group: options.uid,
+      fsGroup: options.uid,
+      fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+    },
+    automountServiceAccountToken: false,
+    // Service links inject variables such as VLLM_PORT=tcp://..., which vLLM and Letta read as settings.
+    enableServiceLinks: false,
+  } satisfies Partial<kplus.DeploymentProps>;
+}
+
+/** Selects the component's pods by the topology's selector labels. */
+export function selectComponentPods(workload: kplus.Workload, component: DeployedComponent): void {
+  workload.select(kplus.LabelSelector.of({ labels: { ...component.selector } }));
+}
+
+/** Container-level settings shared by every container: the image and its hardening. */
+export function hardenedContainer(image: string, uid: number) {
+  return {
+    image,
+    // A digest cannot change, so a cached copy is the image; a tag can be re-pushed, so check it.
+    imagePullPolicy: image.includes('@sha256:') ? kplus.ImagePullPolicy.IF_NOT_PRESENT : kplus.ImagePullPolicy.ALWAYS,
     securityContext: {
       ensureNonRoot: true,
       user: uid,
       group: uid,
-      fsGroup: uid,
-      fsGroupChangePolicy: kplus.FsGroupChangePolicy.ON_ROOT_MISMATCH,
+      privileged: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: [kplus.Capability.ALL] },
+      seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
     },
-    // No workload talks to the Kubernetes API.
-    automountServiceAccountToken: false,
-    // Service links inject variables such as VLLM_PORT=tcp://..., which vLLM and Letta read as settings.
-    enableServiceLinks: false,
-  } satisfies Partial<kplus.AbstractPodProps>;
-}
-
-/** Container-level settings shared by every container: the image, pinned, and its hardening. */
-export function hardenedContainer(image: string, uid: number) {
-  return {
-    image,
-    // Images are pinned by version, so a cached copy is the same image.
-    imagePullPolicy: kplus.ImagePullPolicy.IF_NOT_PRESENT,
-    securityContext: containerSecurityContext(uid),
   } satisfies Partial<kplus.ContainerProps>;
-}
-
-function containerSecurityContext(uid: number): kplus.ContainerSecurityContextProps {
-  return {
-    ensureNonRoot: true,
-    user: uid,
-    group: uid,
-    privileged: false,
-    allowPrivilegeEscalation: false,
-    readOnlyRootFilesystem: true,
-    capabilities: { drop: [kplus.Capability.ALL] },
-    seccompProfile: { type: kplus.SeccompProfileType.RUNTIME_DEFAULT },
-  };
 }
 
 /** A storage quantity with a binary suffix ("10Gi") as a cdk8s Size. */
@@ -62,12 +87,25 @@ export function containerResources(resources: Resources): kplus.ContainerResourc
   const cpu = (quantity: string) => kplus.Cpu.millis(Math.round(parseQuantity(quantity)! * 1000));
   const memory = (quantity: string) => Size.mebibytes(Math.round(parseQuantity(quantity)! / 1024 ** 2));
   return {
-    cpu: { request: cpu(resources.requests.cpu), limit: resources.limits.cpu ? cpu(resources.limits.cpu) : undefined },
+    cpu: { request: cpu(resources.requests.cpu), limit: cpu(resources.limits.cpu) },
     memory: { request: memory(resources.requests.memory), limit: memory(resources.limits.memory) },
   };
 }
 
 /** A writable emptyDir mounted at `path`, for software that writes there at run time. */
-export function scratchVolume(scope: import('constructs').Construct, name: string, path: string, sizeLimit = Size.mebibytes(256)): kplus.VolumeMount {
+export function scratchVolume(scope: Construct, name: string, path: string, sizeLimit = Size.mebibytes(256)): kplus.VolumeMount {
   return { path, volume: kplus.Volume.fromEmptyDir(scope, `scratch-${name}`, name, { sizeLimit }) };
+}
+
+/**
+ * A key of a Secret as a read-only file `directory/file` (default: named like the key), for
+ * software that reads credentials from files rather than from its environment.
+ */
+export function secretFile(scope: Construct, id: string, secretName: string, key: string, directory: string, file = key): kplus.VolumeMount {
+  const secret = kplus.Secret.fromSecretName(scope, `${id}-secret`, secretName);
+  return {
+    path: directory,
+    readOnly: true,
+    volume: kplus.Volume.fromSecret(scope, id, secret, { name: id, items: { [key]: { path: file, mode: 0o440 } } }),
+  };
 }

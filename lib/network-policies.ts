@@ -58,10 +58,12 @@ export function componentPolicy(topology: Topology, component: DeployedComponent
     });
   }
 
+  // An empty list is omitted, not sent: the API server stores it as absent, so sending [] would
+  // make every server-side apply a change. policyTypes alone denies that direction.
   return {
     podSelector: { matchLabels: { ...component.selector } },
     policyTypes: ['Ingress', 'Egress'],
-    ingress,
-    egress,
+    ...(ingress.length > 0 ? { ingress } : {}),
+    ...(egress.length > 0 ? { egress } : {}),
   };
 }

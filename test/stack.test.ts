@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
 import { COMPONENTS } from '../lib/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
-import { containersOf, envOf, podSpecOf, workloadsOf } from './support/workloads';
+import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
 
 const kind = () => renderProfile('kind');
 const gpu = () => renderProfile('gpu');
@@ -95,12 +95,17 @@ describe('secrets', () => {
     const { documents } = renderProfile(profile);
     const configMaps = documents.filter((doc) => doc.kind === 'ConfigMap').map((doc) => yaml.dump(doc));
     for (const text of configMaps) expect(text).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
-    for (const { workload, container } of containersOf(documents)) {
-      for (const entry of container.env ?? []) {
-        if (/PASSWORD|KEY|TOKEN|SECRET/.test(entry.name) && !entry.name.endsWith('_URI')) {
-          expect(entry.valueFrom?.secretKeyRef, `${workload} ${entry.name}`).toBeDefined();
+    for (const workload of workloadsOf(documents)) {
+      const spec = podSpecOf(workload);
+      for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+        for (const entry of container.env ?? []) {
+          const where = `${workload.metadata.name}/${container.name} ${entry.name}`;
+          expect(entry.value ?? '', where).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
+          if (!/PASSWORD|KEY|TOKEN|SECRET/.test(entry.name) || entry.name.endsWith('_URI')) continue;
+          // A credential is a Secret reference, or the path of a file mounted from a Secret.
+          if (/_(FILE|PATH)$/.test(entry.name)) expect(secretBehindFile(spec, container, entry.value), where).toBeDefined();
+          else expect(entry.valueFrom?.secretKeyRef, where).toBeDefined();
         }
-        expect(entry.value ?? '', `${workload} ${entry.name}`).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
       }
     }
   });
@@ -145,7 +150,9 @@ describe('database', () => {
 
   it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret and pg_isready gates readiness', () => {
     const container = podSpecOf(statefulSet()).containers[0];
-    expect(envOf(container).POSTGRES_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-db-credentials', key: 'password' });
+    const passwordFile = envOf(container).POSTGRES_PASSWORD_FILE.value;
+    expect(secretBehindFile(podSpecOf(statefulSet()), container, passwordFile)).toEqual({ name: 'letta-db-credentials', key: 'password' });
+    expect(envOf(container).POSTGRES_PASSWORD).toBeUndefined();
     expect(container.readinessProbe.exec.command[0]).toBe('pg_isready');
     expect(container.livenessProbe.exec.command[0]).toBe('pg_isready');
   });
@@ -286,25 +293,29 @@ describe('OpenTelemetry Collector', () => {
     expect(findObject(kind().documents, 'Service', 'letta-otel-collector').spec.internalTrafficPolicy).toBe('Local');
   });
 
-  it('GIVEN the ClickHouse exporter WHEN synthesized THEN the password reaches the collector by env from a Secret', () => {
+  /** The Secret key behind a ${file:...} reference of the collector config. */
+  const secretBehindReference = (documents: readonly KubeObject[], reference: string) => {
+    const spec = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector'));
+    return secretBehindFile(spec, spec.containers[0], /^\$\{file:(.+)\}$/.exec(reference)![1]);
+  };
+
+  it('GIVEN the ClickHouse exporter WHEN synthesized THEN the password reaches the collector as a file from its Secret', () => {
     const { documents } = renderProfile('kind', {
       telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://clickhouse.example.com:9440', password: { name: 'ch', key: 'password' } } },
     });
     const config = collectorConfigOf(documents);
-    expect(config.exporters.clickhouse).toMatchObject({ endpoint: 'tcp://clickhouse.example.com:9440', password: '${env:CLICKHOUSE_PASSWORD}' });
+    expect(config.exporters.clickhouse).toMatchObject({ endpoint: 'tcp://clickhouse.example.com:9440', database: 'otel' });
     expect(config.service.pipelines.traces.exporters).toEqual(['clickhouse']);
-    const container = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector')).containers[0];
-    expect(envOf(container).CLICKHOUSE_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'ch', key: 'password' });
+    expect(secretBehindReference(documents, config.exporters.clickhouse.password)).toEqual({ name: 'ch', key: 'password' });
   });
 
-  it('GIVEN the SigNoz exporter WHEN synthesized THEN OTLP goes out with the ingestion key header from a Secret', () => {
+  it('GIVEN the SigNoz exporter WHEN synthesized THEN OTLP goes out with the ingestion key header from a Secret file', () => {
     const { documents } = renderProfile('kind', {
       telemetry: { exporter: { type: 'signoz', endpoint: 'ingest.eu.signoz.cloud:443', ingestionKey: { name: 'signoz', key: 'key' } } },
     });
-    const config = collectorConfigOf(documents);
-    expect(config.exporters['otlp/signoz']).toMatchObject({ endpoint: 'ingest.eu.signoz.cloud:443', headers: { 'signoz-ingestion-key': '${env:SIGNOZ_INGESTION_KEY}' } });
-    const container = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector')).containers[0];
-    expect(envOf(container).SIGNOZ_INGESTION_KEY.valueFrom.secretKeyRef).toEqual({ name: 'signoz', key: 'key' });
+    const exporter = collectorConfigOf(documents).exporters['otlp/signoz'];
+    expect(exporter.endpoint).toBe('ingest.eu.signoz.cloud:443');
+    expect(secretBehindReference(documents, exporter.headers['signoz-ingestion-key'])).toEqual({ name: 'signoz', key: 'key' });
   });
 });
 
@@ -349,7 +360,7 @@ describe('vLLM', () => {
     const claim = volumeAt('/var/cache/models').persistentVolumeClaim.claimName;
     expect(findObject(gpu().documents, 'PersistentVolumeClaim', claim).spec.resources.requests.storage).toBe('50Gi');
     expect(envOf(container).HF_HOME.value).toBe('/var/cache/models/huggingface');
-    expect(envOf(container).HF_TOKEN.valueFrom.secretKeyRef).toEqual({ name: 'letta-hf-token', key: 'token' });
+    expect(secretBehindFile(spec, container, envOf(container).HF_TOKEN_PATH.value)).toEqual({ name: 'letta-hf-token', key: 'token' });
   });
 
   it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {

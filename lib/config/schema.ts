@@ -54,7 +54,7 @@ const secretKeyRef = z
   })
   .describe('Reference to a key of an existing Secret');
 
-const resources = (defaults: { cpu: string; memory: string; cpuLimit?: string; memoryLimit: string }) =>
+const resources = (defaults: { cpu: string; memory: string; cpuLimit: string; memoryLimit: string }) =>
   z
     .strictObject({
       requests: z
@@ -65,17 +65,18 @@ const resources = (defaults: { cpu: string; memory: string; cpuLimit?: string; m
         .prefault({}),
       limits: z
         .strictObject({
-          cpu: quantity.optional().describe('CPU limit (unset: no CPU throttling)'),
+          // Namespaces with a quota on limits.cpu admit no pod without one.
+          cpu: quantity.default(defaults.cpuLimit).describe('CPU limit'),
           memory: quantity.default(defaults.memoryLimit).describe('Memory limit'),
         })
-        .prefault(defaults.cpuLimit ? { cpu: defaults.cpuLimit } : {}),
+        .prefault({}),
     })
     .prefault({})
     .superRefine((value, ctx) => {
       for (const resource of ['cpu', 'memory'] as const) {
         const request = parseQuantity(value.requests[resource]);
         const limitText = value.limits[resource];
-        const limit = limitText === undefined ? undefined : parseQuantity(limitText);
+        const limit = parseQuantity(limitText);
         if (request !== undefined && limit !== undefined && request > limit) {
           ctx.addIssue({
             code: 'custom',
@@ -116,7 +117,7 @@ const letta = z
       .min(30)
       .default(600)
       .describe('How long the server may take to start (first start runs migrations)'),
-    resources: resources({ cpu: '500m', memory: '1Gi', memoryLimit: '4Gi' }),
+    resources: resources({ cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '4Gi' }),
     internetEgress: internetEgress(true, 'LLM provider APIs'),
   })
   .prefault({})
@@ -142,7 +143,7 @@ const database = z
         storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
       })
       .prefault({}),
-    resources: resources({ cpu: '250m', memory: '512Mi', memoryLimit: '2Gi' }),
+    resources: resources({ cpu: '250m', memory: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' }),
   })
   .prefault({})
   .describe('pgvector Postgres (StatefulSet)');
@@ -151,7 +152,7 @@ const redis = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Deploy Redis; required when letta.replicas > 1'),
     image: image.default('redis:7.4.2-alpine'),
-    resources: resources({ cpu: '50m', memory: '64Mi', memoryLimit: '256Mi' }),
+    resources: resources({ cpu: '50m', memory: '64Mi', cpuLimit: '500m', memoryLimit: '256Mi' }),
   })
   .prefault({})
   .describe('Redis (stream resumption and conversation locks)');
@@ -210,7 +211,7 @@ const telemetry = z
     enabled: z.boolean().default(true).describe('Deploy the OpenTelemetry Collector DaemonSet and send Letta traces to it'),
     image: image.default('otel/opentelemetry-collector-contrib:0.135.0'),
     exporter,
-    resources: resources({ cpu: '50m', memory: '128Mi', memoryLimit: '512Mi' }),
+    resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '500m', memoryLimit: '512Mi' }),
   })
   .prefault({})
   .describe('OpenTelemetry Collector (one agent per node)');
@@ -253,7 +254,7 @@ const vllm = z
       .default(1800)
       .describe('Model download and load budget'),
     extraArgs: z.array(z.string()).default([]).describe('Extra vLLM arguments'),
-    resources: resources({ cpu: '2', memory: '16Gi', memoryLimit: '24Gi' }),
+    resources: resources({ cpu: '2', memory: '16Gi', cpuLimit: '8', memoryLimit: '24Gi' }),
     internetEgress: internetEgress(true, 'model download from the Hugging Face hub'),
   })
   .prefault({})

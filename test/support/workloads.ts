@@ -26,3 +26,14 @@ export function containersOf(documents: readonly KubeObject[]): Array<{ workload
 export function envOf(container: Record<string, any>): Record<string, Record<string, any>> {
   return Object.fromEntries((container.env ?? []).map((entry: Record<string, any>) => [entry.name, entry]));
 }
+
+/** The Secret key a container sees at `filePath` through a secret volume, if any. */
+export function secretBehindFile(podSpec: Record<string, any>, container: Record<string, any>, filePath: string): { name: string; key: string } | undefined {
+  for (const mount of container.volumeMounts ?? []) {
+    if (!filePath.startsWith(`${mount.mountPath}/`)) continue;
+    const secret = (podSpec.volumes ?? []).find((volume: any) => volume.name === mount.name)?.secret;
+    const item = secret?.items?.find((entry: any) => `${mount.mountPath}/${entry.path}` === filePath);
+    if (item) return { name: secret.secretName, key: item.key };
+  }
+  return undefined;
+}

@@ -1,0 +1,315 @@
+/**
+ * Issue #4: schema checks pass manifests that a cluster rejects. Here every rendered profile meets
+ * a real kube-apiserver (with etcd, without kubelet, scheduler or controllers): its validation,
+ * defaulting, strict field validation and Pod Security admission.
+ */
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  type ApplyResult,
+  applyObjects,
+  type ControlPlane,
+  describeRef,
+  findControlPlaneBinaries,
+  getObject,
+  type KubeObject,
+  readManifests,
+  startControlPlane,
+} from './apiserver';
+import { available } from './support/requirements';
+import { PROFILES, renderProfile } from './support/render';
+
+const binaries = findControlPlaneBinaries();
+const runnable = available('apiserver', 'missing' in binaries ? binaries.missing : undefined);
+
+// Generous: a cold kube-apiserver start plus ~100 sequential applies on 2 busy cores.
+const SETUP_TIMEOUT_MS = 300_000;
+const FIELD_MANAGER = 'letta-k8s';
+const RESTRICTED = {
+  'pod-security.kubernetes.io/enforce': 'restricted',
+  'pod-security.kubernetes.io/warn': 'restricted',
+};
+
+/**
+ * ingress-nginx as installed on kind, for its IngressClass "nginx". Its
+ * ValidatingWebhookConfiguration is left out: the webhook's backend is the controller Pod, which
+ * never runs without a kubelet, and with failurePolicy Fail the server would then reject every
+ * Ingress. So Ingresses are checked by the API server's own validation only, not by the
+ * controller's (annotation and snippet checks).
+ */
+function ingressNginx(): KubeObject[] {
+  return readManifests([join(__dirname, 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml')]).filter(
+    (object) => object.kind !== 'ValidatingWebhookConfiguration',
+  );
+}
+
+/**
+ * Pod Security warnings the stack accepts, by object ("apps/v1 Deployment ns/name") and the exact
+ * warning text, each with the reason. Any other warning fails the suite.
+ */
+const EXPLAINED_WARNINGS: Record<string, Record<string, string>> = {};
+
+const WORKLOAD_KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
+
+describe.skipIf(!runnable)('a real kube-apiserver', () => {
+  describe('GIVEN a bare control plane and a namespace at Pod Security restricted (the harness itself)', () => {
+    let controlPlane: ControlPlane;
+    const namespace = 'harness';
+    const apply = (object: KubeObject) =>
+      applyObjects(controlPlane, [object], { fieldManager: FIELD_MANAGER }).then(([result]) => result);
+
+    beforeAll(async () => {
+      controlPlane = await startControlPlane();
+      const [created] = await applyObjects(controlPlane, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: RESTRICTED } },
+      ]);
+      expect(created.accepted, created.error).toBe(true);
+    }, SETUP_TIMEOUT_MS);
+    afterAll(() => controlPlane?.stop());
+
+    it('WHEN a Deployment selector does not match its template labels THEN the server rejects it', async () => {
+      const result = await apply(deployment(namespace, { selector: { app: 'web' }, labels: { app: 'api' } }));
+
+      expect(result.accepted).toBe(false);
+      expect(result.error).toContain('`selector` does not match template `labels`');
+    });
+
+    it('WHEN an object carries a field its schema lacks THEN the server rejects it', async () => {
+      const object = deployment(namespace, { selector: { app: 'web' }, labels: { app: 'web' } });
+      object.spec.template.spec.containers[0].imagePullPolicyy = 'Always';
+
+      const result = await apply(object);
+
+      expect(result.accepted).toBe(false);
+      // Server-side apply refuses unknown fields whatever fieldValidation says (with status 500).
+      expect(result.error).toContain('.spec.template.spec.containers[name="web"].imagePullPolicyy: field not declared in schema');
+    });
+
+    it('WHEN a Service port name is not a DNS label THEN the server rejects it', async () => {
+      const result = await apply({
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace },
+        spec: { selector: { app: 'web' }, ports: [{ name: 'HTTP_port', port: 80 }] },
+      });
+
+      expect(result.accepted).toBe(false);
+      expect(result.error).toContain('spec.ports[0].name');
+    });
+
+    it('WHEN a workload does not meet the restricted profile THEN the apply carries Pod Security warnings', async () => {
+      const object = deployment(namespace, { selector: { app: 'web' }, labels: { app: 'web' } });
+      delete object.spec.template.spec.securityContext;
+
+      const result = await apply(object);
+
+      // Workloads are admitted (enforce applies to Pods, which no controller creates here) but warned about.
+      expect(result.accepted, result.error).toBe(true);
+      expect(result.warnings.join('\n')).toContain('would violate PodSecurity "restricted:latest"');
+    });
+
+    it('WHEN a workload meets the restricted profile THEN the apply carries no warning', async () => {
+      const result = await apply(deployment(namespace, { selector: { app: 'ok' }, labels: { app: 'ok' } }, 'ok'));
+
+      expect(result.accepted, result.error).toBe(true);
+      expect(result.warnings).toEqual([]);
+    });
+
+    it('WHEN a cluster-scoped object is given a namespace THEN it is addressed without one', async () => {
+      const result = await apply({
+        apiVersion: 'rbac.authorization.k8s.io/v1',
+        kind: 'ClusterRole',
+        metadata: { name: 'reader', namespace },
+        rules: [],
+      });
+
+      expect(result.accepted, result.error).toBe(true);
+      expect(result.ref.namespace).toBeUndefined();
+    });
+
+    it('WHEN it stops THEN its data directory is gone and the server refuses connections', async () => {
+      await controlPlane.stop();
+
+      expect(existsSync(controlPlane.dataDir)).toBe(false);
+      await expect(getObject(controlPlane, { apiVersion: 'v1', kind: 'Namespace', name: namespace })).rejects.toThrow();
+    });
+  });
+
+  describe.each(PROFILES)('GIVEN the %s profile rendered to dist/', (profile) => {
+    let controlPlane: ControlPlane;
+    let documents: KubeObject[];
+    let results: ApplyResult[];
+
+    beforeAll(async () => {
+      documents = renderProfile(profile).documents;
+      controlPlane = await startControlPlane();
+      const prerequisites = await applyObjects(controlPlane, ingressNginx(), { fieldManager: 'ingress-nginx' });
+      const refused = prerequisites.filter((result) => !result.accepted);
+      if (refused.length > 0) throw new Error(`ingress-nginx not installed:\n${report(refused)}`);
+
+      // WHEN every object is applied as `kubectl apply --server-side -f dist/` would, in its order.
+      const started = performance.now();
+      results = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
+      const elapsed = Math.round(performance.now() - started);
+      console.log(`[apiserver] ${profile}: applied ${documents.length} objects in ${elapsed} ms`);
+    }, SETUP_TIMEOUT_MS);
+    afterAll(() => controlPlane?.stop());
+
+    it('THEN each namespace of the stack is its own Namespace object at Pod Security restricted, enforced and warned', () => {
+      const namespaces = new Set(documents.map((object) => object.metadata?.namespace).filter(Boolean));
+      expect(namespaces.size).toBeGreaterThan(0);
+
+      for (const name of namespaces) {
+        const namespace = documents.find((object) => object.kind === 'Namespace' && object.metadata.name === name);
+        expect(namespace, `no Namespace object for ${name}`).toBeDefined();
+        expect(namespace?.metadata.labels).toMatchObject(RESTRICTED);
+      }
+    });
+
+    it('THEN each Namespace comes before the objects in it, as kubectl needs', () => {
+      const misordered = documents.flatMap((object, index) => {
+        const creator = documents.findIndex(
+          (candidate) => candidate.kind === 'Namespace' && candidate.metadata.name === object.metadata?.namespace,
+        );
+        return object.metadata?.namespace && creator > index ? [`${describeRef(results[index].ref)} (#${index}) before its Namespace (#${creator})`] : [];
+      });
+
+      expect(misordered).toEqual([]);
+    });
+
+    it('THEN the server accepts every object', () => {
+      expect(report(results.filter((result) => !result.accepted))).toBe('');
+    });
+
+    it('THEN every object reads back from the server', async () => {
+      const missing: string[] = [];
+      for (const result of results) if (!(await getObject(controlPlane, result.ref))) missing.push(describeRef(result.ref));
+
+      expect(missing).toEqual([]);
+    });
+
+    it('THEN no object draws a warning (Pod Security or other) that is not explained', () => {
+      const unexplained = results.flatMap((result) =>
+        result.warnings
+          .filter((warning) => !(warning in (EXPLAINED_WARNINGS[describeRef(result.ref)] ?? {})))
+          .map((warning) => `${describeRef(result.ref)}: ${warning}`),
+      );
+
+      expect(unexplained).toEqual([]);
+      expect(results.filter((result) => WORKLOAD_KINDS.has(result.ref.kind)).length).toBeGreaterThan(0);
+    });
+
+    it('THEN the stored namespaces enforce and warn at restricted', async () => {
+      for (const result of results.filter((candidate) => candidate.ref.kind === 'Namespace')) {
+        const stored = await getObject(controlPlane, result.ref);
+        expect(stored?.metadata.labels).toMatchObject(RESTRICTED);
+      }
+    });
+
+    it('THEN Services, NetworkPolicies and Ingresses read back as sent, plus server defaults', async () => {
+      const checked = ['Service', 'NetworkPolicy', 'Ingress'];
+      const drift: string[] = [];
+      for (const [index, sent] of documents.entries()) {
+        if (!checked.includes(sent.kind)) continue;
+        const stored = await getObject(controlPlane, results[index].ref);
+        expect(stored, describeRef(results[index].ref)).toBeDefined();
+        for (const field of ['spec', 'metadata.labels', 'metadata.annotations']) {
+          const path = field.split('.');
+          const differences = compare(dig(sent, path), dig(stored, path), field);
+          drift.push(...differences.map((difference) => `${describeRef(results[index].ref)} ${difference}`));
+        }
+      }
+
+      expect(drift).toEqual([]);
+    });
+
+    it('THEN every Ingress names an IngressClass that exists', async () => {
+      const ingresses = documents.filter((object) => object.kind === 'Ingress');
+      for (const ingress of ingresses) {
+        const className = ingress.spec?.ingressClassName;
+        expect(className, `${ingress.metadata.name} names no ingressClassName`).toBeTypeOf('string');
+        const ingressClass = await getObject(controlPlane, {
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'IngressClass',
+          name: className,
+        });
+        expect(ingressClass, `IngressClass ${className}`).toBeDefined();
+      }
+    });
+
+    it('WHEN the same manifests are applied twice more THEN every object is accepted and the last apply writes nothing', async () => {
+      // Not the first re-apply: the first update of a PersistentVolumeClaim writes once more (a new
+      // resourceVersion, identical content; seen on v1.35). A spec that differs from what the server
+      // stores, such as an empty list it drops, rewrites the object, and bumps its generation, on every apply.
+      const second = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
+      const third = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
+
+      expect(report([...second, ...third].filter((result) => !result.accepted))).toBe('');
+      const rewritten = third.flatMap((result, index) =>
+        result.stored?.metadata.resourceVersion === second[index].stored?.metadata.resourceVersion
+          ? []
+          : [`${describeRef(result.ref)} (generation ${result.stored?.metadata.generation})`],
+      );
+      expect(rewritten).toEqual([]);
+    });
+  });
+});
+
+/** A Deployment that meets the restricted profile, for the harness checks to break. */
+function deployment(
+  namespace: string,
+  { selector, labels }: { selector: Record<string, string>; labels: Record<string, string> },
+  name = 'web',
+): KubeObject {
+  return {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name, namespace },
+    spec: {
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels },
+        spec: {
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
+          containers: [
+            {
+              name: 'web',
+              image: 'registry.example/web:1',
+              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
+            },
+          ],
+        },
+      },
+    },
+  };
+}
+
+function report(results: ApplyResult[]): string {
+  return results.map((result) => `${describeRef(result.ref)}: ${result.error}`).join('\n');
+}
+
+function dig(object: unknown, path: string[]): unknown {
+  return path.reduce<any>((value, key) => value?.[key], object);
+}
+
+/**
+ * Where `stored` lacks or alters what was `sent`. Fields only the server set (defaults such as a
+ * port's protocol, a Service's clusterIP) are not differences, nor is an empty list the server
+ * stores as none: the API treats both alike.
+ */
+function compare(sent: unknown, stored: unknown, path: string): string[] {
+  const differs = [`${path}: sent ${JSON.stringify(sent)}, stored ${JSON.stringify(stored)}`];
+  if (Array.isArray(sent) && sent.length === 0 && stored === undefined) return [];
+  if (Array.isArray(sent)) {
+    if (!Array.isArray(stored) || stored.length !== sent.length) return differs;
+    return sent.flatMap((item, index) => compare(item, stored[index], `${path}[${index}]`));
+  }
+  if (sent !== null && typeof sent === 'object') {
+    if (stored === null || typeof stored !== 'object' || Array.isArray(stored)) return differs;
+    return Object.entries(sent).flatMap(([key, value]) =>
+      compare(value, (stored as Record<string, unknown>)[key], `${path}.${key}`),
+    );
+  }
+  return sent === stored ? [] : differs;
+}

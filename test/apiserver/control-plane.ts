@@ -1,0 +1,254 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { dump } from 'js-yaml';
+import { findControlPlaneBinaries } from './binaries';
+import { type Connection, request } from './client';
+
+/** A running etcd and kube-apiserver on loopback, with no kubelet, scheduler or controllers. */
+export interface ControlPlane extends Connection {
+  /** A kubeconfig for the same user, for kubectl and other clients. */
+  readonly kubeconfigPath: string;
+  /** Temporary directory holding etcd's data, certificates, keys and both processes' logs. */
+  readonly dataDir: string;
+  /** Stops both processes and removes dataDir. Safe to call more than once. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Directory holding kube-apiserver and etcd; defaults to findControlPlaneBinaries(). */
+  binariesDir?: string;
+  /** Appended to kube-apiserver's flags (later flags win), e.g. feature gates. */
+  extraApiServerFlags?: string[];
+  /** How long to wait for /readyz; defaults to 180 s, enough for a cold start on 2 cores. */
+  readyTimeoutMs?: number;
+}
+
+const SERVICE_CIDR = '10.0.0.0/24';
+const USER = 'letta-k8s-test';
+
+/**
+ * Starts etcd and kube-apiserver on free loopback ports with a fresh data directory and resolves
+ * once /readyz is ok. The user behind `token` is in system:masters. The processes are also killed,
+ * and the data removed, when this Node process exits or is interrupted.
+ */
+export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
+  const binariesDir = options.binariesDir ?? binariesOrThrow();
+  const dataDir = mkdtempSync(join(tmpdir(), 'letta-k8s-apiserver-'));
+  const running = new RunningControlPlane(dataDir);
+  try {
+    const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const etcdUrl = `http://127.0.0.1:${etcdPort}`;
+    const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
+    const etcd = running.spawn(join(binariesDir, 'etcd'), 'etcd', [
+      '--name=default',
+      `--data-dir=${join(dataDir, 'etcd')}`,
+      `--listen-client-urls=${etcdUrl}`,
+      `--advertise-client-urls=${etcdUrl}`,
+      // Explicit peer URLs: the default (localhost:2380) would collide with a second control plane.
+      `--listen-peer-urls=${peerUrl}`,
+      `--initial-advertise-peer-urls=${peerUrl}`,
+      `--initial-cluster=default=${peerUrl}`,
+      // Throwaway data: durability only costs time.
+      '--unsafe-no-fsync',
+      '--log-level=warn',
+    ]);
+    const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
+    await waitFor('etcd', etcd, deadline, async () => {
+      const response = await fetch(`${etcdUrl}/health`).catch(() => undefined);
+      return response?.ok === true;
+    });
+
+    const token = randomBytes(24).toString('hex');
+    writeFileSync(join(dataDir, 'tokens.csv'), `${token},${USER},${USER},"system:masters"\n`, { mode: 0o600 });
+    // The server needs a key pair to sign and verify service account tokens; nothing here uses them.
+    const serviceAccountKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+    writeFileSync(join(dataDir, 'sa.key'), serviceAccountKey.privateKey.export({ type: 'pkcs8', format: 'pem' }), {
+      mode: 0o600,
+    });
+    writeFileSync(join(dataDir, 'sa.pub'), serviceAccountKey.publicKey.export({ type: 'spki', format: 'pem' }));
+    const certDir = join(dataDir, 'certs');
+    const apiServer = running.spawn(join(binariesDir, 'kube-apiserver'), 'kube-apiserver', [
+      '--bind-address=127.0.0.1',
+      // Also the address the self-signed serving certificate is issued for.
+      '--advertise-address=127.0.0.1',
+      `--secure-port=${apiPort}`,
+      `--cert-dir=${certDir}`,
+      `--etcd-servers=${etcdUrl}`,
+      `--service-cluster-ip-range=${SERVICE_CIDR}`,
+      '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+      `--service-account-key-file=${join(dataDir, 'sa.pub')}`,
+      `--service-account-signing-key-file=${join(dataDir, 'sa.key')}`,
+      `--token-auth-file=${join(dataDir, 'tokens.csv')}`,
+      '--authorization-mode=RBAC',
+      // As kubeadm (and so kind) runs it: privileged pods are Pod Security admission's call.
+      '--allow-privileged=true',
+      ...(options.extraApiServerFlags ?? []),
+    ]);
+    // kube-apiserver writes its self-signed CA and serving certificate before it listens.
+    const certificate = join(certDir, 'apiserver.crt');
+    await waitFor('kube-apiserver certificate', apiServer, deadline, async () => existsSync(certificate));
+    const connection: Connection = {
+      url: `https://127.0.0.1:${apiPort}`,
+      token,
+      caCertificate: readFileSync(certificate, 'utf8'),
+    };
+    await waitFor('kube-apiserver /readyz', apiServer, deadline, async () => {
+      const response = await request(connection, 'GET', '/readyz').catch(() => undefined);
+      return response?.status === 200 && response.body === 'ok';
+    });
+
+    const kubeconfigPath = join(dataDir, 'kubeconfig');
+    writeFileSync(kubeconfigPath, kubeconfig(connection), { mode: 0o600 });
+    return { ...connection, kubeconfigPath, dataDir, stop: () => running.stop() };
+  } catch (error) {
+    await running.stop();
+    throw error;
+  }
+}
+
+function binariesOrThrow(): string {
+  const found = findControlPlaneBinaries();
+  if ('missing' in found) throw new Error(found.missing);
+  return found.dir;
+}
+
+/** Picks distinct free ports by binding port 0; they stay free unless another process races for them. */
+async function freePorts(count: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
+    ),
+  );
+  const ports = servers.map((server) => {
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP address');
+    return address.port;
+  });
+  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  return ports;
+}
+
+/** Polls `ready` until it holds; fails early, with the process's log, when the process exits. */
+async function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>) {
+  while (!(await ready())) {
+    if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
+    await sleep(200);
+  }
+}
+
+function kubeconfig(connection: Connection): string {
+  return dump({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: [
+      {
+        name: 'letta-k8s-test',
+        cluster: {
+          server: connection.url,
+          'certificate-authority-data': Buffer.from(connection.caCertificate).toString('base64'),
+        },
+      },
+    ],
+    users: [{ name: USER, user: { token: connection.token } }],
+    contexts: [{ name: 'letta-k8s-test', context: { cluster: 'letta-k8s-test', user: USER } }],
+    'current-context': 'letta-k8s-test',
+  });
+}
+
+interface ManagedProcess {
+  readonly name: string;
+  /** Exit code or signal once the process has exited. */
+  readonly exited: string | undefined;
+  logTail(): string;
+}
+
+/** Every control plane not yet stopped, for the exit and signal handlers. */
+const live = new Set<RunningControlPlane>();
+
+class RunningControlPlane {
+  private readonly children: Array<{ child: ChildProcess; managed: ManagedProcess }> = [];
+
+  constructor(private readonly dataDir: string) {
+    live.add(this);
+    installExitHandlers();
+  }
+
+  spawn(binary: string, name: string, args: string[]): ManagedProcess {
+    const logPath = join(this.dataDir, `${name}.log`);
+    const log = openSync(logPath, 'a');
+    const child = spawn(binary, args, { stdio: ['ignore', log, log] });
+    closeSync(log);
+    let exited: string | undefined;
+    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+      exited = signal ?? `code ${code}`;
+    };
+    child.once('exit', onExit);
+    child.once('error', (error) => {
+      exited = error.message;
+    });
+    const managed: ManagedProcess = {
+      name,
+      get exited() {
+        return exited;
+      },
+      logTail: () => (existsSync(logPath) ? readFileSync(logPath, 'utf8').split('\n').slice(-40).join('\n') : ''),
+    };
+    this.children.push({ child, managed });
+    return managed;
+  }
+
+  /** Stops kube-apiserver before etcd (the reverse of starting), then removes the data. */
+  async stop(): Promise<void> {
+    for (const { child, managed } of [...this.children].reverse()) {
+      if (managed.exited) continue;
+      const exit = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      const stopped = await Promise.race([exit.then(() => true), sleep(10_000).then(() => false)]);
+      if (!stopped) {
+        child.kill('SIGKILL');
+        await exit;
+      }
+    }
+    this.children.length = 0;
+    rmSync(this.dataDir, { recursive: true, force: true });
+    live.delete(this);
+  }
+
+  /** For process exit, where nothing asynchronous runs any more. */
+  killNow(): void {
+    for (const { child, managed } of this.children) if (!managed.exited) child.kill('SIGKILL');
+    rmSync(this.dataDir, { recursive: true, force: true });
+    live.delete(this);
+  }
+}
+
+let exitHandlersInstalled = false;
+
+/** Keeps a failed or interrupted test run from leaving servers and data behind. */
+function installExitHandlers(): void {
+  if (exitHandlersInstalled) return;
+  exitHandlersInstalled = true;
+  const killAll = () => {
+    for (const controlPlane of [...live]) controlPlane.killNow();
+  };
+  process.once('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(signal, () => {
+      killAll();
+      // Ours was the only handler: restore the default, terminating, behaviour.
+      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
+    });
+  }
+}

@@ -1,0 +1,20 @@
+/**
+ * A real Kubernetes API server for tests, after controller-runtime's envtest: etcd and kube-apiserver
+ * without a kubelet, so that manifests meet the server's validation, defaulting and admission
+ * (Pod Security included) but no Pod ever runs. Binaries: `npm run control-plane:build`.
+ */
+export { CONTROL_PLANE_BINARIES, type ControlPlaneBinaries, findControlPlaneBinaries } from './binaries';
+export {
+  type ApplyOptions,
+  type ApplyResult,
+  applyObjects,
+  type Connection,
+  describeRef,
+  getObject,
+  type KubeObject,
+  type KubeResponse,
+  type ObjectRef,
+  request,
+} from './client';
+export { type ControlPlane, type StartOptions, startControlPlane } from './control-plane';
+export { readManifests } from './manifests';

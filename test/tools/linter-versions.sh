@@ -1,0 +1,9 @@
+# Sourced (after cache-dir.sh) by install-linters.sh and by test/tools/linters.ts: the one place
+# that pins the manifest linters and says where their cached installs live.
+KUBE_LINTER_VERSION=v0.7.6
+CHECKOV_VERSION=3.3.30
+# build-go-tool.sh caches NAME at $LETTA_K8S_CACHE/go-tools/NAME-VERSION/NAME. KUBE_LINTER_BIN may
+# name a kube-linter installed some other way instead.
+KUBE_LINTER_BIN="${KUBE_LINTER_BIN:-$LETTA_K8S_CACHE/go-tools/kube-linter-$KUBE_LINTER_VERSION/kube-linter}"
+CHECKOV_VENV="$LETTA_K8S_CACHE/checkov-$CHECKOV_VERSION"
+CHECKOV_BIN="$CHECKOV_VENV/bin/checkov"

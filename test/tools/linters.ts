@@ -1,0 +1,226 @@
+/**
+ * The third-party manifest linters that platform teams run before admitting manifests
+ * (kube-linter, checkov), run on a directory of rendered manifests, plus the check that every
+ * skip annotation silencing them carries a reason. Used by lint-manifests.ts (the
+ * `npm run lint:manifests` command) and test/lint-manifests.test.ts.
+ */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+
+export type LinterName = 'kube-linter' | 'checkov';
+
+export interface Linter {
+  readonly name: LinterName;
+  readonly version: string;
+  readonly bin: string;
+}
+
+/** One problem in the manifests: a linter's failed check or an unexplained skip annotation. */
+export interface Finding {
+  readonly source: LinterName | 'skip-annotations';
+  /** The linter's check id (kube-linter check name, checkov CKV_K8S_*), or the annotation key. */
+  readonly check: string;
+  /** "Kind namespace/name", or "Kind name" for cluster-scoped objects. */
+  readonly object: string;
+  readonly message: string;
+}
+
+const TOOLS_DIR = __dirname;
+export const KUBE_LINTER_CONFIG = path.join(TOOLS_DIR, 'kube-linter.yaml');
+const INSTALL_HINT = 'run test/tools/install-linters.sh';
+// Reports of a whole profile are a few MiB of JSON (checkov lists every passed check too).
+const MAX_OUTPUT = 256 * 1024 ** 2;
+
+/** The pinned linters and their install paths, as linter-versions.sh says (one source of truth). */
+export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
+  const script =
+    'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && ' +
+    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN"';
+  const result = spawnSync('bash', ['-c', script, TOOLS_DIR], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`reading test/tools/linter-versions.sh failed: ${result.stderr}`);
+  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin] = result.stdout.split('\n');
+  return {
+    'kube-linter': { name: 'kube-linter', version: kubeLinterVersion, bin: kubeLinterBin },
+    checkov: { name: 'checkov', version: checkovVersion, bin: checkovBin },
+  };
+}
+
+/** Why the linter cannot run here, or undefined when it can. */
+export function missingReason(linter: Linter): string | undefined {
+  try {
+    fs.accessSync(linter.bin, fs.constants.X_OK);
+    return undefined;
+  } catch {
+    return `${linter.name} ${linter.version} is not installed (expected at ${linter.bin}); ${INSTALL_HINT}`;
+  }
+}
+
+/** Runs a pinned linter on the manifests in `dir`. */
+export function runLinter(linter: Linter, dir: string): Finding[] {
+  return linter.name === 'kube-linter' ? runKubeLinter(linter, dir) : runCheckov(linter, dir);
+}
+
+function runKubeLinter(linter: Linter, dir: string): Finding[] {
+  const args = ['lint', '--config', KUBE_LINTER_CONFIG, '--format', 'json', dir];
+  // kube-linter exits 1 both on findings and on errors: only the JSON report tells them apart.
+  return parseKubeLinterReport(runJson(linter, args, [0, 1]));
+}
+
+function runCheckov(linter: Linter, dir: string): Finding[] {
+  // --skip-download: checkov otherwise asks its vendor's platform for extra policies and guidelines.
+  const args = ['--framework', 'kubernetes', '--directory', dir, '--output', 'json', '--skip-download'];
+  return parseCheckovReport(runJson(linter, args, [0, 1]));
+}
+
+function runJson(linter: Linter, args: string[], okStatuses: number[]): unknown {
+  const result = spawnSync(linter.bin, args, { encoding: 'utf8', maxBuffer: MAX_OUTPUT });
+  const failure = `${linter.name} ${args.join(' ')}`;
+  if (result.error) throw new Error(`${failure}: ${result.error.message}`);
+  if (!okStatuses.includes(result.status ?? -1)) {
+    throw new Error(`${failure} exited with ${result.status ?? result.signal}:\n${result.stderr}`);
+  }
+  try {
+    return JSON.parse(result.stdout);
+  } catch {
+    throw new Error(`${failure} printed no JSON report:\n${result.stderr}\n${result.stdout.slice(0, 2000)}`);
+  }
+}
+
+interface KubeLinterReport {
+  Reports: Array<{
+    Check: string;
+    Diagnostic: { Message: string };
+    Remediation?: string;
+    Object: { K8sObject: { Namespace: string; Name: string; GroupVersionKind: { Kind: string } } };
+  }> | null;
+}
+
+/** Findings of a `kube-linter lint --format json` report. */
+export function parseKubeLinterReport(json: unknown): Finding[] {
+  const report = json as KubeLinterReport;
+  if (typeof report !== 'object' || report === null || !('Reports' in report)) {
+    throw new Error(`not a kube-linter report: ${JSON.stringify(json).slice(0, 500)}`);
+  }
+  // An empty report has "Reports": null.
+  return (report.Reports ?? []).map((entry) => {
+    const object = entry.Object.K8sObject;
+    return {
+      source: 'kube-linter',
+      check: entry.Check,
+      object: describeObject(object.GroupVersionKind.Kind, object.Namespace, object.Name),
+      message: entry.Diagnostic.Message + (entry.Remediation ? ` (fix: ${entry.Remediation})` : ''),
+    };
+  });
+}
+
+interface CheckovReport {
+  check_type: string;
+  results: {
+    failed_checks: Array<{ check_id: string; check_name: string; resource: string; file_path: string }>;
+    parsing_errors: string[];
+  };
+  summary: { resource_count: number };
+}
+
+/** Findings of a `checkov --framework kubernetes --output json` report. */
+export function parseCheckovReport(json: unknown): Finding[] {
+  // One framework prints one report object; several print an array of them.
+  const reports = (Array.isArray(json) ? json : [json]) as Array<Partial<CheckovReport>>;
+  const report = reports.find((candidate) => candidate.check_type === 'kubernetes');
+  if (!report?.results) {
+    // Checkov prints a bare summary when it found nothing to check, which would pass silently.
+    throw new Error(`checkov found no Kubernetes objects to check: ${JSON.stringify(json).slice(0, 500)}`);
+  }
+  const parseErrors = report.results.parsing_errors.map((file): Finding => ({
+    source: 'checkov',
+    check: 'parsing-error',
+    object: path.basename(file),
+    message: 'checkov could not parse this file, so none of its objects were checked',
+  }));
+  const failures = report.results.failed_checks.map((check): Finding => ({
+    source: 'checkov',
+    check: check.check_id,
+    object: describeCheckovResource(check.resource),
+    message: check.check_name,
+  }));
+  return [...parseErrors, ...failures];
+}
+
+/** Checkov names a resource "Kind.namespace.name" ("Kind.name" when cluster-scoped); names may hold dots. */
+function describeCheckovResource(resource: string): string {
+  const [kind, ...rest] = resource.split('.');
+  if (rest.length < 2) return describeObject(kind, '', rest.join('.'));
+  // Namespaces hold no dots, so the first part after the kind is the namespace.
+  return describeObject(kind, rest[0], rest.slice(1).join('.'));
+}
+
+function describeObject(kind: string, namespace: string | undefined, name: string): string {
+  return namespace ? `${kind} ${namespace}/${name}` : `${kind} ${name}`;
+}
+
+const KUBE_LINTER_IGNORE = /^ignore-check\.kube-linter\.io\/(.+)$/;
+const KUBE_LINTER_IGNORE_ALL = 'kube-linter.io/ignore-all';
+const CHECKOV_SKIP_KEY = /^checkov\.io\/skip\d+$/;
+const CHECKOV_SKIP_VALUE = /^(CKV2?_K8S_\d+)=(.*)$/s;
+
+type Manifest = Record<string, any>;
+
+/**
+ * Skip annotations that do not explain themselves: every silenced check must name one check and
+ * give a one-line reason, on the object the linters read (not its pod template).
+ */
+export function skipAnnotationProblems(documents: readonly Manifest[]): Finding[] {
+  return documents.flatMap((document) => {
+    const object = describeObject(String(document.kind), document.metadata?.namespace, String(document.metadata?.name));
+    const own = Object.entries<unknown>(document.metadata?.annotations ?? {}).flatMap(([key, value]) =>
+      ownAnnotationProblems(key, String(value)).map((message): Finding => ({ source: 'skip-annotations', check: key, object, message })),
+    );
+    // Both linters read only the object's own metadata: on the pod template a skip does nothing.
+    const onTemplate = Object.keys(document.spec?.template?.metadata?.annotations ?? {})
+      .filter(isSkipAnnotation)
+      .map((key): Finding => ({
+        source: 'skip-annotations',
+        check: key,
+        object,
+        message: `is on the pod template, where the linters ignore it; put it on the ${document.kind}'s own metadata`,
+      }));
+    return [...own, ...onTemplate];
+  });
+}
+
+function isSkipAnnotation(key: string): boolean {
+  return KUBE_LINTER_IGNORE.test(key) || key === KUBE_LINTER_IGNORE_ALL || CHECKOV_SKIP_KEY.test(key);
+}
+
+function ownAnnotationProblems(key: string, value: string): string[] {
+  if (key === KUBE_LINTER_IGNORE_ALL) {
+    return ['silences every kube-linter check; name each with ignore-check.kube-linter.io/<check>: "<reason>"'];
+  }
+  if (KUBE_LINTER_IGNORE.test(key)) return reasonProblems(value);
+  if (CHECKOV_SKIP_KEY.test(key)) {
+    const match = CHECKOV_SKIP_VALUE.exec(value);
+    if (!match) return [`value "${value}" is not CKV_K8S_<id>=<reason>`];
+    return reasonProblems(match[2]);
+  }
+  return [];
+}
+
+function reasonProblems(reason: string): string[] {
+  if (reason.trim() === '') return ['gives no reason'];
+  if (reason.includes('\n')) return ['reason spans several lines; keep it to one'];
+  return [];
+}
+
+// Checkov names the pods it derives from a workload after the workload's labels, which can run
+// to hundreds of characters; the start (kind, namespace, workload name) is what identifies them.
+const MAX_OBJECT_WIDTH = 60;
+
+/** Findings as aligned human-readable lines, sorted by object then check. */
+export function formatFindings(findings: readonly Finding[]): string[] {
+  const shorten = (object: string) => (object.length > MAX_OBJECT_WIDTH ? `${object.slice(0, MAX_OBJECT_WIDTH - 1)}…` : object);
+  const sorted = [...findings].sort((a, b) => a.object.localeCompare(b.object) || a.check.localeCompare(b.check));
+  const checkWidth = Math.max(0, ...sorted.map((finding) => finding.check.length));
+  const objectWidth = Math.max(0, ...sorted.map((finding) => shorten(finding.object).length));
+  return sorted.map((finding) => `${finding.check.padEnd(checkWidth)}  ${shorten(finding.object).padEnd(objectWidth)}  ${finding.message}`);
+}
