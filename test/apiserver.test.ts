@@ -4,7 +4,6 @@
  * defaulting, strict field validation and Pod Security admission.
  */
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApplyResult,
@@ -14,9 +13,9 @@ import {
   findControlPlaneBinaries,
   getObject,
   type KubeObject,
-  readManifests,
   startControlPlane,
 } from './apiserver';
+import { ingressNginxWithoutWebhook } from './support/fixtures';
 import { available } from './support/requirements';
 import { PROFILES, renderProfile } from './support/render';
 
@@ -31,18 +30,6 @@ const RESTRICTED = {
   'pod-security.kubernetes.io/warn': 'restricted',
 };
 
-/**
- * ingress-nginx as installed on kind, for its IngressClass "nginx". Its
- * ValidatingWebhookConfiguration is left out: the webhook's backend is the controller Pod, which
- * never runs without a kubelet, and with failurePolicy Fail the server would then reject every
- * Ingress. So Ingresses are checked by the API server's own validation only, not by the
- * controller's (annotation and snippet checks).
- */
-function ingressNginx(): KubeObject[] {
-  return readManifests([join(__dirname, 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml')]).filter(
-    (object) => object.kind !== 'ValidatingWebhookConfiguration',
-  );
-}
 
 /**
  * Pod Security warnings the stack accepts, by object ("apps/v1 Deployment ns/name") and the exact
@@ -144,7 +131,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
     beforeAll(async () => {
       documents = renderProfile(profile).documents;
       controlPlane = await startControlPlane();
-      const prerequisites = await applyObjects(controlPlane, ingressNginx(), { fieldManager: 'ingress-nginx' });
+      const prerequisites = await applyObjects(controlPlane, ingressNginxWithoutWebhook(), { fieldManager: 'ingress-nginx' });
       const refused = prerequisites.filter((result) => !result.accepted);
       if (refused.length > 0) throw new Error(`ingress-nginx not installed:\n${report(refused)}`);
 
