@@ -1,5 +1,5 @@
 import { AddressRange, overlapsBlock, parseAddress, parseCidr } from './ip';
-import { ALL_PORTS, format, includes, intersect, isEmpty, NO_PORTS, portSet, PortSet, Protocol, PROTOCOLS, union } from './ports';
+import { ALL_PORTS, format, includes, intersect, isEmpty, MAX_PORT, MIN_PORT, NO_PORTS, portSet, PortSet, Protocol, PROTOCOLS, union } from './ports';
 import { compileSelector, LabelPredicate, Labels, LabelSelector } from './selectors';
 import { ContainerPort, KubeObject, NAMESPACE_NAME_LABEL, namespaceLabelsFrom, namespaceOf, Workload, workloadsFrom } from './workloads';
 
@@ -230,7 +230,7 @@ function compilePort(port: any, where: string): CompiledPort {
   }
   if (number === undefined) {
     if (endPort !== undefined) throw new Error(`${where}: endPort needs port`);
-    return { kind: 'numbers', ports: portSet(protocol, 1, 65535) };
+    return { kind: 'numbers', ports: portSet(protocol, MIN_PORT, MAX_PORT) };
   }
   if (endPort !== undefined && endPort < number) throw new Error(`${where}: endPort ${endPort} is below port ${number}`);
   return { kind: 'numbers', ports: portSet(protocol, number, endPort ?? number) };

@@ -1,0 +1,124 @@
+import { spawnSync } from 'node:child_process';
+import { accessSync, constants, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { AddressRange, contains, parseAddress } from '../../lib/netpol/ip';
+import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../lib/netpol/ports';
+import type { KubeObject, Workload } from '../../lib/netpol/workloads';
+
+/*
+ * np-guard's netpol-analyzer (`netpolicy`), an independent implementation of NetworkPolicy
+ * semantics that test/netpol-analyzer.test.ts compares lib/netpol/evaluator.ts with.
+ * test/tools/build-netpol-analyzer.sh builds it; nothing here builds.
+ */
+
+const WRAPPER_MODULE = join(__dirname, '..', 'tools', 'netpol-analyzer', 'go.mod');
+const BUILD_COMMAND = 'bash test/tools/build-netpol-analyzer.sh';
+
+/** The built binary, or why there is none. */
+export type NetpolAnalyzer = { binary: string; version: string } | { missing: string };
+
+/** Finds the binary test/tools/build-netpol-analyzer.sh caches, named after the version go.mod pins. */
+export function findNetpolAnalyzer(): NetpolAnalyzer {
+  const version = pinnedVersion();
+  const binary = join(cacheRoot(), 'go-tools', `netpolicy-${version}`, 'netpolicy');
+  try {
+    accessSync(binary, constants.X_OK);
+    return { binary, version };
+  } catch {
+    return { missing: `netpolicy ${version} is not built (looked for ${binary}); run \`${BUILD_COMMAND}\` (about 2 minutes on 2 cores)` };
+  }
+}
+
+/** One line of `netpolicy list`: a workload ("ns/name[Kind]"), an address range list or "{ingress-controller}". */
+export interface AnalyzerConnection {
+  readonly src: string;
+  readonly dst: string;
+  readonly conn: string;
+}
+
+export interface AnalyzerListing {
+  readonly connections: AnalyzerConnection[];
+  /** Lines in which the analyzer reports an input it could not read (and then left out). */
+  readonly errors: string[];
+}
+
+/**
+ * Runs `netpolicy list` over every manifest in `dir`; throws with its output when it fails. It
+ * skips an object it cannot parse with a logged error but exits 0, so the errors are returned.
+ * (Not with --fail: that turns warnings such as an unmatched named port into an empty list, exit 0.)
+ */
+export function listConnections(binary: string, dir: string): AnalyzerListing {
+  const result = spawnSync(binary, ['list', '--dirpath', dir, '-o', 'json'], { encoding: 'utf8' });
+  if (result.error) throw result.error;
+  if (result.status !== 0) throw new Error(`netpolicy list exited with ${result.status}:\n${result.stderr}${result.stdout}`);
+  return {
+    connections: JSON.parse(result.stdout) as AnalyzerConnection[],
+    errors: result.stderr.split('\n').filter((line) => / err : /.test(line)),
+  };
+}
+
+/** Parses a workload name, e.g. "letta/letta-db[StatefulSet]"; undefined for anything else. */
+export function parseWorkload(name: string): { id: string; kind: string } | undefined {
+  const match = /^([^/[\]]+\/[^/[\]]+)\[(\w+)\]$/.exec(name);
+  return match ? { id: match[1], kind: match[2] } : undefined;
+}
+
+/** Parses an address list, e.g. "0.0.0.0-9.255.255.255" or "10.0.0.0-10.255.255.255,11.0.0.0-11.0.0.255". */
+export function parseAddressRanges(text: string): AddressRange[] {
+  return text.split(',').map((range) => {
+    const [first, last = first] = range.split('-');
+    return { ...parseAddress(first), last: parseAddress(last).last };
+  });
+}
+
+export const inRanges = (ranges: readonly AddressRange[], ip: string) => ranges.some((range) => contains(range, parseAddress(ip)));
+
+/** Parses a connection set, e.g. "All Connections", "TCP 53,8000-8080,UDP 53". */
+export function parseConnectionSet(text: string): PortSet {
+  if (text === 'All Connections') return ALL_PORTS;
+  let result = NO_PORTS;
+  let protocol: Protocol | undefined;
+  for (const token of text.split(',')) {
+    const match = /^(?:(\w+) )?(\d+)(?:-(\d+))?$/.exec(token);
+    if (match?.[1] !== undefined) {
+      if (!(PROTOCOLS as readonly string[]).includes(match[1])) throw new Error(`unknown protocol in "${text}"`);
+      protocol = match[1] as Protocol;
+    }
+    if (!match || protocol === undefined) throw new Error(`cannot read connection set "${text}" at "${token}"`);
+    result = union(result, portSet(protocol, Number(match[2]), Number(match[3] ?? match[2])));
+  }
+  return result;
+}
+
+/** Pod manifests for probe workloads, so that the analyzer sees the pods the evaluator adds. */
+export function probeManifests(probes: readonly Workload[]): KubeObject[] {
+  return probes.map((probe) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: probe.name, namespace: probe.namespace, labels: { ...probe.labels } },
+    spec: {
+      containers: [
+        {
+          name: 'probe',
+          image: 'registry.k8s.io/pause:3.10',
+          ports: probe.ports.map((port) => ({ ...port })),
+        },
+      ],
+    },
+  }));
+}
+
+/** Mirrors test/tools/cache-dir.sh. */
+function cacheRoot(): string {
+  if (process.env.LETTA_K8S_CACHE) return process.env.LETTA_K8S_CACHE;
+  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'letta-k8s');
+}
+
+function pinnedVersion(): string {
+  for (const line of readFileSync(WRAPPER_MODULE, 'utf8').split('\n')) {
+    const [path, version] = line.trim().split(/\s+/);
+    if (path === 'github.com/np-guard/netpol-analyzer' && version) return version;
+  }
+  throw new Error(`${WRAPPER_MODULE} does not require github.com/np-guard/netpol-analyzer`);
+}
