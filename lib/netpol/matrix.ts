@@ -1,0 +1,91 @@
+import { CLUSTER_DNS, Topology } from '../topology';
+import {
+  CLUSTER_DNS_PROBE,
+  Connection,
+  connectivity,
+  KubeObject,
+  namespaceProbeId,
+  OUTSIDER_PROBE,
+  PROBE_ADDRESSES,
+  workloadsFrom,
+} from './evaluator';
+
+/*
+ * The stack's reachability as users read it: who may open which port on whom. `expectedConnections`
+ * states it from the topology table alone; `stackConnections` computes it from manifests with the
+ * NetworkPolicy evaluator. The tests require the two to be equal.
+ */
+
+/** Workloads outside the stack that the matrix names, found in the manifests evaluated. */
+export interface ExternalWorkloads {
+  /** Workload id of the ingress controller, e.g. "ingress-nginx/ingress-nginx-controller". */
+  readonly ingressController: string;
+}
+
+const key = (c: Connection) => `${c.from} => ${c.to} ${c.protocol} ${c.port}${c.endPort === undefined ? '' : `-${c.endPort}`}`;
+
+/** Connections sorted and deduplicated, for comparison. */
+export function normalizeConnections(connections: readonly Connection[]): Connection[] {
+  const unique = new Map(connections.map((c) => [key(c), c]));
+  return [...unique.values()].sort((a, b) => key(a).localeCompare(key(b)));
+}
+
+/** What the topology says the stack may do: its edges, DNS for clients, public internet where allowed. */
+export function expectedConnections(topology: Topology, external: ExternalWorkloads): Connection[] {
+  const id = (name: string) => `${topology.namespace}/${name}`;
+  const connections: Connection[] = topology.connections.map((connection) => ({
+    from: connection.from === 'ingress-controller' ? external.ingressController : id(topology.component(connection.from).name),
+    to: id(connection.to.name),
+    protocol: connection.port.protocol,
+    port: connection.port.port,
+  }));
+  for (const component of topology.components) {
+    if (topology.needsDns(component.id)) {
+      for (const port of CLUSTER_DNS.ports) {
+        connections.push({ from: id(component.name), to: CLUSTER_DNS_PROBE.id, protocol: port.protocol, port: port.port });
+      }
+    }
+  }
+  for (const access of topology.internet) {
+    for (const port of access.ports) {
+      connections.push({ from: id(access.component.name), to: PROBE_ADDRESSES.internet, protocol: 'TCP', port });
+    }
+  }
+  return normalizeConnections(connections);
+}
+
+/** Every computed connection with a stack pod (or an unlabelled pod of its namespace) at either end. */
+export function stackConnections(objects: readonly KubeObject[], topology: Topology): Connection[] {
+  const inStack = (id: string) => id.startsWith(`${topology.namespace}/`);
+  return normalizeConnections(connectivity(objects).filter((c) => inStack(c.from) || inStack(c.to)));
+}
+
+/** The reachability matrix as a Markdown table: sources in rows, destinations in columns. */
+export function markdownMatrix(objects: readonly KubeObject[], topology: Topology, external: ExternalWorkloads): string {
+  const connections = stackConnections(objects, topology);
+  const stack = workloadsFrom(objects).filter((workload) => workload.namespace === topology.namespace);
+  const stackColumns = stack.map((workload) => ({ id: workload.id, title: workload.name }));
+  const others = {
+    controller: { id: external.ingressController, title: 'ingress-nginx controller' },
+    neighbour: { id: namespaceProbeId(topology.namespace), title: `other pod in ${topology.namespace}` },
+    outsider: { id: OUTSIDER_PROBE.id, title: 'pod in another namespace' },
+    dns: { id: CLUSTER_DNS_PROBE.id, title: 'cluster DNS' },
+    internet: { id: PROBE_ADDRESSES.internet, title: `internet (${PROBE_ADDRESSES.internet})` },
+    privateRange: { id: PROBE_ADDRESSES.private10, title: `private range (${PROBE_ADDRESSES.private10})` },
+    metadata: { id: PROBE_ADDRESSES.metadata, title: `cloud metadata (${PROBE_ADDRESSES.metadata})` },
+  };
+  const rows = [others.controller, ...stackColumns, others.neighbour, others.outsider, others.internet];
+  const columns = [...stackColumns, others.dns, others.internet, others.privateRange, others.metadata];
+  const cell = (from: string, to: string) => {
+    if (from === to) return '·';
+    const ports = connections
+      .filter((c) => c.from === from && c.to === to)
+      .map((c) => `${c.protocol} ${c.port}${c.endPort === undefined ? '' : `-${c.endPort}`}`);
+    return ports.length === 0 ? '–' : ports.join(', ');
+  };
+  return [
+    `| from \\ to | ${columns.map((column) => column.title).join(' | ')} |`,
+    `| --- | ${columns.map(() => '---').join(' | ')} |`,
+    ...rows.map((row) => `| ${row.title} | ${columns.map((column) => cell(row.id, column.id)).join(' | ')} |`),
+  ].join('\n');
+}
