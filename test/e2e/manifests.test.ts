@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { loadSettings } from '../../lib/config/load';
+import { Topology } from '../../lib/topology';
+import { renderProfile } from '../support/render';
+import type { KubeObject } from './kubectl';
+import { E2E_NAMESPACE, findStackIngress, PYTHON_IMAGE, streamBackendObjects, streamBackendScript } from './manifests';
+import { networkProbeCases, probePodFor } from './netpol';
+import { INGRESS_DEFAULT_TIMEOUT_SECONDS, STREAM_IDLE_SECONDS } from './steps';
+
+/**
+ * The Pod Security "restricted" rules a pod spec must meet (Kubernetes Pod Security Standards),
+ * as problems; the apiserver suite (e2e-apiserver.test.ts) has the server itself judge too.
+ */
+function restrictedViolations(pod: KubeObject): string[] {
+  const problems: string[] = [];
+  const spec = pod.spec;
+  for (const field of ['hostNetwork', 'hostPID', 'hostIPC']) if (spec[field]) problems.push(`${field} is set`);
+  if (spec.securityContext?.runAsUser === 0) problems.push('pod runs as uid 0');
+  const allowedVolumes = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret'];
+  for (const volume of spec.volumes ?? []) {
+    const type = Object.keys(volume).find((key) => key !== 'name');
+    if (!allowedVolumes.includes(type ?? '')) problems.push(`volume ${volume.name} is of type ${type}`);
+  }
+  const podSeccomp = spec.securityContext?.seccompProfile?.type;
+  for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
+    const context = container.securityContext ?? {};
+    const where = `container ${container.name}`;
+    if (context.privileged) problems.push(`${where} is privileged`);
+    if (context.allowPrivilegeEscalation !== false) problems.push(`${where} does not set allowPrivilegeEscalation: false`);
+    if (!(context.capabilities?.drop ?? []).includes('ALL')) problems.push(`${where} does not drop ALL capabilities`);
+    const added = (context.capabilities?.add ?? []).filter((cap: string) => cap !== 'NET_BIND_SERVICE');
+    if (added.length) problems.push(`${where} adds ${added.join(', ')}`);
+    if ((context.runAsNonRoot ?? spec.securityContext?.runAsNonRoot) !== true) problems.push(`${where} may run as root`);
+    if (context.runAsUser === 0) problems.push(`${where} runs as uid 0`);
+    const seccomp = context.seccompProfile?.type ?? podSeccomp;
+    if (!['RuntimeDefault', 'Localhost'].includes(seccomp)) problems.push(`${where} has no RuntimeDefault or Localhost seccomp profile`);
+    for (const port of container.ports ?? []) if (port.hostPort) problems.push(`${where} uses hostPort ${port.hostPort}`);
+  }
+  return problems;
+}
+
+function stackIngress(annotations: Record<string, string>): KubeObject {
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: 'letta-server', namespace: 'letta', annotations },
+    spec: { ingressClassName: 'nginx', rules: [{ host: 'letta.localhost' }] },
+  };
+}
+
+const byKind = (objects: KubeObject[], kind: string) => objects.filter((o) => o.kind === kind);
+
+describe('the stream backend objects', () => {
+  it("GIVEN the kind profile's synthesized Ingress WHEN the backend's Ingress is built THEN it has the stack's class and nginx annotations, which outlast the check's silence", () => {
+    const stack = findStackIngress(renderProfile('kind').documents, 'letta');
+
+    const [ingress] = byKind(streamBackendObjects({ stackIngress: stack, host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS }), 'Ingress');
+
+    expect(ingress.metadata.annotations).toEqual(stack.metadata.annotations);
+    expect(ingress.spec.ingressClassName).toBe(stack.spec.ingressClassName);
+    expect(ingress.spec.rules[0].host).toBe('e2e.letta.localhost');
+    const annotations = ingress.metadata.annotations as Record<string, string>;
+    expect(annotations['nginx.ingress.kubernetes.io/proxy-buffering']).toBe('off');
+    for (const timeout of ['proxy-read-timeout', 'proxy-send-timeout']) {
+      expect(Number(annotations[`nginx.ingress.kubernetes.io/${timeout}`])).toBeGreaterThan(STREAM_IDLE_SECONDS);
+    }
+  });
+
+  it('GIVEN a stack Ingress with other annotations WHEN the backend Ingress is built THEN only the nginx ones are copied, whatever they are', () => {
+    const objects = streamBackendObjects({
+      stackIngress: stackIngress({
+        'nginx.ingress.kubernetes.io/proxy-read-timeout': '120',
+        'nginx.ingress.kubernetes.io/enable-cors': 'true',
+        'cert-manager.io/cluster-issuer': 'letsencrypt',
+      }),
+      host: 'e2e.letta.localhost',
+      idleSeconds: 75,
+    });
+
+    expect(byKind(objects, 'Ingress')[0].metadata.annotations).toEqual({
+      'nginx.ingress.kubernetes.io/proxy-read-timeout': '120',
+      'nginx.ingress.kubernetes.io/enable-cors': 'true',
+    });
+  });
+
+  it('GIVEN the backend objects WHEN built THEN a pinned image runs the backend script, silent for longer than the default timeout, in its own restricted namespace', () => {
+    const objects = streamBackendObjects({ stackIngress: stackIngress({}), host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS });
+    const [deployment] = byKind(objects, 'Deployment');
+    const container = deployment.spec.template.spec.containers[0];
+
+    expect(STREAM_IDLE_SECONDS).toBeGreaterThan(INGRESS_DEFAULT_TIMEOUT_SECONDS);
+    expect(container.image).toBe(PYTHON_IMAGE);
+    expect(PYTHON_IMAGE).toMatch(/^python:3\.12\.\d+-alpine3\.\d+$/);
+    expect(container.command).toEqual(['python', '-u', '-c', streamBackendScript()]);
+    expect(container.env).toContainEqual({ name: 'IDLE_SECONDS', value: String(STREAM_IDLE_SECONDS) });
+    expect(objects.every((o) => o.kind === 'Namespace' || o.metadata.namespace === E2E_NAMESPACE)).toBe(true);
+    expect(byKind(objects, 'Namespace')[0].metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    expect(restrictedViolations(deployment.spec.template)).toEqual([]);
+  });
+});
+
+describe('the NetworkPolicy probe pods', () => {
+  const topology = new Topology(loadSettings({ profile: 'kind' }));
+  const cases = networkProbeCases(topology, { outsideNamespace: E2E_NAMESPACE, ingressNamespace: 'ingress-nginx', internetAddress: '1.1.1.1' });
+
+  it('GIVEN every planned probe WHEN its pod is built THEN it meets Pod Security restricted', () => {
+    for (const probe of cases) expect(restrictedViolations(probePodFor(probe)), probe.name).toEqual([]);
+  });
+
+  it('GIVEN a pod that breaks the rules WHEN checked THEN the checker names each broken rule', () => {
+    const pod = probePodFor(cases[0]);
+    pod.spec.hostNetwork = true;
+    pod.spec.securityContext = {};
+    pod.spec.containers[0].securityContext = { capabilities: { add: ['NET_ADMIN'] } };
+
+    expect(restrictedViolations(pod)).toEqual([
+      'hostNetwork is set',
+      'container probe does not set allowPrivilegeEscalation: false',
+      'container probe does not drop ALL capabilities',
+      'container probe adds NET_ADMIN',
+      'container probe may run as root',
+      'container probe has no RuntimeDefault or Localhost seccomp profile',
+    ]);
+  });
+
+  it('GIVEN a probe labelled like a component WHEN its pod is built THEN it carries the labels and never becomes ready, so it joins no Service', () => {
+    const probe = cases.find((c) => c.name === 'probe-server-to-db')!;
+    const pod = probePodFor(probe);
+
+    expect(pod.metadata.labels).toMatchObject(topology.component('letta').selector);
+    expect(pod.spec.restartPolicy).toBe('Never');
+    expect(pod.spec.containers[0].readinessProbe).toEqual({ exec: { command: ['false'] }, periodSeconds: 60 });
+    expect(pod.spec.containers[0].command.slice(-3)).toEqual(['letta-db', '5432', '10']);
+  });
+});

@@ -1,0 +1,180 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { KubeObject } from './kubectl';
+
+/*
+ * Objects the e2e run adds to the cluster for its checks only: the stream backend (SSE and
+ * WebSocket echo) behind an Ingress that carries the stack's nginx annotations, and the
+ * throwaway pods that probe NetworkPolicies.
+ */
+
+/** From Docker Hub, pinned; runs the test scripts with the standard library only. */
+export const PYTHON_IMAGE = 'python:3.12.12-alpine3.22';
+/** Namespace of the test backends and of the "outside the stack" probe; deleted after the checks. */
+export const E2E_NAMESPACE = 'letta-e2e';
+export const BACKEND_NAME = 'e2e-stream-backend';
+export const BACKEND_PORT = 8080;
+/** nobody:nogroup in Alpine; any non-root uid satisfies Pod Security "restricted". */
+const UID = 65534;
+
+const SCRIPTS = join(__dirname, 'backends');
+export const streamBackendScript = (): string => readFileSync(join(SCRIPTS, 'stream_backend.py'), 'utf8');
+export const connectProbeScript = (): string => readFileSync(join(SCRIPTS, 'connect_probe.py'), 'utf8');
+
+const E2E_LABELS = { 'app.kubernetes.io/part-of': 'letta-e2e' };
+
+/** Pod Security "restricted" (https://kubernetes.io/docs/concepts/security/pod-security-standards/). */
+const RESTRICTED_POD_SECURITY = {
+  runAsNonRoot: true,
+  runAsUser: UID,
+  runAsGroup: UID,
+  seccompProfile: { type: 'RuntimeDefault' },
+};
+const RESTRICTED_CONTAINER_SECURITY = {
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
+
+function pythonContainer(name: string, script: string, args: readonly string[], env: Record<string, string> = {}) {
+  return {
+    name,
+    image: PYTHON_IMAGE,
+    imagePullPolicy: 'IfNotPresent',
+    // -u: unbuffered, so that the pod log has each line as soon as it is printed.
+    command: ['python', '-u', '-c', script, ...args],
+    env: Object.entries({ PYTHONDONTWRITEBYTECODE: '1', ...env }).map(([key, value]) => ({ name: key, value })),
+    securityContext: RESTRICTED_CONTAINER_SECURITY,
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+  };
+}
+
+/** The stack's Ingress among rendered objects. */
+export function findStackIngress(objects: readonly KubeObject[], namespace: string): KubeObject {
+  const ingresses = objects.filter((o) => o.kind === 'Ingress' && o.metadata?.namespace === namespace);
+  if (ingresses.length !== 1) throw new Error(`expected one Ingress in namespace ${namespace}, found ${ingresses.length}`);
+  return ingresses[0];
+}
+
+/** The host the stack's Ingress serves. */
+export function ingressHost(ingress: KubeObject): string {
+  const host = ingress.spec?.rules?.[0]?.host;
+  if (typeof host !== 'string') throw new Error(`Ingress ${ingress.metadata.name} names no host`);
+  return host;
+}
+
+export interface BackendOptions {
+  /** The stack's Ingress: its class and nginx annotations are copied. */
+  readonly stackIngress: KubeObject;
+  /** Host of the backend's Ingress. */
+  readonly host: string;
+  /** How long the SSE stream stays silent between its two events. */
+  readonly idleSeconds: number;
+}
+
+/**
+ * Namespace, Deployment, Service and Ingress of the stream backend. The Ingress takes the stack
+ * Ingress's class and every nginx.ingress.kubernetes.io annotation, so that the checks through
+ * it prove what the stack's own Ingress does for streams.
+ */
+export function streamBackendObjects(options: BackendOptions): KubeObject[] {
+  const selector = { 'app.kubernetes.io/name': BACKEND_NAME };
+  const labels = { ...E2E_LABELS, ...selector };
+  const annotations = Object.fromEntries(
+    Object.entries((options.stackIngress.metadata.annotations ?? {}) as Record<string, string>).filter(([key]) =>
+      key.startsWith('nginx.ingress.kubernetes.io/'),
+    ),
+  );
+  return [
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      // Restricted like the stack's namespace, so the test pods prove they comply.
+      metadata: { name: E2E_NAMESPACE, labels: { ...E2E_LABELS, 'pod-security.kubernetes.io/enforce': 'restricted' } },
+    },
+    {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels },
+      spec: {
+        replicas: 1,
+        selector: { matchLabels: selector },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: RESTRICTED_POD_SECURITY,
+            containers: [
+              {
+                ...pythonContainer('backend', streamBackendScript(), [], {
+                  PORT: String(BACKEND_PORT),
+                  IDLE_SECONDS: String(options.idleSeconds),
+                }),
+                ports: [{ name: 'http', containerPort: BACKEND_PORT }],
+                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2 },
+              },
+            ],
+          },
+        },
+      },
+    },
+    {
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels },
+      spec: { selector, ports: [{ name: 'http', port: BACKEND_PORT, targetPort: 'http' }] },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'Ingress',
+      metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels, annotations },
+      spec: {
+        ingressClassName: options.stackIngress.spec.ingressClassName,
+        rules: [
+          {
+            host: options.host,
+            http: {
+              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: BACKEND_NAME, port: { name: 'http' } } } }],
+            },
+          },
+        ],
+      },
+    },
+  ];
+}
+
+export interface ProbePodOptions {
+  readonly name: string;
+  readonly namespace: string;
+  /** Labels that make the pod look like a component to NetworkPolicies. */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly host: string;
+  readonly port: number;
+  readonly connectTimeoutSeconds: number;
+}
+
+/**
+ * A pod that makes one connection attempt and logs the outcome. Pod Security "restricted", so it
+ * may run in the stack's namespace. Its readiness probe never passes: a probe labelled like a
+ * component would otherwise join that component's Service (and the database's DNS name) for as
+ * long as it runs.
+ */
+export function probePod(options: ProbePodOptions): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: options.name, namespace: options.namespace, labels: { ...options.labels, 'letta-e2e/probe': 'true' } },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: RESTRICTED_POD_SECURITY,
+      containers: [
+        {
+          ...pythonContainer('probe', connectProbeScript(), [options.host, String(options.port), String(options.connectTimeoutSeconds)]),
+          readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
+        },
+      ],
+    },
+  };
+}

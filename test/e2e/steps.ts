@@ -1,0 +1,181 @@
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Settings } from '../../lib/config/schema';
+import type { Topology } from '../../lib/topology';
+import { readManifests } from '../apiserver';
+import { healthProblem, httpRequest, type IngressTarget } from './http';
+import type { Kubectl, KubeObject } from './kubectl';
+import { E2E_NAMESPACE, findStackIngress, ingressHost, streamBackendObjects } from './manifests';
+import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
+import { persistenceProblems } from './persistence';
+import { type Clock, describePod, pollUntil, realClock, waitForWorkloads } from './readiness';
+import { check, CommandError, type Shell } from './shell';
+import { recordSseStream, sseProblems } from './sse';
+import { webSocketEchoProblems } from './websocket';
+
+/*
+ * The steps of the e2e run, each against any cluster a Kubectl reaches: kind in the real run, a
+ * bare kube-apiserver or recorded answers in tests.
+ */
+
+/** proxy-read-timeout and proxy-send-timeout of ingress-nginx when no annotation sets them. */
+export const INGRESS_DEFAULT_TIMEOUT_SECONDS = 60;
+/** How long the stream checks stay silent: past the default timeout with a clear margin. */
+export const STREAM_IDLE_SECONDS = 75;
+export const INGRESS_NGINX_MANIFEST = join(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml');
+export const INGRESS_NGINX_NAMESPACE = 'ingress-nginx';
+/** A public address that answers HTTPS: the internet side of the egress probes. */
+export const INTERNET_ADDRESS = '1.1.1.1';
+const PROBE_SELECTOR = 'letta-e2e/probe=true';
+
+export interface StepContext {
+  readonly kubectl: Kubectl;
+  readonly settings: Settings;
+  readonly topology: Topology;
+  readonly log: (line: string) => void;
+  readonly clock?: Clock;
+}
+
+/** `npx cdk8s synth` as a user runs it, for one profile; returns the objects written to dist/. */
+export async function synthesize(shell: Shell, repoRoot: string, profile: string): Promise<{ dir: string; objects: KubeObject[] }> {
+  // No upgrade check: it only delays the run.
+  await check(shell, 'npx', ['cdk8s', 'synth'], {
+    cwd: repoRoot,
+    env: { LETTA_PROFILE: profile, CDK8S_CHECK_UPGRADE: 'false' },
+    timeoutMs: 300_000,
+  });
+  const dir = join(repoRoot, 'dist');
+  return { dir, objects: readManifestDir(dir) };
+}
+
+/** The objects of a directory's YAML files, in `kubectl apply -f DIR` order. */
+export function readManifestDir(dir: string): KubeObject[] {
+  return readManifests(
+    readdirSync(dir)
+      .filter((file) => /\.ya?ml$/.test(file))
+      .sort()
+      .map((file) => join(dir, file)),
+  );
+}
+
+/**
+ * Runs an apply until it goes through. Only ingress-nginx's admission webhook is waited out: it
+ * answers a little after its controller reports ready. Any other failure is the manifests' fault.
+ */
+export async function applyWithWebhookRetry(apply: () => Promise<unknown>, clock: Clock = realClock, attempts = 12): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await apply();
+      return;
+    } catch (error) {
+      const webhook = error instanceof CommandError && /failed calling webhook "validate\.nginx\.ingress\.kubernetes\.io"/.test(error.result.stderr);
+      if (!webhook || attempt >= attempts) throw error;
+      await clock.sleep(5_000);
+    }
+  }
+}
+
+/** Installs the vendored ingress-nginx and waits for its controller and admission jobs. */
+export async function installIngressNginx(context: StepContext, timeoutMs: number): Promise<void> {
+  await context.kubectl.check(['apply', '--filename', INGRESS_NGINX_MANIFEST]);
+  await waitForWorkloads(context.kubectl, INGRESS_NGINX_NAMESPACE, { timeoutMs, clock: context.clock, log: context.log });
+}
+
+/** `kubectl apply -f dist/`, the user's command. */
+export async function applyStack(context: StepContext, dir: string): Promise<void> {
+  await applyWithWebhookRetry(() => context.kubectl.check(['apply', '--filename', dir]), context.clock);
+}
+
+/** The stream backend with its Ingress, whose annotations come from the stack's Ingress. */
+export async function deployStreamBackend(context: StepContext, stackObjects: readonly KubeObject[]): Promise<string> {
+  const stackIngress = findStackIngress(stackObjects, context.topology.namespace);
+  const host = `e2e.${ingressHost(stackIngress)}`;
+  const objects = streamBackendObjects({ stackIngress, host, idleSeconds: STREAM_IDLE_SECONDS });
+  await applyWithWebhookRetry(() => context.kubectl.apply(objects), context.clock);
+  return host;
+}
+
+export async function removeStreamBackend(kubectl: Kubectl): Promise<void> {
+  await kubectl.check(['delete', 'namespace', E2E_NAMESPACE, '--ignore-not-found', '--wait=false']);
+}
+
+/** Letta's health endpoint through the ingress, retried until it answers or the time runs out. */
+export async function healthThroughIngress(target: IngressTarget, timeoutMs: number, clock: Clock = realClock): Promise<string[]> {
+  let problem = 'no answer';
+  const healthy = await pollUntil(
+    async () => {
+      try {
+        problem = healthProblem(await httpRequest(target, 'GET', '/v1/health/', 10_000)) ?? '';
+      } catch (error) {
+        problem = (error as Error).message;
+      }
+      return problem === '' ? true : undefined;
+    },
+    { timeoutMs, intervalMs: 5_000, clock },
+  );
+  return healthy ? [] : [`GET http://${target.host}/v1/health/ through the ingress: ${problem}`];
+}
+
+/** The SSE and WebSocket checks, side by side: each is mostly waiting through its silence. */
+export async function streamProblems(target: IngressTarget): Promise<{ sse: string[]; webSocket: string[] }> {
+  const [sse, webSocket] = await Promise.all([
+    // The backend's silence, its two acknowledgement waits (30 s each at most) and a margin.
+    recordSseStream(target, { timeoutMs: (STREAM_IDLE_SECONDS + 90) * 1_000 }).then((record) =>
+      sseProblems(record, INGRESS_DEFAULT_TIMEOUT_SECONDS),
+    ),
+    webSocketEchoProblems(target, { idleMs: STREAM_IDLE_SECONDS * 1_000, stepTimeoutMs: 30_000 }),
+  ]);
+  return { sse, webSocket };
+}
+
+export function probeCases(context: StepContext): ProbeCase[] {
+  return networkProbeCases(context.topology, {
+    outsideNamespace: E2E_NAMESPACE,
+    ingressNamespace: INGRESS_NGINX_NAMESPACE,
+    internetAddress: INTERNET_ADDRESS,
+  });
+}
+
+/**
+ * Starts one probe pod per case, waits until all have finished and judges their logs. The pods
+ * are deleted afterwards, also when the wait runs out.
+ */
+export async function runNetworkProbes(context: StepContext, cases: readonly ProbeCase[], timeoutMs: number): Promise<ProbeVerdict[]> {
+  const { kubectl } = context;
+  try {
+    await kubectl.apply(cases.map(probePodFor));
+    let pods: KubeObject[] = [];
+    const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
+    await pollUntil(
+      async () => {
+        pods = await kubectl.listSelected('pods', PROBE_SELECTOR);
+        return cases.every((c) => pods.some((pod) => pod.metadata.name === c.name && pod.metadata.namespace === c.namespace && finished(pod)))
+          ? true
+          : undefined;
+      },
+      { timeoutMs, intervalMs: 3_000, clock: context.clock ?? realClock },
+    );
+    const verdicts: ProbeVerdict[] = [];
+    for (const probe of cases) {
+      const pod = pods.find((p) => p.metadata.name === probe.name && p.metadata.namespace === probe.namespace);
+      if (!pod || !finished(pod)) {
+        const state = pod ? describePod(pod) : 'not created';
+        verdicts.push({ probe, ok: false, message: `${probe.namespace}/${probe.name} did not finish within ${timeoutMs} ms: ${state}` });
+        continue;
+      }
+      const log = await kubectl.run(['logs', probe.name, '--namespace', probe.namespace]);
+      verdicts.push(judgeProbe(probe, log.code === 0 ? log.stdout : log.stderr));
+    }
+    return verdicts;
+  } finally {
+    await kubectl.run(['delete', 'pods', '--all-namespaces', '--selector', PROBE_SELECTOR, '--wait=false']);
+  }
+}
+
+export function databasePersistence(context: StepContext, timeoutMs: number): Promise<string[]> {
+  return persistenceProblems(context.kubectl, context.settings, context.topology, {
+    timeoutMs,
+    clock: context.clock,
+    log: context.log,
+  });
+}
