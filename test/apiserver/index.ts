@@ -17,4 +17,3 @@ export {
   request,
 } from './client';
 export { type ControlPlane, type StartOptions, startControlPlane } from './control-plane';
-export { readManifests } from './manifests';

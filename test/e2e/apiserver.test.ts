@@ -4,11 +4,11 @@
  * accept or refuse is decided by the server's validation and Pod Security admission, not by a fake.
  */
 import { spawnSync } from 'node:child_process';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
-import { type ControlPlane, findControlPlaneBinaries, readManifests, startControlPlane } from '../apiserver';
+import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '../apiserver';
+import { ingressNginxWithoutWebhook } from '../support/fixtures';
 import { renderProfile } from '../support/render';
 import { available } from '../support/requirements';
 import { Kubectl, type KubeObject } from './kubectl';
@@ -42,11 +42,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
     controlPlane = await startControlPlane();
     kubectl = new Kubectl(processShell, controlPlane.kubeconfigPath);
     context = { kubectl, settings, topology, log: () => undefined };
-    // Without the admission webhook: its backend, the controller pod, never runs here.
-    const ingressNginx = readManifests([join(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml')]).filter(
-      (object) => object.kind !== 'ValidatingWebhookConfiguration',
-    );
-    await kubectl.apply(ingressNginx);
+    await kubectl.apply(ingressNginxWithoutWebhook());
     await applyStack(context, rendered.dir);
   }, SETUP_TIMEOUT_MS);
   afterAll(() => controlPlane?.stop());

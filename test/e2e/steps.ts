@@ -2,7 +2,8 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/topology';
-import { readManifests } from '../apiserver';
+import { INGRESS_NGINX_MANIFEST } from '../support/fixtures';
+import { loadManifests } from '../support/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
 import type { Kubectl, KubeObject } from './kubectl';
 import { E2E_NAMESPACE, findStackIngress, ingressHost, streamBackendObjects } from './manifests';
@@ -22,7 +23,6 @@ import { webSocketEchoProblems } from './websocket';
 export const INGRESS_DEFAULT_TIMEOUT_SECONDS = 60;
 /** How long the stream checks stay silent: past the default timeout with a clear margin. */
 export const STREAM_IDLE_SECONDS = 75;
-export const INGRESS_NGINX_MANIFEST = join(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml');
 export const INGRESS_NGINX_NAMESPACE = 'ingress-nginx';
 /** A public address that answers HTTPS: the internet side of the egress probes. */
 export const INTERNET_ADDRESS = '1.1.1.1';
@@ -50,7 +50,7 @@ export async function synthesize(shell: Shell, repoRoot: string, profile: string
 
 /** The objects of a directory's YAML files, in `kubectl apply -f DIR` order. */
 export function readManifestDir(dir: string): KubeObject[] {
-  return readManifests(
+  return loadManifests(
     readdirSync(dir)
       .filter((file) => /\.ya?ml$/.test(file))
       .sort()

@@ -35,9 +35,14 @@ export function renderProfile(profile: string, values?: unknown): RenderedProfil
   return rendered;
 }
 
-/** Reads the objects of YAML files, in file order then document order. */
+/**
+ * The objects of manifest files in `kubectl apply -f` order: files as given, documents in file
+ * order, empty documents skipped. js-yaml rejects duplicate keys, as strict field validation would.
+ */
 export function loadManifests(files: readonly string[]): KubeObject[] {
-  return files.flatMap((file) => yaml.loadAll(fs.readFileSync(file, 'utf8')).filter((doc): doc is KubeObject => doc != null));
+  return files.flatMap((file) =>
+    yaml.loadAll(fs.readFileSync(file, 'utf8'), undefined, { filename: file }).filter((doc): doc is KubeObject => doc != null),
+  );
 }
 
 /** The one object of a kind and name; throws when it is absent. */
