@@ -3,7 +3,16 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
-import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods, storageSize } from '../lib/hardening';
+import {
+  componentWorkload,
+  containerResources,
+  hardenedContainer,
+  listeningProbe,
+  scratchVolume,
+  secretFile,
+  selectComponentPods,
+  storageSize,
+} from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { portOf } from '../lib/topology';
@@ -54,8 +63,7 @@ export class DatabaseChart extends StackChart {
     const service = new ComponentService(this, 'service', { component, labels, headless: true });
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
     const statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      ...componentWorkload(this, component, { labels, uid: POSTGRES_UID, images: [db.image] }),
-      replicas: 1,
+      ...componentWorkload(this, component, { labels, uid: POSTGRES_UID, images: [db.image], replicas: 1 }),
       service: service.service,
       // Time for a clean shutdown (checkpoint) before the kubelet kills Postgres.
       terminationGracePeriod: Duration.seconds(60),
@@ -96,7 +104,8 @@ export class DatabaseChart extends StackChart {
           // Compose's healthcheck: pg_isready every 5 s.
           startup: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 60 }),
           readiness: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-          liveness: kplus.Probe.fromCommand(pgIsReady, {
+          // Not pg_isready: it fails during crash recovery, which a restart would only start over.
+          liveness: listeningProbe(postgres.port, {
             periodSeconds: Duration.seconds(15),
             timeoutSeconds: Duration.seconds(5),
             failureThreshold: 4,

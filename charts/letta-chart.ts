@@ -4,7 +4,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { SecretKeyRef } from '../lib/config/schema';
-import { componentWorkload, containerResources, hardenedContainer, scratchVolume, selectComponentPods } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { DATABASE_PASSWORD_KEY } from './database-chart';
@@ -100,8 +100,7 @@ export class LettaChart extends StackChart {
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
     const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp')];
     const deployment = new kplus.Deployment(this, 'deployment', {
-      ...componentWorkload(this, component, { labels, uid: LETTA_UID, images: [letta.image, database.image] }),
-      replicas: letta.replicas,
+      ...componentWorkload(this, component, { labels, uid: LETTA_UID, images: [letta.image, database.image], replicas: letta.replicas }),
       // Never below the desired replica count during a rollout.
       strategy: kplus.DeploymentStrategy.rollingUpdate({
         maxSurge: kplus.PercentOrAbsolute.absolute(1),
@@ -113,7 +112,10 @@ export class LettaChart extends StackChart {
           name: 'wait-for-database',
           ...hardenedContainer(database.image, LETTA_UID),
           command: ['sh', '-c', pgIsReady],
-          resources: containerResources({ requests: { cpu: '10m', memory: '16Mi' }, limits: { cpu: '100m', memory: '64Mi' } }),
+          resources: containerResources({
+            requests: { cpu: '10m', memory: '16Mi', ephemeralStorage: '1Gi' },
+            limits: { cpu: '100m', memory: '64Mi', ephemeralStorage: '1Gi' },
+          }),
         },
         {
           name: 'migrate',
@@ -141,7 +143,7 @@ export class LettaChart extends StackChart {
             failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
           }),
           readiness: health({ periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
-          liveness: health({ periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
+          liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
         },
       ],
     });

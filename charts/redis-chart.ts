@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
-import { componentWorkload, containerResources, hardenedContainer, scratchVolume, selectComponentPods } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 
@@ -17,16 +17,11 @@ export class RedisChart extends StackChart {
     const component = this.topology.component('redis');
     const labels = componentLabels(component, redis.image);
     const port = component.ports[0];
-    const ping = kplus.Probe.fromCommand(['redis-cli', '-p', String(port.port), 'ping'], {
-      periodSeconds: Duration.seconds(10),
-      timeoutSeconds: Duration.seconds(3),
-      failureThreshold: 3,
-    });
+    const timing = { periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3), failureThreshold: 3 };
 
     const deployment = new kplus.Deployment(this, 'deployment', {
-      ...componentWorkload(this, component, { labels, uid: REDIS_UID, images: [redis.image] }),
-      replicas: 1,
-      // One instance owns the append-only file; never two at once.
+      ...componentWorkload(this, component, { labels, uid: REDIS_UID, images: [redis.image], replicas: 1 }),
+      // Letta's conversation locks live in one instance: never two behind the Service at once.
       strategy: kplus.DeploymentStrategy.recreate(),
       containers: [
         {
@@ -37,8 +32,8 @@ export class RedisChart extends StackChart {
           ports: [{ name: port.name, number: port.port }],
           resources: containerResources(redis.resources),
           volumeMounts: [scratchVolume(this, 'data', '/data', Size.gibibytes(1))],
-          readiness: ping,
-          liveness: ping,
+          readiness: kplus.Probe.fromCommand(['redis-cli', '-p', String(port.port), 'ping'], timing),
+          liveness: listeningProbe(port.port, timing),
         },
       ],
     });

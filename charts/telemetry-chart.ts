@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
 import { ComponentService } from '../lib/component-service';
 import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from '../lib/collector-config';
-import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, secretFile, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { parseQuantity, toGoMemLimit } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
@@ -41,7 +41,6 @@ export class TelemetryChart extends StackChart {
       : [];
 
     const health = portOf(component, 'health');
-    const probe = (options: kplus.HttpGetProbeOptions) => kplus.Probe.fromHttpGet('/', { port: health.port, ...options });
     const daemonSet = new kplus.DaemonSet(this, 'daemonset', {
       ...componentWorkload(this, component, { labels, uid: COLLECTOR_UID, images: [telemetry.image] }),
       containers: [
@@ -57,8 +56,8 @@ export class TelemetryChart extends StackChart {
             scratchVolume(this, 'traces', TRACE_FILE_DIR, Size.gibibytes(1)),
             ...credentialMount,
           ],
-          readiness: probe({ periodSeconds: Duration.seconds(10) }),
-          liveness: probe({ periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
+          readiness: kplus.Probe.fromHttpGet('/', { port: health.port, periodSeconds: Duration.seconds(10) }),
+          liveness: listeningProbe(health.port, { periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
         },
       ],
     });

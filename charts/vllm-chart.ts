@@ -3,7 +3,16 @@ import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
-import { componentWorkload, containerResources, hardenedContainer, scratchVolume, secretFile, selectComponentPods, storageSize } from '../lib/hardening';
+import {
+  componentWorkload,
+  containerResources,
+  hardenedContainer,
+  listeningProbe,
+  scratchVolume,
+  secretFile,
+  selectComponentPods,
+  storageSize,
+} from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { parseQuantity } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
@@ -63,8 +72,7 @@ export class VllmChart extends StackChart {
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 
     const deployment = new kplus.Deployment(this, 'deployment', {
-      ...componentWorkload(this, component, { labels, uid: VLLM_UID, images: [vllm.image] }),
-      replicas: 1,
+      ...componentWorkload(this, component, { labels, uid: VLLM_UID, images: [vllm.image], replicas: 1 }),
       // A rolling update would need a second set of GPUs; on a full GPU pool it never finishes.
       strategy: kplus.DeploymentStrategy.recreate(),
       containers: [
@@ -93,7 +101,7 @@ export class VllmChart extends StackChart {
           // Downloading and loading a model takes minutes; liveness starts only after that.
           startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
           readiness: health({ periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-          liveness: health({ periodSeconds: Duration.seconds(15), failureThreshold: 4 }),
+          liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(15), timeoutSeconds: Duration.seconds(5), failureThreshold: 4 }),
         },
       ],
     });

@@ -19,6 +19,8 @@ export interface ComponentWorkloadOptions {
   readonly uid: number;
   /** Every image the pod runs, init containers included (for the linters' digest checks). */
   readonly images: readonly string[];
+  /** The replica count of a Deployment or StatefulSet; the linters' replica exceptions depend on it. */
+  readonly replicas?: number;
 }
 
 /**
@@ -32,7 +34,12 @@ export function componentWorkload(scope: Construct, component: DeployedComponent
     automountToken: false,
   });
   return {
-    metadata: { name: component.name, labels: options.labels, annotations: lintSkipAnnotations(component.id, options.images) },
+    metadata: {
+      name: component.name,
+      labels: options.labels,
+      annotations: lintSkipAnnotations(component.id, { images: options.images, replicas: options.replicas }),
+    },
+    replicas: options.replicas,
     podMetadata: { labels: options.labels },
     // The selector is the topology's, set by selectComponentPods: stable, and what policies use.
     select: false,
@@ -86,10 +93,24 @@ export function storageSize(quantity: string): Size {
 export function containerResources(resources: Resources): kplus.ContainerResources {
   const cpu = (quantity: string) => kplus.Cpu.millis(Math.round(parseQuantity(quantity)! * 1000));
   const memory = (quantity: string) => Size.mebibytes(Math.round(parseQuantity(quantity)! / 1024 ** 2));
+  // cdk8s-plus writes ephemeral storage in whole GiB, which is why the settings take only Gi.
+  const disk = (quantity: string) => Size.gibibytes(parseQuantity(quantity)! / 1024 ** 3);
   return {
     cpu: { request: cpu(resources.requests.cpu), limit: cpu(resources.limits.cpu) },
     memory: { request: memory(resources.requests.memory), limit: memory(resources.limits.memory) },
+    ephemeralStorage: { request: disk(resources.requests.ephemeralStorage), limit: disk(resources.limits.ephemeralStorage) },
   };
+}
+
+/**
+ * The liveness probe of a serving container: its port accepts connections. It differs from the
+ * readiness probe on purpose: a server that answers its health check slowly or not at all (busy,
+ * recovering, waiting on a dependency) leaves the Service's endpoints through readiness, and is
+ * restarted only once it stops listening, since a restart costs open streams, a model load or a
+ * crash recovery.
+ */
+export function listeningProbe(port: number, options: kplus.ProbeOptions): kplus.Probe {
+  return kplus.Probe.fromTcpSocket({ port, ...options });
 }
 
 /** A writable emptyDir mounted at `path`, for software that writes there at run time. */

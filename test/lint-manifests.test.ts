@@ -8,6 +8,7 @@ import {
   missingReason,
   parseCheckovReport,
   parseKubeLinterReport,
+  parseKubeScoreReport,
   pinnedLinters,
   runLinter,
   skipAnnotationProblems,
@@ -32,6 +33,9 @@ describe('skip annotations', () => {
       'ignore-check.kube-linter.io/no-read-only-root-fs': 'the server writes its cache under /app',
       'checkov.io/skip1': 'CKV_K8S_22=the server writes its cache under /app',
       'checkov.io/skip2': 'CKV2_K8S_6=selected by the letta-server NetworkPolicy',
+      'kube-score/ignore': 'deployment-replicas, deployment-strategy',
+      'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas': 'one instance holds the locks',
+      'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy': 'a second instance would split the locks',
     });
     expect(skipAnnotationProblems([manifest])).toEqual([]);
   });
@@ -49,6 +53,36 @@ describe('skip annotations', () => {
     ]);
   });
 
+  it('GIVEN a kube-score ignore whose checks lack a reason annotation WHEN checked THEN each such check is a finding', () => {
+    const problems = skipAnnotationProblems([
+      deployment({
+        'kube-score/ignore': 'deployment-replicas,deployment-strategy,',
+        'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas': 'one instance holds the locks',
+      }),
+    ]);
+    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
+      [
+        'kube-score/ignore',
+        'ignores deployment-strategy without a reason; add ignore-reason.kube-score.letta-k8s.dev/deployment-strategy: "<reason>"',
+      ],
+      ['kube-score/ignore', 'lists an empty check id'],
+    ]);
+  });
+
+  it('GIVEN a kube-score reason that is empty, or for a check not ignored WHEN checked THEN each is a finding', () => {
+    const problems = skipAnnotationProblems([
+      deployment({
+        'kube-score/ignore': 'pod-probes',
+        'ignore-reason.kube-score.letta-k8s.dev/pod-probes': '',
+        'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas': 'one instance holds the locks',
+      }),
+    ]);
+    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
+      ['ignore-reason.kube-score.letta-k8s.dev/pod-probes', 'gives no reason'],
+      ['ignore-reason.kube-score.letta-k8s.dev/deployment-replicas', 'explains deployment-replicas, which kube-score/ignore does not list'],
+    ]);
+  });
+
   it('GIVEN a reason over several lines WHEN checked THEN it is a finding', () => {
     const problems = skipAnnotationProblems([deployment({ 'checkov.io/skip1': 'CKV_K8S_22=first line\nsecond line' })]);
     expect(problems.map((problem) => problem.message)).toEqual(['reason spans several lines; keep it to one']);
@@ -59,30 +93,99 @@ describe('skip annotations', () => {
     expect(problems.map((problem) => problem.check)).toEqual(['kube-linter.io/ignore-all']);
   });
 
-  it('GIVEN a skip on the pod template WHEN checked THEN it is a finding, since the linters read only the object', () => {
-    const problems = skipAnnotationProblems([deployment({}, { 'checkov.io/skip1': 'CKV_K8S_22=writes /app' })]);
-    expect(problems.map((problem) => problem.message)).toEqual([
-      "is on the pod template, where the linters ignore it; put it on the Deployment's own metadata",
+  it('GIVEN skips on the pod template WHEN checked THEN each is a finding, since the linters read the object', () => {
+    const problems = skipAnnotationProblems([
+      deployment({}, { 'checkov.io/skip1': 'CKV_K8S_22=writes /app', 'kube-score/ignore': 'pod-probes' }),
+    ]);
+    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
+      ['checkov.io/skip1', "is on the pod template, which the linters ignore or read only in part; put it on the Deployment's own metadata"],
+      ['kube-score/ignore', "is on the pod template, which the linters ignore or read only in part; put it on the Deployment's own metadata"],
     ]);
   });
 
   it('GIVEN every exception in lib/lint-exceptions.ts WHEN turned into annotations THEN each names one check and a reason', () => {
     for (const component of Object.keys(LINT_EXCEPTIONS) as Array<keyof typeof LINT_EXCEPTIONS>) {
-      const annotations = lintSkipAnnotations(component, ['example/image:1.0']);
-      expect(skipAnnotationProblems([deployment(annotations)]), component).toEqual([]);
+      for (const replicas of [undefined, 1, 2]) {
+        const annotations = lintSkipAnnotations(component, { images: ['example/image:1.0'], replicas });
+        expect(skipAnnotationProblems([deployment(annotations)]), `${component} with ${replicas} replicas`).toEqual([]);
+      }
     }
   });
 
   it('GIVEN images pinned by digest WHEN the annotations are made THEN the tag-pinning exception is left out', () => {
     const digest = `sha256:${'0'.repeat(64)}`;
-    expect(Object.values(lintSkipAnnotations('redis', [`redis:7.4.2-alpine@${digest}`]))).toEqual([]);
-    expect(Object.values(lintSkipAnnotations('redis', ['redis:7.4.2-alpine']))).toEqual([
-      'CKV_K8S_43=image pinned to an exact release tag; give the image setting as name:tag@sha256:<digest> to pin its digest',
+    expect(Object.keys(lintSkipAnnotations('database', { images: [`pgvector/pgvector:0.8.1-pg15@${digest}`] }))).toEqual([]);
+    expect(lintSkipAnnotations('database', { images: ['pgvector/pgvector:0.8.1-pg15'] })).toEqual({
+      'checkov.io/skip1': 'CKV_K8S_43=image pinned to an exact release tag; give the image setting as name:tag@sha256:<digest> to pin its digest',
+    });
+  });
+
+  it('GIVEN kube-score exceptions WHEN the annotations are made THEN kube-score/ignore lists them and each has its reason beside it', () => {
+    const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.11.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
+    expect(Object.keys(annotations).sort()).toEqual([
+      'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas',
+      'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy',
+      'kube-score/ignore',
     ]);
+    expect(annotations['kube-score/ignore']).toBe('deployment-replicas,deployment-strategy');
+  });
+
+  it('GIVEN Letta below two replicas WHEN the annotations are made THEN only then is the few-replicas check excepted', () => {
+    const ignored = (replicas: number) => lintSkipAnnotations('letta', { images: ['letta/letta:0.16.8'], replicas })['kube-score/ignore'];
+    expect(ignored(1)).toBe('deployment-replicas');
+    expect(ignored(2)).toBeUndefined();
   });
 });
 
 describe('linter reports', () => {
+  it('GIVEN a kube-score JSON report WHEN parsed THEN each WARNING or CRITICAL check is a finding, OK and skipped ones are not', () => {
+    const check = (id: string, name: string) => ({ name, id, target_type: 'Pod', comment: '', optional: false });
+    const report = [
+      {
+        object_name: 'Deployment/apps/v1/letta/letta-server',
+        type_meta: { kind: 'Deployment', apiVersion: 'apps/v1' },
+        object_meta: { name: 'letta-server', namespace: 'letta' },
+        file_name: '/dist/0006-letta.k8s.yaml',
+        file_row: 1,
+        checks: [
+          {
+            check: check('container-ephemeral-storage-request-and-limit', 'Container Ephemeral Storage Request and Limit'),
+            grade: 1,
+            skipped: false,
+            comments: [
+              { path: 'server', summary: 'Ephemeral Storage limit is not set', description: 'Set resources.limits.ephemeral-storage' },
+              { path: 'server', summary: 'Ephemeral Storage request is not set', description: 'Set resource.requests.ephemeral-storage' },
+            ],
+          },
+          { check: check('deployment-replicas', 'Deployment few replicas'), grade: 5, skipped: false, comments: null },
+          { check: check('pod-probes', 'Pod Probes'), grade: 10, skipped: false, comments: null },
+          { check: check('container-resources', 'Container Resources'), grade: 7, skipped: false, comments: null },
+          {
+            check: check('deployment-strategy', 'Deployment Strategy'),
+            grade: 0,
+            skipped: true,
+            comments: [{ path: '', summary: 'Skipped because deployment-strategy is ignored', description: '' }],
+          },
+        ],
+      },
+      {
+        object_name: 'Namespace/v1//letta',
+        type_meta: { kind: 'Namespace', apiVersion: 'v1' },
+        object_meta: { name: 'letta' },
+        checks: [{ check: check('label-values', 'Label values'), grade: 1, skipped: false, comments: [{ path: '', summary: 'Invalid label value' }] }],
+      },
+    ];
+    expect(formatFindings(parseKubeScoreReport(report))).toEqual([
+      'container-ephemeral-storage-request-and-limit  Deployment letta/letta-server  CRITICAL: (server) Ephemeral Storage limit is not set; (server) Ephemeral Storage request is not set',
+      'deployment-replicas                            Deployment letta/letta-server  WARNING: Deployment few replicas',
+      'label-values                                   Namespace letta                CRITICAL: Invalid label value',
+    ]);
+  });
+
+  it('GIVEN kube-score scored no object WHEN its empty report is parsed THEN it fails rather than passing silently', () => {
+    expect(() => parseKubeScoreReport([])).toThrow(/found no Kubernetes objects/);
+  });
+
   it('GIVEN a kube-linter JSON report WHEN parsed THEN each report is a finding naming check and object', () => {
     const report = {
       Checks: [],

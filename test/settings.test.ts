@@ -33,6 +33,8 @@ describe('settings validation', () => {
     ['a malformed host name', { ingress: { host: 'letta_localhost' } }, 'ingress.host: must be a lowercase RFC 1123 DNS name'],
     ['a malformed quantity', { letta: { resources: { limits: { memory: '4 GB' } } } }, 'letta.resources.limits.memory: must be a Kubernetes quantity'],
     ['a request above its limit', { redis: { resources: { requests: { memory: '1Gi' }, limits: { memory: '256Mi' } } } }, 'redis.resources.requests.memory: must not exceed limits.memory'],
+    ['ephemeral storage in part of a Gi', { letta: { resources: { limits: { ephemeralStorage: '512Mi' } } } }, 'letta.resources.limits.ephemeralStorage: must be a whole number of Gi'],
+    ['an ephemeral-storage request above its limit', { database: { resources: { requests: { ephemeralStorage: '2Gi' } } } }, 'database.resources.requests.ephemeralStorage: must not exceed limits.ephemeralStorage'],
     ['more Letta replicas without Redis', { letta: { replicas: 2 }, redis: { enabled: false } }, 'redis.enabled: must be true when letta.replicas is 2'],
     ['password auth without a password Secret', { letta: { secure: true } }, 'letta.serverPassword: is required when letta.secure is true'],
     ['/dev/shm as large as the memory limit', { vllm: { enabled: true, shmSize: '24Gi' } }, 'vllm.shmSize: must be below vllm.resources.limits.memory'],

@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
+import { parseQuantity } from '../lib/quantity';
 import { COMPONENTS } from '../lib/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
 import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
@@ -70,6 +71,20 @@ describe('hardening (Pod Security "restricted")', () => {
       expect(container.securityContext.runAsUser, context).toBeGreaterThan(0);
       expect(container.resources?.requests?.cpu, context).toBeDefined();
       expect(container.resources?.limits?.memory, context).toBeDefined();
+      expect(container.resources?.requests?.['ephemeral-storage'], context).toBeDefined();
+      expect(container.resources?.limits?.['ephemeral-storage'], context).toBeDefined();
+    }
+  });
+
+  it.each(PROFILES)("GIVEN the %s profile WHEN synthesized THEN each pod's ephemeral-storage limit exceeds its disk-backed scratch volumes", (profile) => {
+    // An absent limit or sizeLimit is unbounded.
+    const sum = (quantities: Array<string | undefined>) => quantities.reduce((total, quantity) => total + (quantity ? parseQuantity(quantity)! : Infinity), 0);
+    for (const workload of workloadsOf(renderProfile(profile).documents)) {
+      const spec = podSpecOf(workload);
+      const limit = sum(spec.containers.map((container: any) => container.resources.limits['ephemeral-storage']));
+      const scratch = sum((spec.volumes ?? []).filter((volume: any) => volume.emptyDir && volume.emptyDir.medium !== 'Memory').map((volume: any) => volume.emptyDir.sizeLimit));
+      // The kubelet evicts a pod above the sum of its limits: a scratch volume should reach its own sizeLimit first, with room for logs.
+      expect(limit, workload.metadata.name).toBeGreaterThan(scratch);
     }
   });
 
@@ -148,13 +163,14 @@ describe('database', () => {
     expect(mounts).toContainEqual(expect.objectContaining({ mountPath: '/docker-entrypoint-initdb.d', readOnly: true }));
   });
 
-  it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret and pg_isready gates readiness', () => {
+  it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret, pg_isready gates readiness, a listening port liveness', () => {
     const container = podSpecOf(statefulSet()).containers[0];
     const passwordFile = envOf(container).POSTGRES_PASSWORD_FILE.value;
     expect(secretBehindFile(podSpecOf(statefulSet()), container, passwordFile)).toEqual({ name: 'letta-db-credentials', key: 'password' });
     expect(envOf(container).POSTGRES_PASSWORD).toBeUndefined();
     expect(container.readinessProbe.exec.command[0]).toBe('pg_isready');
-    expect(container.livenessProbe.exec.command[0]).toBe('pg_isready');
+    // pg_isready fails during crash recovery: as liveness, it would restart the recovery.
+    expect(container.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
   });
 });
 
@@ -225,9 +241,10 @@ describe('Letta server', () => {
     expect(lettaServer(kind().documents).command.slice(0, 2)).toEqual(['letta', 'server']);
   });
 
-  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup, readiness and liveness with a migration budget', () => {
+  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup and readiness with a migration budget, the open port liveness', () => {
     const server = lettaServer(renderProfile('kind', { letta: { startupTimeoutSeconds: 900 } }).documents);
-    for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(server[probe].httpGet).toMatchObject({ path: '/v1/health/', port: 8283 });
+    for (const probe of ['startupProbe', 'readinessProbe']) expect(server[probe].httpGet).toMatchObject({ path: '/v1/health/', port: 8283 });
+    expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: 8283 } });
     expect(server.startupProbe.periodSeconds * server.startupProbe.failureThreshold).toBe(900);
   });
 

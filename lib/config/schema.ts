@@ -54,13 +54,26 @@ const secretKeyRef = z
   })
   .describe('Reference to a key of an existing Secret');
 
-const resources = (defaults: { cpu: string; memory: string; cpuLimit: string; memoryLimit: string }) =>
+// Whole GiB: cdk8s-plus writes ephemeral storage only in Gi.
+const ephemeralStorage = z.string().regex(/^[0-9]+Gi$/, 'must be a whole number of Gi such as "2Gi"');
+
+interface ResourceDefaults {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly ephemeralStorage: string;
+  readonly cpuLimit: string;
+  readonly memoryLimit: string;
+  readonly ephemeralStorageLimit: string;
+}
+
+const resources = (defaults: ResourceDefaults) =>
   z
     .strictObject({
       requests: z
         .strictObject({
           cpu: quantity.default(defaults.cpu).describe('CPU request'),
           memory: quantity.default(defaults.memory).describe('Memory request'),
+          ephemeralStorage: ephemeralStorage.default(defaults.ephemeralStorage).describe('Local disk request (ephemeral-storage, whole Gi)'),
         })
         .prefault({}),
       limits: z
@@ -68,12 +81,16 @@ const resources = (defaults: { cpu: string; memory: string; cpuLimit: string; me
           // Namespaces with a quota on limits.cpu admit no pod without one.
           cpu: quantity.default(defaults.cpuLimit).describe('CPU limit'),
           memory: quantity.default(defaults.memoryLimit).describe('Memory limit'),
+          // The kubelet evicts the pod above it; it must cover the container's disk-backed scratch volumes and its logs.
+          ephemeralStorage: ephemeralStorage
+            .default(defaults.ephemeralStorageLimit)
+            .describe('Local disk limit (ephemeral-storage, whole Gi): scratch volumes and logs'),
         })
         .prefault({}),
     })
     .prefault({})
     .superRefine((value, ctx) => {
-      for (const resource of ['cpu', 'memory'] as const) {
+      for (const resource of ['cpu', 'memory', 'ephemeralStorage'] as const) {
         const request = parseQuantity(value.requests[resource]);
         const limitText = value.limits[resource];
         const limit = parseQuantity(limitText);
@@ -117,7 +134,7 @@ const letta = z
       .min(30)
       .default(600)
       .describe('How long the server may take to start (first start runs migrations)'),
-    resources: resources({ cpu: '500m', memory: '1Gi', cpuLimit: '2', memoryLimit: '4Gi' }),
+    resources: resources({ cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '4Gi', ephemeralStorageLimit: '2Gi' }),
     internetEgress: internetEgress(true, 'LLM provider APIs'),
   })
   .prefault({})
@@ -143,7 +160,7 @@ const database = z
         storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
       })
       .prefault({}),
-    resources: resources({ cpu: '250m', memory: '512Mi', cpuLimit: '2', memoryLimit: '2Gi' }),
+    resources: resources({ cpu: '250m', memory: '512Mi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '2Gi', ephemeralStorageLimit: '1Gi' }),
   })
   .prefault({})
   .describe('pgvector Postgres (StatefulSet)');
@@ -152,7 +169,7 @@ const redis = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Deploy Redis; required when letta.replicas > 1'),
     image: image.default('redis:7.4.2-alpine'),
-    resources: resources({ cpu: '50m', memory: '64Mi', cpuLimit: '500m', memoryLimit: '256Mi' }),
+    resources: resources({ cpu: '50m', memory: '64Mi', ephemeralStorage: '1Gi', cpuLimit: '500m', memoryLimit: '256Mi', ephemeralStorageLimit: '2Gi' }),
   })
   .prefault({})
   .describe('Redis (stream resumption and conversation locks)');
@@ -211,7 +228,7 @@ const telemetry = z
     enabled: z.boolean().default(true).describe('Deploy the OpenTelemetry Collector DaemonSet and send Letta traces to it'),
     image: image.default('otel/opentelemetry-collector-contrib:0.135.0'),
     exporter,
-    resources: resources({ cpu: '50m', memory: '128Mi', cpuLimit: '500m', memoryLimit: '512Mi' }),
+    resources: resources({ cpu: '50m', memory: '128Mi', ephemeralStorage: '1Gi', cpuLimit: '500m', memoryLimit: '512Mi', ephemeralStorageLimit: '2Gi' }),
   })
   .prefault({})
   .describe('OpenTelemetry Collector (one agent per node)');
@@ -254,7 +271,7 @@ const vllm = z
       .default(1800)
       .describe('Model download and load budget'),
     extraArgs: z.array(z.string()).default([]).describe('Extra vLLM arguments'),
-    resources: resources({ cpu: '2', memory: '16Gi', cpuLimit: '8', memoryLimit: '24Gi' }),
+    resources: resources({ cpu: '2', memory: '16Gi', ephemeralStorage: '2Gi', cpuLimit: '8', memoryLimit: '24Gi', ephemeralStorageLimit: '4Gi' }),
     internetEgress: internetEgress(true, 'model download from the Hugging Face hub'),
   })
   .prefault({})

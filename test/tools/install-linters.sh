@@ -3,9 +3,10 @@
 # pinned in linter-versions.sh and cached in $LETTA_K8S_CACHE so that every clone on the machine
 # installs them once:
 #   kube-linter  built from the Go module proxy (needs Go)
+#   kube-score   built from the Go module proxy (needs Go)
 #   checkov      installed from PyPI into its own venv (needs Python 3.9+)
 # Progress goes to stderr; stdout prints "NAME<TAB>PATH" for each installed tool. Idempotent.
-# Tries both tools even when one fails, then exits non-zero naming every tool that failed.
+# Tries every tool even when one fails, then exits non-zero naming every tool that failed.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/cache-dir.sh"
@@ -26,6 +27,22 @@ install_kube_linter() {
     echo "error: could not build kube-linter $KUBE_LINTER_VERSION from the Go module proxy (see above);" \
       "set KUBE_LINTER_BIN to a kube-linter $KUBE_LINTER_VERSION installed another way" >&2
     failed+=(kube-linter)
+  fi
+}
+
+install_kube_score() {
+  if [ -x "$KUBE_SCORE_BIN" ]; then
+    printf 'kube-score\t%s\n' "$KUBE_SCORE_BIN"
+    return
+  fi
+  # GOSUMDB=off: as for kube-linter.
+  if GOSUMDB=off "$here/build-go-tool.sh" kube-score \
+      github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION" >/dev/null; then
+    printf 'kube-score\t%s\n' "$KUBE_SCORE_BIN"
+  else
+    echo "error: could not build kube-score $KUBE_SCORE_VERSION from the Go module proxy (see above);" \
+      "set KUBE_SCORE_BIN to a kube-score $KUBE_SCORE_VERSION installed another way" >&2
+    failed+=(kube-score)
   fi
 }
 
@@ -56,6 +73,7 @@ install_checkov() {
 }
 
 install_kube_linter
+install_kube_score
 install_checkov
 
 if [ ${#failed[@]} -ne 0 ]; then

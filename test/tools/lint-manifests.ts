@@ -1,8 +1,8 @@
 /**
- * `npm run lint:manifests [DIR...]`: runs kube-linter and checkov, as platform teams do before
- * admitting manifests, on the rendered output of every profile (or on the given directories of
- * manifests), and checks that each skip annotation gives its reason. Exits 1 on any finding or
- * when a linter is not installed (test/tools/install-linters.sh installs both).
+ * `npm run lint:manifests [DIR...]`: runs kube-linter, checkov and kube-score, as platform teams
+ * do before admitting manifests, on the rendered output of every profile (or on the given
+ * directories of manifests), and checks that each skip annotation gives its reason. Exits 1 on any finding or
+ * when a linter is not installed (test/tools/install-linters.sh installs them).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';

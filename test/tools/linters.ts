@@ -1,14 +1,15 @@
 /**
  * The third-party manifest linters that platform teams run before admitting manifests
- * (kube-linter, checkov), run on a directory of rendered manifests, plus the check that every
- * skip annotation silencing them carries a reason. Used by lint-manifests.ts (the
+ * (kube-linter, checkov, kube-score), run on a directory of rendered manifests, plus the check
+ * that every skip annotation silencing them carries a reason. Used by lint-manifests.ts (the
  * `npm run lint:manifests` command) and test/lint-manifests.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX } from '../../lib/lint-exceptions';
 
-export type LinterName = 'kube-linter' | 'checkov';
+export type LinterName = 'kube-linter' | 'checkov' | 'kube-score';
 
 export interface Linter {
   readonly name: LinterName;
@@ -19,7 +20,7 @@ export interface Linter {
 /** One problem in the manifests: a linter's failed check or an unexplained skip annotation. */
 export interface Finding {
   readonly source: LinterName | 'skip-annotations';
-  /** The linter's check id (kube-linter check name, checkov CKV_K8S_*), or the annotation key. */
+  /** The linter's check id (kube-linter check name, checkov CKV_K8S_*, kube-score check id), or the annotation key. */
   readonly check: string;
   /** "Kind namespace/name", or "Kind name" for cluster-scoped objects. */
   readonly object: string;
@@ -32,17 +33,30 @@ const INSTALL_HINT = 'run test/tools/install-linters.sh';
 // Reports of a whole profile are a few MiB of JSON (checkov lists every passed check too).
 const MAX_OUTPUT = 256 * 1024 ** 2;
 
+/*
+ * kube-score's optional checks that fit a production stack: a seccomp profile on every container
+ * and well-formed container ports. Left off: requests equal to limits (cpu, memory, both, and
+ * ephemeral storage), since limits above requests are this stack's deliberate burst headroom.
+ */
+const KUBE_SCORE_OPTIONAL_CHECKS = ['container-seccomp-profile', 'container-ports-check'];
+// The Kubernetes release cdk8s-plus-33 writes for; kube-score judges apiVersions against it.
+const KUBE_SCORE_KUBERNETES_VERSION = 'v1.33';
+// kube-score's grades: 1 CRITICAL, 5 WARNING, 7 and 10 OK; a skipped check carries 0.
+const KUBE_SCORE_CRITICAL = 1;
+const KUBE_SCORE_WARNING = 5;
+
 /** The pinned linters and their install paths, as linter-versions.sh says (one source of truth). */
 export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
   const script =
     'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && ' +
-    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN"';
+    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN" "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN"';
   const result = spawnSync('bash', ['-c', script, TOOLS_DIR], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`reading test/tools/linter-versions.sh failed: ${result.stderr}`);
-  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin] = result.stdout.split('\n');
+  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin, kubeScoreVersion, kubeScoreBin] = result.stdout.split('\n');
   return {
     'kube-linter': { name: 'kube-linter', version: kubeLinterVersion, bin: kubeLinterBin },
     checkov: { name: 'checkov', version: checkovVersion, bin: checkovBin },
+    'kube-score': { name: 'kube-score', version: kubeScoreVersion, bin: kubeScoreBin },
   };
 }
 
@@ -58,7 +72,14 @@ export function missingReason(linter: Linter): string | undefined {
 
 /** Runs a pinned linter on the manifests in `dir`. */
 export function runLinter(linter: Linter, dir: string): Finding[] {
-  return linter.name === 'kube-linter' ? runKubeLinter(linter, dir) : runCheckov(linter, dir);
+  switch (linter.name) {
+    case 'kube-linter':
+      return runKubeLinter(linter, dir);
+    case 'checkov':
+      return runCheckov(linter, dir);
+    case 'kube-score':
+      return runKubeScore(linter, dir);
+  }
 }
 
 function runKubeLinter(linter: Linter, dir: string): Finding[] {
@@ -71,6 +92,26 @@ function runCheckov(linter: Linter, dir: string): Finding[] {
   // --skip-download: checkov otherwise asks its vendor's platform for extra policies and guidelines.
   const args = ['--framework', 'kubernetes', '--directory', dir, '--output', 'json', '--skip-download'];
   return parseCheckovReport(runJson(linter, args, [0, 1]));
+}
+
+function runKubeScore(linter: Linter, dir: string): Finding[] {
+  // All files in one run: checks such as service-targets-pod and pod-networkpolicy look across objects.
+  const files = fs
+    .readdirSync(dir)
+    .filter((file) => /\.ya?ml$/.test(file))
+    .sort()
+    .map((file) => path.join(dir, file));
+  const args = [
+    'score',
+    '--output-format',
+    'json',
+    '--kubernetes-version',
+    KUBE_SCORE_KUBERNETES_VERSION,
+    ...KUBE_SCORE_OPTIONAL_CHECKS.flatMap((check) => ['--enable-optional-test', check]),
+    ...files,
+  ];
+  // kube-score exits 1 when any check is CRITICAL and 0 otherwise (warnings included).
+  return parseKubeScoreReport(runJson(linter, args, [0, 1]));
 }
 
 function runJson(linter: Linter, args: string[], okStatuses: number[]): unknown {
@@ -147,6 +188,37 @@ export function parseCheckovReport(json: unknown): Finding[] {
   return [...parseErrors, ...failures];
 }
 
+interface KubeScoreReport {
+  type_meta: { kind: string };
+  object_meta: { name: string; namespace?: string };
+  checks: Array<{
+    check: { id: string; name: string };
+    grade: number;
+    skipped: boolean;
+    comments: Array<{ path: string; summary: string }> | null;
+  }>;
+}
+
+/** Findings of a `kube-score score --output-format json` report: every check graded WARNING or CRITICAL. */
+export function parseKubeScoreReport(json: unknown): Finding[] {
+  if (!Array.isArray(json)) throw new Error(`not a kube-score report: ${JSON.stringify(json).slice(0, 500)}`);
+  // An empty list means kube-score read no object, which would pass silently.
+  if (json.length === 0) throw new Error('kube-score found no Kubernetes objects to score');
+  return (json as KubeScoreReport[]).flatMap((scored) =>
+    scored.checks
+      .filter((result) => !result.skipped && result.grade <= KUBE_SCORE_WARNING)
+      .map((result): Finding => {
+        const details = (result.comments ?? []).map((comment) => (comment.path ? `(${comment.path}) ${comment.summary}` : comment.summary));
+        return {
+          source: 'kube-score',
+          check: result.check.id,
+          object: describeObject(scored.type_meta.kind, scored.object_meta.namespace, scored.object_meta.name),
+          message: `${result.grade <= KUBE_SCORE_CRITICAL ? 'CRITICAL' : 'WARNING'}: ${details.length > 0 ? details.join('; ') : result.check.name}`,
+        };
+      }),
+  );
+}
+
 /** Checkov names a resource "Kind.namespace.name" ("Kind.name" when cluster-scoped); names may hold dots. */
 function describeCheckovResource(resource: string): string {
   const [kind, ...rest] = resource.split('.');
@@ -168,32 +240,44 @@ type Manifest = Record<string, any>;
 
 /**
  * Skip annotations that do not explain themselves: every silenced check must name one check and
- * give a one-line reason, on the object the linters read (not its pod template).
+ * give a one-line reason, on the object the linters read (not its pod template). kube-score's
+ * kube-score/ignore has no room for a reason, so each check it lists needs its own
+ * ignore-reason.kube-score.letta-k8s.dev/<check> annotation beside it.
  */
 export function skipAnnotationProblems(documents: readonly Manifest[]): Finding[] {
   return documents.flatMap((document) => {
     const object = describeObject(String(document.kind), document.metadata?.namespace, String(document.metadata?.name));
-    const own = Object.entries<unknown>(document.metadata?.annotations ?? {}).flatMap(([key, value]) =>
-      ownAnnotationProblems(key, String(value)).map((message): Finding => ({ source: 'skip-annotations', check: key, object, message })),
+    const annotations = Object.fromEntries(
+      Object.entries<unknown>(document.metadata?.annotations ?? {}).map(([key, value]) => [key, String(value)]),
     );
-    // Both linters read only the object's own metadata: on the pod template a skip does nothing.
+    const own = Object.entries(annotations).flatMap(([key, value]) =>
+      ownAnnotationProblems(key, value, annotations).map((message): Finding => ({ source: 'skip-annotations', check: key, object, message })),
+    );
+    // kube-linter and checkov read only the object's own metadata, kube-score reads the template's
+    // for its pod checks only: on the pod template a skip does nothing or only part of its job.
     const onTemplate = Object.keys(document.spec?.template?.metadata?.annotations ?? {})
       .filter(isSkipAnnotation)
       .map((key): Finding => ({
         source: 'skip-annotations',
         check: key,
         object,
-        message: `is on the pod template, where the linters ignore it; put it on the ${document.kind}'s own metadata`,
+        message: `is on the pod template, which the linters ignore or read only in part; put it on the ${document.kind}'s own metadata`,
       }));
     return [...own, ...onTemplate];
   });
 }
 
 function isSkipAnnotation(key: string): boolean {
-  return KUBE_LINTER_IGNORE.test(key) || key === KUBE_LINTER_IGNORE_ALL || CHECKOV_SKIP_KEY.test(key);
+  return (
+    KUBE_LINTER_IGNORE.test(key) ||
+    key === KUBE_LINTER_IGNORE_ALL ||
+    CHECKOV_SKIP_KEY.test(key) ||
+    key === KUBE_SCORE_IGNORE ||
+    key.startsWith(KUBE_SCORE_REASON_PREFIX)
+  );
 }
 
-function ownAnnotationProblems(key: string, value: string): string[] {
+function ownAnnotationProblems(key: string, value: string, annotations: Readonly<Record<string, string>>): string[] {
   if (key === KUBE_LINTER_IGNORE_ALL) {
     return ['silences every kube-linter check; name each with ignore-check.kube-linter.io/<check>: "<reason>"'];
   }
@@ -203,7 +287,27 @@ function ownAnnotationProblems(key: string, value: string): string[] {
     if (!match) return [`value "${value}" is not CKV_K8S_<id>=<reason>`];
     return reasonProblems(match[2]);
   }
+  if (key === KUBE_SCORE_IGNORE) {
+    return kubeScoreIgnored(value).flatMap((check) => {
+      if (check === '') return ['lists an empty check id'];
+      const reasonKey = `${KUBE_SCORE_REASON_PREFIX}${check}`;
+      return annotations[reasonKey] === undefined ? [`ignores ${check} without a reason; add ${reasonKey}: "<reason>"`] : [];
+    });
+  }
+  if (key.startsWith(KUBE_SCORE_REASON_PREFIX)) {
+    const check = key.slice(KUBE_SCORE_REASON_PREFIX.length);
+    // A reason for a check that is not ignored is stale, and misleads whoever reads it.
+    if (!kubeScoreIgnored(annotations[KUBE_SCORE_IGNORE] ?? '').includes(check)) {
+      return [`explains ${check}, which ${KUBE_SCORE_IGNORE} does not list`];
+    }
+    return reasonProblems(value);
+  }
   return [];
+}
+
+/** The check ids of a kube-score/ignore value, as kube-score splits it. */
+function kubeScoreIgnored(value: string): string[] {
+  return value.split(',').map((check) => check.trim());
 }
 
 function reasonProblems(reason: string): string[] {
