@@ -14,35 +14,21 @@ source "$here/linter-versions.sh"
 
 failed=()
 
-install_kube_linter() {
-  if [ -x "$KUBE_LINTER_BIN" ]; then
-    printf 'kube-linter\t%s\n' "$KUBE_LINTER_BIN"
+# install_go_linter NAME PACKAGE VERSION BIN VARIABLE: builds a Go linter into the cache unless
+# BIN (which VARIABLE may point elsewhere) is already there.
+install_go_linter() {
+  local name="$1" package="$2" version="$3" bin="$4" variable="$5"
+  if [ -x "$bin" ]; then
+    printf '%s\t%s\n' "$name" "$bin"
     return
   fi
   # GOSUMDB=off: the module proxy reachable here serves modules but not the checksum database.
-  if GOSUMDB=off "$here/build-go-tool.sh" kube-linter \
-      golang.stackrox.io/kube-linter/cmd/kube-linter "$KUBE_LINTER_VERSION" >/dev/null; then
-    printf 'kube-linter\t%s\n' "$KUBE_LINTER_BIN"
+  if GOSUMDB=off "$here/build-go-tool.sh" "$name" "$package" "$version" >/dev/null; then
+    printf '%s\t%s\n' "$name" "$bin"
   else
-    echo "error: could not build kube-linter $KUBE_LINTER_VERSION from the Go module proxy (see above);" \
-      "set KUBE_LINTER_BIN to a kube-linter $KUBE_LINTER_VERSION installed another way" >&2
-    failed+=(kube-linter)
-  fi
-}
-
-install_kube_score() {
-  if [ -x "$KUBE_SCORE_BIN" ]; then
-    printf 'kube-score\t%s\n' "$KUBE_SCORE_BIN"
-    return
-  fi
-  # GOSUMDB=off: as for kube-linter.
-  if GOSUMDB=off "$here/build-go-tool.sh" kube-score \
-      github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION" >/dev/null; then
-    printf 'kube-score\t%s\n' "$KUBE_SCORE_BIN"
-  else
-    echo "error: could not build kube-score $KUBE_SCORE_VERSION from the Go module proxy (see above);" \
-      "set KUBE_SCORE_BIN to a kube-score $KUBE_SCORE_VERSION installed another way" >&2
-    failed+=(kube-score)
+    echo "error: could not build $name $version from the Go module proxy (see above);" \
+      "set $variable to a $name $version installed another way" >&2
+    failed+=("$name")
   fi
 }
 
@@ -72,8 +58,8 @@ install_checkov() {
   fi
 }
 
-install_kube_linter
-install_kube_score
+install_go_linter kube-linter golang.stackrox.io/kube-linter/cmd/kube-linter "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" KUBE_LINTER_BIN
+install_go_linter kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN" KUBE_SCORE_BIN
 install_checkov
 
 if [ ${#failed[@]} -ne 0 ]; then
