@@ -27,6 +27,8 @@ describe('settings validation', () => {
     ['a negative replica count', { letta: { replicas: -1 } }, 'letta.replicas: must not be negative'],
     ['a fractional replica count', { letta: { replicas: 1.5 } }, 'letta.replicas: must be a whole number'],
     ['a fractional GPU count', { vllm: { enabled: true, gpus: 0.5 } }, 'vllm.gpus: must be a whole number of GPUs'],
+    ['no GPU at all', { vllm: { enabled: true, gpus: 0 } }, 'vllm.gpus: must be at least 1'],
+    ['a port out of range', { letta: { internetEgress: { ports: [70000] } } }, 'letta.internetEgress.ports[0]: must be a port number, 1 to 65535'],
     ['an image without a tag', { letta: { image: 'letta/letta' } }, 'letta.image: must be pinned by a tag or a digest'],
     ['an image on latest', { redis: { image: 'redis:latest' } }, 'redis.image: must not use the "latest" tag'],
     ['a malformed image', { database: { image: 'Not An Image:1' } }, 'database.image: must be an image reference'],
@@ -44,6 +46,10 @@ describe('settings validation', () => {
   ])('GIVEN %s WHEN validated THEN the problem names the field and the reason', (_case, values, expected) => {
     const problems = problemsWith(values);
     expect(problems.some((problem) => problem.startsWith(expected))).toBe(true);
+  });
+
+  it('GIVEN a fractional GPU count WHEN validated THEN it is one problem with one message', () => {
+    expect(problemsWith({ vllm: { gpus: 0.5 } })).toEqual(['vllm.gpus: must be a whole number of GPUs (extended resources cannot be fractional)']);
   });
 
   it('GIVEN several mistakes WHEN validated THEN each is reported on its own line', () => {

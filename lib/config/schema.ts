@@ -44,7 +44,7 @@ const storage = z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, 'must be a whole number o
 const wholeNumber = (message = 'must be a whole number') =>
   z.number().refine(Number.isInteger, message).meta({ type: 'integer' });
 
-const port = wholeNumber().min(1).max(65535);
+const port = wholeNumber().min(1, 'must be a port number, 1 to 65535').max(65535, 'must be a port number, 1 to 65535');
 
 /** A key of a Secret that the user creates in the stack's namespace. */
 const secretKeyRef = z
@@ -109,7 +109,7 @@ const internetEgress = (enabled: boolean, purpose: string) =>
   z
     .strictObject({
       enabled: z.boolean().default(enabled).describe(`Allow connections to public addresses (${purpose})`),
-      ports: z.array(port).min(1).default([443]).describe('TCP ports allowed to public addresses'),
+      ports: z.array(port).min(1, 'must list at least one port').default([443]).describe('TCP ports allowed to public addresses'),
     })
     .prefault({})
     .describe(`Egress to the internet (public IPv4 only; never private ranges or the cluster): ${purpose}`);
@@ -129,9 +129,9 @@ const letta = z
       .array(z.url({ protocol: /^https?$/, error: 'must be an http(s) origin such as https://app.example.com' }))
       .default([])
       .describe('Extra CORS origins (ACCEPTABLE_ORIGINS)'),
-    uvicornWorkers: wholeNumber().min(1).optional().describe('LETTA_UVICORN_WORKERS'),
+    uvicornWorkers: wholeNumber().min(1, 'must be at least 1').optional().describe('LETTA_UVICORN_WORKERS'),
     startupTimeoutSeconds: wholeNumber()
-      .min(30)
+      .min(30, 'must be at least 30 seconds')
       .default(600)
       .describe('How long the server may take to start (first start runs migrations)'),
     resources: resources({ cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '4Gi', ephemeralStorageLimit: '2Gi' }),
@@ -181,7 +181,7 @@ const ingress = z
     host: dnsSubdomain.default('letta.localhost').describe('Host name served'),
     tlsSecretName: dnsSubdomain.optional().describe('TLS Secret for the host (unset: plain HTTP)'),
     streamTimeoutSeconds: wholeNumber()
-      .min(60)
+      .min(60, 'must be at least 60 seconds')
       .default(3600)
       .describe('Proxy read/send timeout: how long an idle SSE or WebSocket stream stays open'),
     maxBodySize: z
@@ -244,11 +244,13 @@ const vllm = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Deploy vLLM and point Letta at it (VLLM_API_BASE)'),
     image: image.default('vllm/vllm-openai:v0.11.0'),
-    model: z.string().min(1).default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
-    servedModelName: z.string().min(1).optional().describe('Model name in the API (unset: the model id)'),
-    maxModelLen: wholeNumber().min(1).default(8000).describe('--max-model-len'),
+    model: z.string().min(1, 'must not be empty').default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
+    servedModelName: z.string().min(1, 'must not be empty').optional().describe('Model name in the API (unset: the model id)'),
+    maxModelLen: wholeNumber().min(1, 'must be at least 1').default(8000).describe('--max-model-len'),
     gpus: wholeNumber('must be a whole number of GPUs (extended resources cannot be fractional)')
-      .min(1)
+      // Checked only for whole numbers, so 0.5 gets one message, not two.
+      .refine((gpus) => !Number.isInteger(gpus) || gpus >= 1, 'must be at least 1')
+      .meta({ minimum: 1 })
       .default(1)
       .describe('nvidia.com/gpu per replica; also the tensor parallel size'),
     runtimeClassName: dnsSubdomain.optional().describe('RuntimeClass, e.g. "nvidia" (only where it exists)'),
@@ -265,9 +267,9 @@ const vllm = z
       })
       .prefault({}),
     hfToken: secretKeyRef.optional().describe('Secret key holding HF_TOKEN (gated models)'),
-    toolCallParser: z.string().min(1).default('hermes').describe('--tool-call-parser for Letta tool calling'),
+    toolCallParser: z.string().min(1, 'must not be empty').default('hermes').describe('--tool-call-parser for Letta tool calling'),
     startupTimeoutSeconds: wholeNumber()
-      .min(60)
+      .min(60, 'must be at least 60 seconds')
       .default(1800)
       .describe('Model download and load budget'),
     extraArgs: z.array(z.string()).default([]).describe('Extra vLLM arguments'),
