@@ -5,7 +5,8 @@ import { Topology, portOf } from './topology';
  * Where the exporter credentials are mounted from their Secrets. The config refers to them with
  * the collector's ${file:...} provider, so no credential is in the ConfigMap or the environment.
  */
-export const EXPORTER_SECRETS_DIR = '/etc/otelcol/secrets';
+// Not under the config directory: a mount point inside a read-only ConfigMap mount cannot be created.
+export const EXPORTER_SECRETS_DIR = '/run/secrets/otelcol';
 export const EXPORTER_CREDENTIAL_FILE = 'credential';
 /** Where the file exporter writes, on an emptyDir. */
 export const TRACE_FILE_DIR = '/var/lib/otelcol';

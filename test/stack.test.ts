@@ -88,6 +88,19 @@ describe('hardening (Pod Security "restricted")', () => {
     }
   });
 
+  it.each(['kind', 'gpu', 'clickhouse'])('GIVEN the %s settings WHEN synthesized THEN no mount lies inside a read-only mount', (variant) => {
+    // The runtime cannot create a mount point inside a read-only volume: the pod would not start.
+    const clickhouse = { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch:9000', password: { name: 'ch', key: 'pw' } } } };
+    const documents = variant === 'clickhouse' ? renderProfile('kind', clickhouse).documents : renderProfile(variant).documents;
+    for (const { workload, container } of containersOf(documents)) {
+      const mounts: Array<{ mountPath: string; readOnly?: boolean }> = container.volumeMounts ?? [];
+      for (const outer of mounts.filter((mount) => mount.readOnly)) {
+        const nested = mounts.filter((mount) => mount.mountPath.startsWith(`${outer.mountPath}/`));
+        expect(nested.map((mount) => mount.mountPath), `${workload} ${container.name} under ${outer.mountPath}`).toEqual([]);
+      }
+    }
+  });
+
   it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every image is pinned by version', (profile) => {
     for (const { workload, container } of containersOf(renderProfile(profile).documents)) {
       expect(container.image, workload).toMatch(/:[A-Za-z0-9_][A-Za-z0-9_.-]*$|@sha256:/);
