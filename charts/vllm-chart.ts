@@ -49,6 +49,8 @@ export class VllmChart extends StackChart {
       HF_HOME: kplus.EnvValue.fromValue(`${CACHE_DIR}/huggingface`),
       // Compiled kernels (torch.compile, CUDA graphs) too.
       VLLM_CACHE_ROOT: kplus.EnvValue.fromValue(`${CACHE_DIR}/vllm`),
+      // numba caches compiled functions next to their sources by default: read-only here.
+      NUMBA_CACHE_DIR: kplus.EnvValue.fromValue('/tmp/numba'),
       VLLM_NO_USAGE_STATS: kplus.EnvValue.fromValue('1'),
       DO_NOT_TRACK: kplus.EnvValue.fromValue('1'),
     };
