@@ -92,7 +92,7 @@ export class DatabaseChart extends StackChart {
             // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
             { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
             { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
-            secretFile(this, 'credentials-volume', db.credentials.secretName, DATABASE_PASSWORD_KEY, SECRETS_DIR),
+            secretFile(this, 'credentials-volume', { secretName: db.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
             scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
             scratchVolume(this, 'tmp', '/tmp'),
             // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.

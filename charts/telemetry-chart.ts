@@ -37,7 +37,7 @@ export class TelemetryChart extends StackChart {
     };
     const credential = exporterCredential(telemetry.exporter);
     const credentialMount = credential
-      ? [secretFile(this, 'exporter-credential', credential.name, credential.key, EXPORTER_SECRETS_DIR, EXPORTER_CREDENTIAL_FILE)]
+      ? [secretFile(this, 'exporter-credential', { secretName: credential.name, key: credential.key, directory: EXPORTER_SECRETS_DIR, file: EXPORTER_CREDENTIAL_FILE })]
       : [];
 
     const health = portOf(component, 'health');

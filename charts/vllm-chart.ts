@@ -54,8 +54,11 @@ export class VllmChart extends StackChart {
       VLLM_NO_USAGE_STATS: kplus.EnvValue.fromValue('1'),
       DO_NOT_TRACK: kplus.EnvValue.fromValue('1'),
     };
-    // huggingface_hub reads the token from this file: no credential in the environment.
-    const tokenMount = vllm.hfToken ? [secretFile(this, 'hf-token', vllm.hfToken.name, vllm.hfToken.key, TOKEN_DIR, 'token')] : [];
+    // huggingface_hub reads the token from this file: no credential in the environment. Optional,
+    // since public models need none: without the Secret the file is absent and downloads are anonymous.
+    const tokenMount = vllm.hfToken
+      ? [secretFile(this, 'hf-token', { secretName: vllm.hfToken.name, key: vllm.hfToken.key, directory: TOKEN_DIR, file: 'token', optional: true })]
+      : [];
     if (vllm.hfToken) env.HF_TOKEN_PATH = kplus.EnvValue.fromValue(`${TOKEN_DIR}/token`);
 
     const args = [

@@ -118,15 +118,32 @@ export function scratchVolume(scope: Construct, name: string, path: string, size
   return { path, volume: kplus.Volume.fromEmptyDir(scope, `scratch-${name}`, name, { sizeLimit }) };
 }
 
+export interface SecretFileOptions {
+  /** Name of the Secret in the stack's namespace. */
+  readonly secretName: string;
+  /** Key of the Secret to mount. */
+  readonly key: string;
+  /** Directory the file appears in. */
+  readonly directory: string;
+  /** File name. @default the key */
+  readonly file?: string;
+  /** Start the pod even when the Secret or key is missing (the file is then absent). @default false */
+  readonly optional?: boolean;
+}
+
 /**
- * A key of a Secret as a read-only file `directory/file` (default: named like the key), for
- * software that reads credentials from files rather than from its environment.
+ * A key of a Secret as a read-only file, for software that reads credentials from files rather
+ * than from its environment.
  */
-export function secretFile(scope: Construct, id: string, secretName: string, key: string, directory: string, file = key): kplus.VolumeMount {
-  const secret = kplus.Secret.fromSecretName(scope, `${id}-secret`, secretName);
+export function secretFile(scope: Construct, id: string, options: SecretFileOptions): kplus.VolumeMount {
+  const secret = kplus.Secret.fromSecretName(scope, `${id}-secret`, options.secretName);
   return {
-    path: directory,
+    path: options.directory,
     readOnly: true,
-    volume: kplus.Volume.fromSecret(scope, id, secret, { name: id, items: { [key]: { path: file, mode: 0o440 } } }),
+    volume: kplus.Volume.fromSecret(scope, id, secret, {
+      name: id,
+      items: { [options.key]: { path: options.file ?? options.key, mode: 0o440 } },
+      optional: options.optional,
+    }),
   };
 }

@@ -181,6 +181,8 @@ describe('database', () => {
     const passwordFile = envOf(container).POSTGRES_PASSWORD_FILE.value;
     expect(secretBehindFile(podSpecOf(statefulSet()), container, passwordFile)).toEqual({ name: 'letta-db-credentials', key: 'password' });
     expect(envOf(container).POSTGRES_PASSWORD).toBeUndefined();
+    const credentials = podSpecOf(statefulSet()).volumes.find((v: any) => v.secret?.secretName === 'letta-db-credentials');
+    expect(credentials.secret.optional ?? false).toBe(false);
     expect(container.readinessProbe.exec.command[0]).toBe('pg_isready');
     // pg_isready fails during crash recovery: as liveness, it would restart the recovery.
     expect(container.livenessProbe).toMatchObject({ tcpSocket: { port: 5432 } });
@@ -391,6 +393,8 @@ describe('vLLM', () => {
     expect(findObject(gpu().documents, 'PersistentVolumeClaim', claim).spec.resources.requests.storage).toBe('50Gi');
     expect(envOf(container).HF_HOME.value).toBe('/var/cache/models/huggingface');
     expect(secretBehindFile(spec, container, envOf(container).HF_TOKEN_PATH.value)).toEqual({ name: 'letta-hf-token', key: 'token' });
+    // Public models need no token: the pod must start without that Secret.
+    expect(spec.volumes.find((v: any) => v.secret?.secretName === 'letta-hf-token').secret.optional).toBe(true);
   });
 
   it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {

@@ -266,7 +266,7 @@ const vllm = z
         storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
       })
       .prefault({}),
-    hfToken: secretKeyRef.optional().describe('Secret key holding HF_TOKEN (gated models)'),
+    hfToken: secretKeyRef.optional().describe('Secret key holding a Hugging Face token, for gated models; the pod starts without that Secret'),
     toolCallParser: z.string().min(1, 'must not be empty').default('hermes').describe('--tool-call-parser for Letta tool calling'),
     startupTimeoutSeconds: wholeNumber()
       .min(60, 'must be at least 60 seconds')
