@@ -2,6 +2,7 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
 
 /**
  * The ingress-nginx Ingress in front of Letta. Letta streams Server-Sent Events and does not send
@@ -14,7 +15,7 @@ export class IngressChart extends StackChart {
     super(scope, id, props);
     const ingress = this.settings.ingress;
     const component = this.topology.component('letta');
-    const http = component.ports[0];
+    const http = portOf(component, 'http');
     const timeout = String(ingress.streamTimeoutSeconds);
 
     new k8s.KubeIngress(this, 'ingress', {

@@ -7,6 +7,7 @@ import { SecretKeyRef } from '../lib/config/schema';
 import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
 import { DATABASE_PASSWORD_KEY } from './database-chart';
 
 /**
@@ -49,7 +50,7 @@ export class LettaChart extends StackChart {
     const topology = this.topology;
     const component = topology.component('letta');
     const labels = componentLabels(component, letta.image);
-    const http = component.ports[0];
+    const http = portOf(component, 'http');
 
     const secretValue = (id: string, ref: SecretKeyRef) =>
       kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, id, ref.name), key: ref.key });

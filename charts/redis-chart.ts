@@ -5,6 +5,7 @@ import { ComponentService } from '../lib/component-service';
 import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
 
 /** Not the image's own "redis" (999): uids above 10000 never collide with a node's users. */
 const REDIS_UID = 10999;
@@ -16,7 +17,7 @@ export class RedisChart extends StackChart {
     const redis = this.settings.redis;
     const component = this.topology.component('redis');
     const labels = componentLabels(component, redis.image);
-    const port = component.ports[0];
+    const port = portOf(component, 'redis');
     const timing = { periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3), failureThreshold: 3 };
 
     const deployment = new kplus.Deployment(this, 'deployment', {

@@ -16,6 +16,7 @@ import {
 import { componentLabels } from '../lib/labels';
 import { parseQuantity } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { portOf } from '../lib/topology';
 
 /**
  * The upstream image runs as root by default; vLLM needs no root once HOME and its caches point
@@ -33,7 +34,7 @@ export class VllmChart extends StackChart {
     const vllm = this.settings.vllm;
     const component = this.topology.component('vllm');
     const labels = componentLabels(component, vllm.image);
-    const http = component.ports[0];
+    const http = portOf(component, 'http');
 
     const cache = new kplus.PersistentVolumeClaim(this, 'model-cache', {
       metadata: { name: `${component.name}-model-cache`, labels },

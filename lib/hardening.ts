@@ -2,6 +2,7 @@ import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { Resources } from './config/schema';
+import { pinnedByDigest } from './image-reference';
 import { lintSkipAnnotations } from './lint-exceptions';
 import { parseQuantity } from './quantity';
 import { DeployedComponent } from './topology';
@@ -67,7 +68,7 @@ export function hardenedContainer(image: string, uid: number) {
   return {
     image,
     // A digest cannot change, so a cached copy is the image; a tag can be re-pushed, so check it.
-    imagePullPolicy: image.includes('@sha256:') ? kplus.ImagePullPolicy.IF_NOT_PRESENT : kplus.ImagePullPolicy.ALWAYS,
+    imagePullPolicy: pinnedByDigest(image) ? kplus.ImagePullPolicy.IF_NOT_PRESENT : kplus.ImagePullPolicy.ALWAYS,
     securityContext: {
       ensureNonRoot: true,
       user: uid,

@@ -1,3 +1,4 @@
+import { imageVersion } from './image-reference';
 import { DeployedComponent } from './topology';
 
 /** The recommended app.kubernetes.io labels of a component's objects and pods. */
@@ -15,11 +16,3 @@ export const STACK_LABELS: Readonly<Record<string, string>> = {
   'app.kubernetes.io/part-of': 'letta',
   'app.kubernetes.io/managed-by': 'cdk8s',
 };
-
-/** The tag of an image reference, as a label value ("0.16.8"); digests are shortened. */
-export function imageVersion(image: string): string {
-  const [name, digest] = image.split('@');
-  const tag = /:([^/]+)$/.exec(name)?.[1];
-  const version = tag ?? digest.replace('sha256:', '').slice(0, 12);
-  return version.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63);
-}

@@ -1,3 +1,4 @@
+import { pinnedByDigest } from './image-reference';
 import { ComponentId } from './topology';
 
 /*
@@ -79,7 +80,7 @@ export interface LintSkipOptions {
  */
 export function lintSkipAnnotations(component: ComponentId, options: LintSkipOptions): Record<string, string> {
   const applicable = [LINT_EXCEPTIONS[component]];
-  if (options.images.some((image) => !image.includes('@sha256:'))) applicable.push(TAG_PINNED_IMAGE);
+  if (options.images.some((image) => !pinnedByDigest(image))) applicable.push(TAG_PINNED_IMAGE);
   if (component === 'letta' && options.replicas !== undefined && options.replicas < 2) applicable.push(FEW_LETTA_REPLICAS);
   const kubeLinter = applicable.flatMap((exceptions) => Object.entries(exceptions.kubeLinter ?? {}));
   const checkov = applicable.flatMap((exceptions) => Object.entries(exceptions.checkov ?? {}));

@@ -3,7 +3,8 @@ import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
 import { parseQuantity } from '../lib/quantity';
-import { COMPONENTS } from '../lib/topology';
+import { loadSettings } from '../lib/config/load';
+import { COMPONENTS, Topology } from '../lib/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
 import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
 
@@ -266,13 +267,10 @@ describe('Letta server', () => {
   it('GIVEN one replica (kind) or two (gpu) WHEN synthesized THEN a disruption budget exists only for two', () => {
     expect(kind().documents.filter((doc) => doc.kind === 'PodDisruptionBudget')).toEqual([]);
     const budget = findObject(gpu().documents, 'PodDisruptionBudget', 'letta-server');
-    expect(budget.spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: COMPONENTS_SELECTOR('letta-server') } });
+    const selector = new Topology(loadSettings({ profile: 'gpu' })).component('letta').selector;
+    expect(budget.spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: selector } });
   });
 });
-
-function COMPONENTS_SELECTOR(name: string) {
-  return { 'app.kubernetes.io/name': name, 'app.kubernetes.io/part-of': 'letta' };
-}
 
 describe('Redis', () => {
   it('GIVEN Redis on WHEN synthesized THEN it persists append-only and answers redis-cli ping', () => {

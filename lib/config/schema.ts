@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { pinnedByDigest } from '../image-reference';
 import { parseQuantity, QUANTITY_PATTERN } from '../quantity';
 
 /*
@@ -24,7 +25,7 @@ const dnsSubdomain = z.string().regex(DNS_SUBDOMAIN, 'must be a lowercase RFC 11
 const image = z
   .string()
   .regex(IMAGE_REFERENCE, 'must be an image reference such as "repository/name:1.2.3"')
-  .refine((ref) => /:[^/]+$/.test(ref.split('@')[0]) || ref.includes('@sha256:'), 'must be pinned by a tag or a digest')
+  .refine((ref) => /:[^/]+$/.test(ref.split('@')[0]) || pinnedByDigest(ref), 'must be pinned by a tag or a digest')
   .refine((ref) => !/:latest(@|$)/.test(ref), 'must not use the "latest" tag: pin a version')
   .describe('Container image, pinned by version tag or digest');
 
