@@ -8,6 +8,7 @@ import {
   containerResources,
   hardenedContainer,
   listeningProbe,
+  nameTheUser,
   scratchVolume,
   secretFile,
   selectComponentPods,
@@ -24,6 +25,7 @@ import { portOf } from '../lib/topology';
 const POSTGRES_UID = 10999;
 const SECRETS_DIR = '/run/secrets/postgres';
 const DATA_DIR = '/var/lib/postgresql/data';
+const TLS_DIR = '/run/secrets/postgres-tls';
 
 /** Key of the database Secret that holds the password. */
 export const DATABASE_PASSWORD_KEY = 'password';
@@ -60,6 +62,16 @@ export class DatabaseChart extends StackChart {
       },
     });
 
+    // Optional TLS, from a Secret in cert-manager's layout. The files are root-owned and group
+    // readable (fsGroup), which Postgres accepts for its key.
+    const tlsMounts: kplus.VolumeMount[] = [];
+    const serverArgs = ['postgres'];
+    if (db.tls.secretName) {
+      const secret = kplus.Secret.fromSecretName(this, 'tls-secret', db.tls.secretName);
+      tlsMounts.push({ path: TLS_DIR, readOnly: true, volume: kplus.Volume.fromSecret(this, 'tls', secret, { name: 'tls', defaultMode: 0o440 }) });
+      serverArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${TLS_DIR}/tls.crt`, '-c', `ssl_key_file=${TLS_DIR}/tls.key`);
+    }
+
     const service = new ComponentService(this, 'service', { component, labels, headless: true });
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
     const statefulSet = new kplus.StatefulSet(this, 'statefulset', {
@@ -78,6 +90,8 @@ export class DatabaseChart extends StackChart {
         {
           name: 'postgres',
           ...hardenedContainer(db.image, POSTGRES_UID),
+          // The image's entrypoint initialises the data directory, then runs these arguments.
+          args: serverArgs,
           ports: [{ name: postgres.name, number: postgres.port }],
           envVariables: {
             POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
@@ -93,6 +107,7 @@ export class DatabaseChart extends StackChart {
             { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
             { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
             secretFile(this, 'credentials-volume', { secretName: db.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
+            ...tlsMounts,
             scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
             scratchVolume(this, 'tmp', '/tmp'),
             // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.
@@ -114,6 +129,7 @@ export class DatabaseChart extends StackChart {
       ],
     });
     selectComponentPods(statefulSet, component);
+    nameTheUser(statefulSet, 'postgres');
 
     // Data survives deleting or scaling down the StatefulSet.
     const resource = ApiObject.of(statefulSet);

@@ -4,10 +4,19 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
 import { SecretKeyRef } from '../lib/config/schema';
-import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
+import {
+  componentWorkload,
+  containerResources,
+  hardenedContainer,
+  listeningProbe,
+  nameTheUser,
+  scratchVolume,
+  selectComponentPods,
+} from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { portOf } from '../lib/topology';
+import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
 import { DATABASE_PASSWORD_KEY } from './database-chart';
 
 /**
@@ -16,31 +25,10 @@ import { DATABASE_PASSWORD_KEY } from './database-chart';
  */
 const LETTA_UID = 10001;
 const HOME = '/home/letta';
-const MIGRATE_SCRIPT = '/opt/letta-k8s/migrate.py';
-
-/*
- * Upstream's startup.sh runs `alembic upgrade head` on every start with no lock (and logs the
- * database URI, password included). Instead an init container migrates while holding a Postgres
- * advisory lock, so replicas that start together migrate one at a time; the later ones find the
- * schema at head and do nothing. The server container then starts without migrating.
- */
-const MIGRATE_PY = `import os
-import subprocess
-import sys
-
-import sqlalchemy
-
-MIGRATION_LOCK = "SELECT pg_advisory_lock(hashtext('letta-k8s/alembic'))"
-
-engine = sqlalchemy.create_engine(os.environ["LETTA_PG_URI"], poolclass=sqlalchemy.pool.NullPool)
-with engine.connect() as connection:
-    print("waiting for the migration lock", flush=True)
-    connection.execute(sqlalchemy.text(MIGRATION_LOCK))
-    print("holding the migration lock: alembic upgrade head", flush=True)
-    # The session-level lock is released when this connection closes.
-    status = subprocess.call(["alembic", "upgrade", "head"], cwd="/app")
-sys.exit(status)
-`;
+/** The image's WORKDIR, where its code, alembic.ini and bundled conf.yaml live. */
+const APP_DIR = '/app';
+const SCRIPTS_DIR = '/opt/letta-k8s';
+const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
 
 /** The Letta agent server: Deployment, Service, migration lock and disruption budget. */
 export class LettaChart extends StackChart {
@@ -56,18 +44,47 @@ export class LettaChart extends StackChart {
       kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, id, ref.name), key: ref.key });
 
     const db = topology.address('database', 'postgres');
-    // What the migration needs; the server gets the rest on top.
-    const databaseEnv: Record<string, kplus.EnvValue> = {
+    const tls = database.tls;
+    // The password as a reference, never the value: Kubernetes expands $(LETTA_PG_PASSWORD).
+    const uri = `postgresql://${database.user}:$(LETTA_PG_PASSWORD)@${db.host}:${db.port}/${database.databaseName}`;
+    // verify-full checks the server's certificate against the CA of its TLS Secret.
+    const caMounts: kplus.VolumeMount[] =
+      tls.mode === 'verify-full' && tls.secretName
+        ? [
+            {
+              path: DATABASE_TLS_DIR,
+              readOnly: true,
+              volume: kplus.Volume.fromSecret(this, 'database-ca', kplus.Secret.fromSecretName(this, 'database-tls', tls.secretName), {
+                name: 'database-ca',
+                items: { 'ca.crt': { path: 'ca.crt', mode: 0o444 } },
+              }),
+            },
+          ]
+        : [];
+    // What every Letta process needs; the migration and the server each add their own.
+    const commonEnv: Record<string, kplus.EnvValue> = {
       HOME: kplus.EnvValue.fromValue(HOME),
       LETTA_DIR: kplus.EnvValue.fromValue(`${HOME}/.letta`),
-      // Declared before LETTA_PG_URI, which refers to it: the URI carries a reference, never the value.
+      // The working directory is writable (the server writes openapi_letta.json there), so the
+      // image's conf.yaml, which Letta reads from its working directory, is named explicitly.
+      LETTA_CONFIG_PATH: kplus.EnvValue.fromValue(`${APP_DIR}/conf.yaml`),
+      // NLTK fetches punkt_tab at every start; it lands in the writable home, not the image.
+      NLTK_DATA: kplus.EnvValue.fromValue(`${HOME}/nltk_data`),
+      // Declared before LETTA_PG_URI, which refers to it.
       LETTA_PG_PASSWORD: secretValue('db-password', { name: database.credentials.secretName, key: DATABASE_PASSWORD_KEY }),
-      // sslmode=disable: the in-cluster database has no TLS, and Letta forces ssl=require otherwise.
-      LETTA_PG_URI: kplus.EnvValue.fromValue(
-        `postgresql://${database.user}:$(LETTA_PG_PASSWORD)@${db.host}:${db.port}/${database.databaseName}?sslmode=disable`,
-      ),
+      ...(caMounts.length > 0 ? { [MIGRATE_ENV.sslRootCert]: kplus.EnvValue.fromValue(`${DATABASE_TLS_DIR}/ca.crt`) } : {}),
     };
-    const env = { ...databaseEnv };
+    // alembic's pg8000 rejects any query parameter (sslmode included) and takes TLS only as an
+    // SSLContext, which migrate.py builds from LETTA_K8S_PG_SSLMODE.
+    const databaseEnv: Record<string, kplus.EnvValue> = {
+      ...commonEnv,
+      LETTA_PG_URI: kplus.EnvValue.fromValue(uri),
+      [MIGRATE_ENV.sslMode]: kplus.EnvValue.fromValue(tls.mode),
+      [MIGRATE_ENV.lockWaitSeconds]: kplus.EnvValue.fromValue(String(letta.migrationLockWaitSeconds)),
+    };
+    // The server's asyncpg takes the mode as ?ssl=; without it Letta forces ssl=require whenever
+    // SQLAlchemy pooling is on, which a Postgres without TLS refuses.
+    const env: Record<string, kplus.EnvValue> = { ...commonEnv, LETTA_PG_URI: kplus.EnvValue.fromValue(`${uri}?ssl=${tls.mode}`) };
     if (topology.has('redis')) {
       const redis = topology.address('redis', 'redis');
       env.LETTA_REDIS_HOST = kplus.EnvValue.fromValue(redis.host);
@@ -88,18 +105,33 @@ export class LettaChart extends StackChart {
     if (letta.encryptionKey) env.LETTA_ENCRYPTION_KEY = secretValue('encryption-key', letta.encryptionKey);
     for (const [name, ref] of Object.entries(letta.providerApiKeys)) env[name] = secretValue(`provider-${name}`, ref);
 
-    const migrateScript = new kplus.ConfigMap(this, 'migrate', {
-      metadata: { name: `${component.name}-migrate`, labels },
-      data: { 'migrate.py': MIGRATE_PY },
+    const scripts = new kplus.ConfigMap(this, 'scripts', {
+      metadata: { name: `${component.name}-scripts`, labels },
+      data: { 'migrate.py': MIGRATE_PY, 'redact_output.py': REDACT_OUTPUT_PY },
     });
+    const scriptsMount: kplus.VolumeMount = {
+      path: SCRIPTS_DIR,
+      volume: kplus.Volume.fromConfigMap(this, 'scripts-volume', scripts, { name: 'scripts' }),
+      readOnly: true,
+    };
+    // alembic prints the database URI and `letta server --secure` the server password: every
+    // Letta process runs behind a filter that hides the values of the Secret-backed variables.
+    const redacted = (environment: Record<string, kplus.EnvValue>, command: string[]) => {
+      const secretNames = Object.entries(environment)
+        .filter(([, value]) => value.valueFrom?.secretKeyRef !== undefined)
+        .map(([name]) => name);
+      environment[REDACT_ENV] = kplus.EnvValue.fromValue(secretNames.join(','));
+      return ['python', `${SCRIPTS_DIR}/redact_output.py`, '--', ...command];
+    };
 
-    const serve = ['letta', 'server', '--host', '0.0.0.0', '--port', String(http.port), ...(letta.secure ? ['--secure'] : [])];
+    const migrate = redacted(databaseEnv, ['python', `${SCRIPTS_DIR}/migrate.py`]);
+    const serve = redacted(env, ['letta', 'server', '--host', '0.0.0.0', '--port', String(http.port), ...(letta.secure ? ['--secure'] : [])]);
     const health = (options: kplus.HttpGetProbeOptions) =>
       kplus.Probe.fromHttpGet('/v1/health/', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
     const pgIsReady = `until pg_isready -h ${db.host} -p ${db.port} -U ${database.user} -d ${database.databaseName}; do echo "waiting for ${db.host}"; sleep 2; done`;
 
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
-    const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp')];
+    const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp'), ...caMounts];
     const deployment = new kplus.Deployment(this, 'deployment', {
       ...componentWorkload(this, component, { labels, uid: LETTA_UID, images: [letta.image, database.image], replicas: letta.replicas }),
       // Never below the desired replica count during a rollout.
@@ -121,13 +153,11 @@ export class LettaChart extends StackChart {
         {
           name: 'migrate',
           ...hardenedContainer(letta.image, LETTA_UID),
-          command: ['python', MIGRATE_SCRIPT],
+          command: migrate,
+          workingDir: HOME,
           envVariables: databaseEnv,
           resources: containerResources(letta.resources),
-          volumeMounts: [
-            { path: '/opt/letta-k8s', volume: kplus.Volume.fromConfigMap(this, 'migrate-volume', migrateScript, { name: 'migrate' }), readOnly: true },
-            ...writablePaths,
-          ],
+          volumeMounts: [scriptsMount, ...writablePaths],
         },
       ],
       containers: [
@@ -135,10 +165,11 @@ export class LettaChart extends StackChart {
           name: 'server',
           ...hardenedContainer(letta.image, LETTA_UID),
           command: serve,
+          workingDir: HOME,
           ports: [{ name: http.name, number: http.port }],
           envVariables: env,
           resources: containerResources(letta.resources),
-          volumeMounts: writablePaths,
+          volumeMounts: [scriptsMount, ...writablePaths],
           startup: health({
             periodSeconds: Duration.seconds(10),
             failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
@@ -149,6 +180,7 @@ export class LettaChart extends StackChart {
       ],
     });
     selectComponentPods(deployment, component);
+    nameTheUser(deployment, 'letta');
 
     new ComponentService(this, 'service', { component, labels });
 

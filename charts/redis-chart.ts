@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentService } from '../lib/component-service';
-import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, selectComponentPods } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, listeningProbe, nameTheUser, scratchVolume, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
 import { portOf } from '../lib/topology';
@@ -29,7 +29,10 @@ export class RedisChart extends StackChart {
           name: 'redis',
           ...hardenedContainer(redis.image, REDIS_UID),
           // As upstream's compose file: append-only persistence, here for container restarts.
-          args: ['redis-server', '--port', String(port.port), '--appendonly', 'yes', '--dir', '/data'],
+          // Protected mode refuses every client of a Redis without a password that listens beyond
+          // loopback, and Letta has no Redis password setting; the NetworkPolicies admit only Letta.
+          // (The official image compiles it off; saying so keeps any build of Redis working.)
+          args: ['redis-server', '--port', String(port.port), '--protected-mode', 'no', '--appendonly', 'yes', '--dir', '/data'],
           ports: [{ name: port.name, number: port.port }],
           resources: containerResources(redis.resources),
           volumeMounts: [scratchVolume(this, 'data', '/data', Size.gibibytes(1))],
@@ -39,6 +42,7 @@ export class RedisChart extends StackChart {
       ],
     });
     selectComponentPods(deployment, component);
+    nameTheUser(deployment, 'redis');
     new ComponentService(this, 'service', { component, labels });
   }
 }

@@ -4,7 +4,7 @@ import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
 import { ComponentService } from '../lib/component-service';
 import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from '../lib/collector-config';
-import { componentWorkload, containerResources, hardenedContainer, listeningProbe, scratchVolume, secretFile, selectComponentPods } from '../lib/hardening';
+import { componentWorkload, containerResources, hardenedContainer, listeningProbe, nameTheUser, scratchVolume, secretFile, selectComponentPods } from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
 import { parseQuantity, toGoMemLimit } from '../lib/quantity';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
@@ -62,6 +62,7 @@ export class TelemetryChart extends StackChart {
       ],
     });
     selectComponentPods(daemonSet, component);
+    nameTheUser(daemonSet, 'otel');
     // An agent on every node, GPU nodes and other tainted pools included.
     ApiObject.of(daemonSet).addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', [{ operator: 'Exists' }]));
 

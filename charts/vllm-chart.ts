@@ -8,6 +8,7 @@ import {
   containerResources,
   hardenedContainer,
   listeningProbe,
+  nameTheUser,
   scratchVolume,
   secretFile,
   selectComponentPods,
@@ -112,6 +113,7 @@ export class VllmChart extends StackChart {
       ],
     });
     selectComponentPods(deployment, component);
+    nameTheUser(deployment, 'vllm');
 
     // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
     // patches are applied before the typed serialization of resources.)

@@ -148,3 +148,16 @@ export function secretFile(scope: Construct, id: string, options: SecretFileOpti
     }),
   };
 }
+
+/**
+ * USER and LOGNAME in every container of a pod. The stack's fixed uids have no entry in the
+ * images' passwd files, and software that asks who it runs as then fails: Python's
+ * getpass.getuser(), which torch's inductor calls at import, raises "getpwuid(): uid not found"
+ * unless one of these is set. Call it once all containers are added.
+ */
+export function nameTheUser(pod: kplus.AbstractPod, userName: string): void {
+  for (const container of [...pod.initContainers, ...pod.containers]) {
+    container.env.addVariable('USER', kplus.EnvValue.fromValue(userName));
+    container.env.addVariable('LOGNAME', kplus.EnvValue.fromValue(userName));
+  }
+}

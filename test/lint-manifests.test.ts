@@ -121,7 +121,7 @@ describe('skip annotations', () => {
   });
 
   it('GIVEN kube-score exceptions WHEN the annotations are made THEN kube-score/ignore lists them and each has its reason beside it', () => {
-    const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.11.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
+    const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.33.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
     expect(Object.keys(annotations).sort()).toEqual([
       'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas',
       'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy',

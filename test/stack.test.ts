@@ -200,7 +200,7 @@ describe('Letta server', () => {
   it('GIVEN the database URI WHEN synthesized THEN it is assembled from the Secret by reference, never by value', () => {
     const env = envOf(lettaServer(kind().documents));
     expect(env.LETTA_PG_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-db-credentials', key: 'password' });
-    expect(env.LETTA_PG_URI.value).toBe('postgresql://letta:$(LETTA_PG_PASSWORD)@letta-db:5432/letta?sslmode=disable');
+    expect(env.LETTA_PG_URI.value).toBe('postgresql://letta:$(LETTA_PG_PASSWORD)@letta-db:5432/letta?ssl=disable');
     const container = lettaServer(kind().documents);
     const order = container.env.map((entry: any) => entry.name);
     expect(order.indexOf('LETTA_PG_PASSWORD')).toBeLessThan(order.indexOf('LETTA_PG_URI'));
@@ -249,12 +249,12 @@ describe('Letta server', () => {
     const spec = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-server'));
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'migrate']);
     expect(spec.initContainers[0].command.join(' ')).toContain('pg_isready -h letta-db -p 5432');
-    expect(spec.initContainers[1].command).toEqual(['python', '/opt/letta-k8s/migrate.py']);
-    const script: string = findObject(kind().documents, 'ConfigMap', 'letta-server-migrate').data['migrate.py'];
-    expect(script).toContain('pg_advisory_lock');
-    expect(script).toContain('"alembic", "upgrade", "head"');
+    expect(spec.initContainers[1].command).toEqual(['python', '/opt/letta-k8s/redact_output.py', '--', 'python', '/opt/letta-k8s/migrate.py']);
+    const script: string = findObject(kind().documents, 'ConfigMap', 'letta-server-scripts').data['migrate.py'];
+    expect(script).toContain('pg_try_advisory_lock');
+    expect(script).toContain('command.upgrade(config, "head")');
     // The server itself starts without startup.sh, which would migrate again without the lock.
-    expect(lettaServer(kind().documents).command.slice(0, 2)).toEqual(['letta', 'server']);
+    expect(lettaServer(kind().documents).command.slice(3, 5)).toEqual(['letta', 'server']);
   });
 
   it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup and readiness with a migration budget, the open port liveness', () => {
@@ -276,6 +276,8 @@ describe('Redis', () => {
   it('GIVEN Redis on WHEN synthesized THEN it persists append-only and answers redis-cli ping', () => {
     const container = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-redis')).containers[0];
     expect(container.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
+    // Letta connects without a password from another pod, which protected mode refuses.
+    expect(container.args.join(' ')).toContain('--protected-mode no');
     expect(container.readinessProbe.exec.command).toEqual(['redis-cli', '-p', '6379', 'ping']);
     expect(findObject(kind().documents, 'Service', 'letta-redis').spec.ports[0]).toMatchObject({ port: 6379 });
   });

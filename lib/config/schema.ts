@@ -135,6 +135,10 @@ const letta = z
       .min(30, 'must be at least 30 seconds')
       .default(600)
       .describe('How long the server may take to start (first start runs migrations)'),
+    migrationLockWaitSeconds: wholeNumber()
+      .min(30, 'must be at least 30 seconds')
+      .default(600)
+      .describe('How long a starting pod waits for another pod\'s migration before its migrate container fails and is retried'),
     resources: resources({ cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '4Gi', ephemeralStorageLimit: '2Gi' }),
     internetEgress: internetEgress(true, 'LLM provider APIs'),
   })
@@ -155,6 +159,18 @@ const database = z
           .describe('Create the Secret with fixed, publicly known development credentials (local clusters only)'),
       })
       .prefault({}),
+    tls: z
+      .strictObject({
+        mode: z
+          .enum(['disable', 'require', 'verify-full'])
+          .default('disable')
+          .describe('TLS of Letta\'s database connections: disable, require (encrypted, unverified) or verify-full (CA and host name checked)'),
+        secretName: dnsSubdomain
+          .optional()
+          .describe('TLS Secret (tls.crt, tls.key, ca.crt) that Postgres serves; required unless mode is disable'),
+      })
+      .prefault({})
+      .describe('TLS between Letta and Postgres'),
     storage: z
       .strictObject({
         size: storage.default('10Gi').describe('Volume size per replica'),
@@ -244,7 +260,7 @@ const toleration = z.strictObject({
 const vllm = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Deploy vLLM and point Letta at it (VLLM_API_BASE)'),
-    image: image.default('vllm/vllm-openai:v0.11.0'),
+    image: image.default('vllm/vllm-openai:v0.33.0'),
     model: z.string().min(1, 'must not be empty').default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
     servedModelName: z.string().min(1, 'must not be empty').optional().describe('Model name in the API (unset: the model id)'),
     maxModelLen: wholeNumber().min(1, 'must be at least 1').default(8000).describe('--max-model-len'),
@@ -300,6 +316,14 @@ export const settingsSchema = z
           code: 'custom',
           path: ['redis', 'enabled'],
           message: `must be true when letta.replicas is ${letta.replicas}: replicas share conversation locks and stream state through Redis`,
+        });
+      }
+      const tls = config.database?.tls;
+      if (typeof tls?.mode === 'string' && tls.mode !== 'disable' && !tls.secretName) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['database', 'tls', 'secretName'],
+          message: `is required when database.tls.mode is ${tls.mode}: name the TLS Secret (tls.crt, tls.key, ca.crt) that Postgres serves`,
         });
       }
       if (letta?.secure === true && !letta.serverPassword) {
