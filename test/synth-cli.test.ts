@@ -2,9 +2,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
+/** One `npx cdk8s synth` takes about 2 s on an idle machine; a busy one may take many times that. */
+const SYNTH_BUDGET_MS = 90_000;
+/** A case runs synth up to twice. */
+const CASE_BUDGET_MS = 2 * SYNTH_BUDGET_MS + 10_000;
 let work: string;
 let dist: string;
 
@@ -13,6 +17,7 @@ function synth(env: Record<string, string>) {
   const result = spawnSync('npx', ['cdk8s', 'synth'], {
     cwd: root,
     encoding: 'utf8',
+    timeout: SYNTH_BUDGET_MS,
     env: {
       ...process.env,
       CDK8S_CHECK_UPGRADE: 'false',
@@ -21,7 +26,7 @@ function synth(env: Record<string, string>) {
       ...env,
     },
   });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  return { status: result.status, output: `${result.stdout}${result.stderr}${result.error ? `\n${result.error.message}` : ''}` };
 }
 
 function snapshotDir(dir: string): Record<string, string> {
@@ -33,7 +38,11 @@ beforeEach(() => {
   dist = path.join(work, 'dist');
 });
 
-describe('npx cdk8s synth', () => {
+afterEach(() => {
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+describe('npx cdk8s synth', { timeout: CASE_BUDGET_MS }, () => {
   it('GIVEN no settings WHEN synthesized THEN dist/ holds the kind profile', () => {
     const { status, output } = synth({});
     expect(status, output).toBe(0);
