@@ -89,7 +89,7 @@ export class DatabaseChart extends StackChart {
       containers: [
         {
           name: 'postgres',
-          ...hardenedContainer(db.image, POSTGRES_UID),
+          ...hardenedContainer(db.image, POSTGRES_UID, this.settings.imagePullPolicy),
           // The image's entrypoint initialises the data directory, then runs these arguments.
           args: serverArgs,
           ports: [{ name: postgres.name, number: postgres.port }],

@@ -143,7 +143,7 @@ export class LettaChart extends StackChart {
         {
           // compose: depends_on db with condition service_healthy (the same pg_isready check).
           name: 'wait-for-database',
-          ...hardenedContainer(database.image, LETTA_UID),
+          ...hardenedContainer(database.image, LETTA_UID, this.settings.imagePullPolicy),
           command: ['sh', '-c', pgIsReady],
           resources: containerResources({
             requests: { cpu: '10m', memory: '16Mi', ephemeralStorage: '1Gi' },
@@ -152,7 +152,7 @@ export class LettaChart extends StackChart {
         },
         {
           name: 'migrate',
-          ...hardenedContainer(letta.image, LETTA_UID),
+          ...hardenedContainer(letta.image, LETTA_UID, this.settings.imagePullPolicy),
           command: migrate,
           workingDir: HOME,
           envVariables: databaseEnv,
@@ -163,7 +163,7 @@ export class LettaChart extends StackChart {
       containers: [
         {
           name: 'server',
-          ...hardenedContainer(letta.image, LETTA_UID),
+          ...hardenedContainer(letta.image, LETTA_UID, this.settings.imagePullPolicy),
           command: serve,
           workingDir: HOME,
           ports: [{ name: http.name, number: http.port }],

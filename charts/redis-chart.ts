@@ -27,7 +27,7 @@ export class RedisChart extends StackChart {
       containers: [
         {
           name: 'redis',
-          ...hardenedContainer(redis.image, REDIS_UID),
+          ...hardenedContainer(redis.image, REDIS_UID, this.settings.imagePullPolicy),
           // As upstream's compose file: append-only persistence, here for container restarts.
           // Protected mode refuses every client of a Redis without a password that listens beyond
           // loopback, and Letta has no Redis password setting; the NetworkPolicies admit only Letta.

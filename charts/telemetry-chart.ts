@@ -46,7 +46,7 @@ export class TelemetryChart extends StackChart {
       containers: [
         {
           name: 'otel-collector',
-          ...hardenedContainer(telemetry.image, COLLECTOR_UID),
+          ...hardenedContainer(telemetry.image, COLLECTOR_UID, this.settings.imagePullPolicy),
           args: [`--config=${CONFIG_DIR}/config.yaml`],
           ports: component.ports.map((port) => ({ name: port.name, number: port.port })),
           envVariables: env,

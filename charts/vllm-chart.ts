@@ -85,7 +85,7 @@ export class VllmChart extends StackChart {
       containers: [
         {
           name: 'vllm',
-          ...hardenedContainer(vllm.image, VLLM_UID),
+          ...hardenedContainer(vllm.image, VLLM_UID, this.settings.imagePullPolicy),
           command: ['vllm', 'serve'],
           args,
           ports: [{ name: http.name, number: http.port }],

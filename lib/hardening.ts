@@ -1,7 +1,7 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { Resources } from './config/schema';
+import { Resources, Settings } from './config/schema';
 import { pinnedByDigest } from './image-reference';
 import { lintSkipAnnotations } from './lint-exceptions';
 import { parseQuantity } from './quantity';
@@ -63,12 +63,19 @@ export function selectComponentPods(workload: kplus.Workload, component: Deploye
   workload.select(kplus.LabelSelector.of({ labels: { ...component.selector } }));
 }
 
-/** Container-level settings shared by every container: the image and its hardening. */
-export function hardenedContainer(image: string, uid: number) {
+/**
+ * Container-level settings shared by every container: the image, its pull policy and its
+ * hardening. Without an explicit policy: a digest cannot change, so a cached copy is the image; a
+ * tag can be re-pushed, so it is checked on every start.
+ */
+export function hardenedContainer(image: string, uid: number, pullPolicy?: Settings['imagePullPolicy']) {
   return {
     image,
-    // A digest cannot change, so a cached copy is the image; a tag can be re-pushed, so check it.
-    imagePullPolicy: pinnedByDigest(image) ? kplus.ImagePullPolicy.IF_NOT_PRESENT : kplus.ImagePullPolicy.ALWAYS,
+    imagePullPolicy: pullPolicy
+      ? kplus.ImagePullPolicy[pullPolicy === 'IfNotPresent' ? 'IF_NOT_PRESENT' : pullPolicy === 'Never' ? 'NEVER' : 'ALWAYS']
+      : pinnedByDigest(image)
+        ? kplus.ImagePullPolicy.IF_NOT_PRESENT
+        : kplus.ImagePullPolicy.ALWAYS,
     securityContext: {
       ensureNonRoot: true,
       user: uid,

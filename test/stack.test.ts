@@ -33,6 +33,20 @@ describe('the stack as a whole', () => {
     });
   });
 
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN tag-pinned images are pulled on every start, digest-pinned ones only when missing', (profile) => {
+    const digest = `sha256:${'a'.repeat(64)}`;
+    const { documents } = renderProfile(profile, { redis: { image: `redis:7.4.2-alpine@${digest}` } });
+    for (const { workload, container } of containersOf(documents)) {
+      expect(container.imagePullPolicy, `${workload} ${container.name}`).toBe(container.image.includes('@sha256:') ? 'IfNotPresent' : 'Always');
+    }
+  });
+
+  it('GIVEN imagePullPolicy IfNotPresent (images preloaded, no registry) WHEN synthesized THEN every container of every workload uses it', () => {
+    const containers = containersOf(renderProfile('gpu', { imagePullPolicy: 'IfNotPresent' }).documents);
+    expect(containers.length).toBeGreaterThan(5);
+    for (const { workload, container } of containers) expect(container.imagePullPolicy, `${workload} ${container.name}`).toBe('IfNotPresent');
+  });
+
   it('GIVEN a custom namespace WHEN synthesized THEN every namespaced object lands in it', () => {
     const { documents } = renderProfile('kind', { namespace: 'agents' });
     for (const doc of documents.filter((d) => d.kind !== 'Namespace')) expect(doc.metadata.namespace, names([doc])[0]).toBe('agents');

@@ -299,6 +299,10 @@ const vllm = z
 export const settingsSchema = z
   .strictObject({
     namespace: dnsLabel.default('letta').describe('Namespace for every object of the stack'),
+    imagePullPolicy: z
+      .enum(['Always', 'IfNotPresent', 'Never'])
+      .optional()
+      .describe('Pull policy of every image (unset: Always for a tag, IfNotPresent for a digest); IfNotPresent or Never where images are preloaded, e.g. `kind load` without a registry'),
     letta,
     database,
     redis,
