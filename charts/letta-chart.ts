@@ -29,6 +29,8 @@ const HOME = '/home/letta';
 const APP_DIR = '/app';
 const SCRIPTS_DIR = '/opt/letta-k8s';
 const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
+/** How long a stopping server keeps serving before it gets SIGTERM. */
+const PRESTOP_DRAIN_SECONDS = 10;
 
 /** The Letta agent server: Deployment, Service, migration lock and disruption budget. */
 export class LettaChart extends StackChart {
@@ -176,6 +178,9 @@ export class LettaChart extends StackChart {
           }),
           readiness: health({ periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
           liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
+          // Endpoint removal reaches the ingress controller a moment after the kubelet stops the
+          // pod; serving on through that moment keeps a rolling update from failing requests.
+          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(PRESTOP_DRAIN_SECONDS)]) },
         },
       ],
     });

@@ -243,7 +243,7 @@ const exporter = z
 const telemetry = z
   .strictObject({
     enabled: z.boolean().default(true).describe('Deploy the OpenTelemetry Collector DaemonSet and send Letta traces to it'),
-    image: image.default('otel/opentelemetry-collector-contrib:0.135.0'),
+    image: image.default('otel/opentelemetry-collector-contrib:0.161.0'),
     exporter,
     resources: resources({ cpu: '50m', memory: '128Mi', ephemeralStorage: '1Gi', cpuLimit: '500m', memoryLimit: '512Mi', ephemeralStorageLimit: '2Gi' }),
   })

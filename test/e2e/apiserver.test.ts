@@ -37,6 +37,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
   const rendered = renderProfile('kind');
   const settings = loadSettings({ profile: 'kind' });
   const topology = new Topology(settings);
+  const podAddresses = new Map(topology.components.map((c, index) => [c.id, `10.244.0.${10 + index}`] as const));
 
   beforeAll(async () => {
     controlPlane = await startControlPlane();
@@ -68,7 +69,8 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
     'WHEN the NetworkPolicy probes run THEN Pod Security admits every probe pod (they stay pending without a scheduler) and they are deleted afterwards',
     async () => {
       await kubectl.apply([{ apiVersion: 'v1', kind: 'Namespace', metadata: { name: E2E_NAMESPACE } }]);
-      const cases = probeCases(context);
+      // No pod ever runs on a bare API server: stand-in addresses for the denied probes.
+      const cases = probeCases(context, podAddresses);
       // The "default" ServiceAccount every pod names: kube-controller-manager creates it on a cluster.
       await kubectl.apply(
         [...new Set(cases.map((c) => c.namespace))].map((namespace) => ({
@@ -91,7 +93,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
   it(
     'WHEN a probe pod lacks its seccomp profile THEN the stack namespace refuses it, so the admission above was a real check',
     async () => {
-      const pod = probePodFor({ ...probeCases(context)[0], name: 'probe-no-seccomp' });
+      const pod = probePodFor({ ...probeCases(context, podAddresses)[0], name: 'probe-no-seccomp' });
       delete pod.spec.securityContext.seccompProfile;
 
       await expect(kubectl.apply([pod])).rejects.toThrow(/violates PodSecurity "restricted:latest": seccompProfile/);

@@ -38,6 +38,8 @@ export function portInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
 export interface PrerequisiteOptions {
   /** Host ports the cluster will listen on. */
   readonly hostPorts: readonly number[];
+  /** The kind command. @default "kind" */
+  readonly kind?: string;
   readonly portInUse?: (port: number) => Promise<boolean>;
 }
 
@@ -46,7 +48,7 @@ export async function missingPrerequisites(shell: Shell, options: PrerequisiteOp
   const missing: string[] = [];
   const [docker, kind, kubectl] = await Promise.all([
     shell.run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 30_000 }),
-    shell.run('kind', ['version'], { timeoutMs: 30_000 }),
+    shell.run(options.kind ?? 'kind', ['version'], { timeoutMs: 30_000 }),
     shell.run('kubectl', ['version', '--client', '--output', 'json'], { timeoutMs: 30_000 }),
   ]);
   if (docker.code === 127) missing.push('docker: the docker CLI is not on PATH (install Docker Engine or Docker Desktop)');
@@ -63,24 +65,44 @@ export async function missingPrerequisites(shell: Shell, options: PrerequisiteOp
   return missing;
 }
 
+export interface KindOptions {
+  /** The kind command. @default "kind" on PATH */
+  readonly binary?: string;
+  /** Node image. @default kind's own default */
+  readonly nodeImage?: string;
+  /** Environment for kind's calls (a docker shim first on PATH, for instance). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
 export class KindCluster {
   constructor(
     private readonly shell: Shell,
     readonly name: string,
     readonly kubeconfig: string,
+    private readonly options: KindOptions = {},
   ) {}
+
+  private kind(args: readonly string[], timeoutMs: number): Promise<string> {
+    return check(this.shell, this.options.binary ?? 'kind', args, { timeoutMs, env: this.options.env });
+  }
 
   /** Creates the cluster and writes its kubeconfig to `kubeconfig`, leaving the user's own untouched. */
   async create(configPath: string): Promise<void> {
-    await check(
-      this.shell,
-      'kind',
-      ['create', 'cluster', '--name', this.name, '--config', configPath, '--kubeconfig', this.kubeconfig, '--wait', '180s'],
-      { timeoutMs: 600_000 },
-    );
+    const image = this.options.nodeImage ? ['--image', this.options.nodeImage] : [];
+    await this.kind(['create', 'cluster', '--name', this.name, '--config', configPath, '--kubeconfig', this.kubeconfig, ...image, '--wait', '180s'], 600_000);
+  }
+
+  /** Copies images from the local Docker engine onto every node: a cluster without a registry. */
+  async loadImages(images: readonly string[]): Promise<void> {
+    if (images.length > 0) await this.kind(['load', 'docker-image', '--name', this.name, ...images], 1_800_000);
+  }
+
+  /** The Docker container of the control-plane node, where the kubelet keeps pod volumes. */
+  get controlPlaneContainer(): string {
+    return `${this.name}-control-plane`;
   }
 
   async delete(): Promise<void> {
-    await check(this.shell, 'kind', ['delete', 'cluster', '--name', this.name, '--kubeconfig', this.kubeconfig], { timeoutMs: 300_000 });
+    await this.kind(['delete', 'cluster', '--name', this.name, '--kubeconfig', this.kubeconfig], 300_000);
   }
 }

@@ -28,10 +28,18 @@ export interface HttpResponse {
   readonly body: string;
 }
 
+export interface RequestExtras {
+  readonly headers?: Readonly<Record<string, string>>;
+  /** Sent as JSON. */
+  readonly json?: unknown;
+}
+
 /** One request with a bounded wait; rejects on connection errors and time-outs. */
-export function httpRequest(target: IngressTarget, method: string, path: string, timeoutMs: number): Promise<HttpResponse> {
+export function httpRequest(target: IngressTarget, method: string, path: string, timeoutMs: number, extras: RequestExtras = {}): Promise<HttpResponse> {
+  const body = extras.json === undefined ? undefined : JSON.stringify(extras.json);
+  const headers = { ...extras.headers, ...(body === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) }) };
   return new Promise((resolve, reject) => {
-    const req = request(urlOf(target, path), { method, lookup: lookupTo(target.address), timeout: timeoutMs }, (res) => {
+    const req = request(urlOf(target, path), { method, headers, lookup: lookupTo(target.address), timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (chunk: Buffer) => chunks.push(chunk));
       res.on('error', reject);
@@ -39,7 +47,7 @@ export function httpRequest(target: IngressTarget, method: string, path: string,
     });
     req.on('timeout', () => req.destroy(new Error(`no answer from ${urlOf(target, path)} within ${timeoutMs} ms`)));
     req.on('error', reject);
-    req.end();
+    req.end(body);
   });
 }
 

@@ -14,13 +14,20 @@ import { join } from 'node:path';
 import { loadSettings } from '../../lib/config/load';
 import { available } from '../support/requirements';
 import { Topology } from '../../lib/topology';
-import { KindCluster, missingPrerequisites, readKindHostPorts } from './cluster';
+import { KindCluster, type KindOptions, missingPrerequisites, readKindHostPorts } from './cluster';
+import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
+import { secretsInLogs } from './logs';
+import { rollingRestartUnderLoad } from './rollout';
+import { collectorTraceFiles, spansByService } from './traces';
 import { Kubectl } from './kubectl';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
 import {
   applyStack,
+  componentPodAddresses,
   databasePersistence,
+  type E2eEnvironment,
+  GITHUB_KIND,
   deployStreamBackend,
   healthThroughIngress,
   STREAM_IDLE_SECONDS,
@@ -32,13 +39,42 @@ import {
   streamProblems,
   synthesize,
 } from './steps';
-import { waitForWorkloads } from './readiness';
+import { pollUntil, realClock, waitForWorkloads } from './readiness';
 
 const PROFILE = 'kind';
+/** The collector's trace volume (charts/telemetry-chart.ts). */
+const TRACE_VOLUME = 'traces';
 const MINUTE = 60_000;
+
+/**
+ * The cluster a run creates and what differs between clusters: GitHub's kind pulls kindest/node,
+ * ingress-nginx and the images; a machine without a registry builds all of them (local-e2e.ts).
+ */
+export interface ClusterPlan {
+  readonly kind: KindOptions;
+  /** Docker images copied onto the nodes after creation. */
+  readonly preloadImages: readonly string[];
+  /** The ingress data plane in front of the stack's Ingress, as the report names it. */
+  readonly ingressController: string;
+  /** Installs that data plane and waits until it serves. */
+  readonly installIngress: (context: StepContext) => Promise<void>;
+  readonly environment: E2eEnvironment;
+  /** A values file merged over the profile (LETTA_VALUES), e.g. for a cluster without a registry. */
+  readonly valuesFile?: string;
+}
+
+export const GITHUB_PLAN: ClusterPlan = {
+  kind: {},
+  preloadImages: [],
+  ingressController: 'ingress-nginx v1.15.1',
+  installIngress: (context) => installIngressNginx(context, 5 * MINUTE),
+  environment: GITHUB_KIND,
+};
 
 export interface RunOptions {
   readonly shell: Shell;
+  /** @default GITHUB_PLAN */
+  readonly plan?: ClusterPlan;
   readonly repoRoot: string;
   /** Leave the cluster running at the end. */
   readonly keep: boolean;
@@ -69,6 +105,7 @@ interface CheckResult {
  */
 export async function runKindE2e(options: RunOptions): Promise<number> {
   const { shell, log } = options;
+  const plan = options.plan ?? GITHUB_PLAN;
   const step = async <T>(title: string, run: () => Promise<T>): Promise<T> => {
     log(`${title} ...`);
     const from = Date.now();
@@ -81,23 +118,26 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   const hostPorts = readKindHostPorts(kindConfig);
   const httpPort = hostPorts.get(80);
   if (httpPort === undefined) throw new Error(`${kindConfig} maps no host port to the node's port 80`);
-  const missing = await missingPrerequisites(shell, { hostPorts: [...hostPorts.values()], portInUse: options.portInUse });
+  const missing = await missingPrerequisites(shell, { hostPorts: [...hostPorts.values()], portInUse: options.portInUse, kind: plan.kind.binary });
   if (!available('e2e:kind', missing.length ? `this machine lacks:\n${missing.map((m) => `  - ${m}`).join('\n')}` : undefined)) {
     return 0;
   }
 
-  const settings = loadSettings({ profile: PROFILE });
+  const settings = loadSettings({ profile: PROFILE, valuesFile: plan.valuesFile });
   const topology = new Topology(settings);
-  const { dir, objects } = await step('synthesizing dist/ (npx cdk8s synth, kind profile)', () =>
-    synthesize(shell, options.repoRoot, PROFILE),
+  const { dir, objects } = await step(`synthesizing dist/ (npx cdk8s synth, kind profile${plan.valuesFile ? ` + ${plan.valuesFile}` : ''})`, () =>
+    synthesize(shell, options.repoRoot, PROFILE, plan.valuesFile),
   );
-  const cluster = new KindCluster(shell, options.clusterName, options.kubeconfig);
+  const cluster = new KindCluster(shell, options.clusterName, options.kubeconfig, plan.kind);
   const kubectl = new Kubectl(shell, options.kubeconfig);
-  const context: StepContext = { kubectl, settings, topology, log };
+  const context: StepContext = { kubectl, settings, topology, log, environment: plan.environment };
 
   try {
-    await step(`creating kind cluster ${cluster.name}`, () => cluster.create(kindConfig));
-    await step('installing ingress-nginx', () => installIngressNginx(context, 5 * MINUTE));
+    await step(`creating kind cluster ${cluster.name}${plan.kind.nodeImage ? ` from ${plan.kind.nodeImage}` : ''}`, () => cluster.create(kindConfig));
+    if (plan.preloadImages.length > 0) {
+      await step(`loading ${plan.preloadImages.length} images onto the node`, () => cluster.loadImages(plan.preloadImages));
+    }
+    await step(`installing ${plan.ingressController}`, () => plan.installIngress(context));
     await step('applying dist/', () => applyStack(context, dir));
     const backendHost = await step('deploying the stream test backend', () => deployStreamBackend(context, objects));
     await step(`waiting for the stack in namespace ${topology.namespace}`, () =>
@@ -107,7 +147,8 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     await step(`waiting for the test backend in namespace ${E2E_NAMESPACE}`, () =>
       waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }),
     );
-    const results = await runChecks(context, { host: settings.ingress.host, backendHost, port: httpPort });
+    log(`checks run through ${plan.ingressController}`);
+    const results = await runChecks(context, { host: settings.ingress.host, backendHost, port: httpPort }, { cluster, shell, dir });
     await step('removing the test backend', () => removeStreamBackend(kubectl));
     const failed = results.filter((r) => r.problems.length > 0);
     log(`${results.length - failed.length} passed, ${failed.length} failed`);
@@ -124,9 +165,20 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   }
 }
 
+interface CheckScope {
+  readonly cluster: KindCluster;
+  readonly shell: Shell;
+  /** The synthesized dist/, for re-applying. */
+  readonly dir: string;
+}
+
 /** The checks through the ingress and from inside the cluster; each runs whatever the others found. */
-async function runChecks(context: StepContext, ingress: { host: string; backendHost: string; port: number }): Promise<CheckResult[]> {
-  const { log } = context;
+async function runChecks(
+  context: StepContext,
+  ingress: { host: string; backendHost: string; port: number },
+  scope: CheckScope,
+): Promise<CheckResult[]> {
+  const { log, kubectl, topology } = context;
   const results: CheckResult[] = [];
   const record = (name: string, problems: readonly string[]) => {
     results.push({ name, problems });
@@ -141,8 +193,12 @@ async function runChecks(context: StepContext, ingress: { host: string; backendH
     }
   };
   const target = (host: string) => ({ host, address: '127.0.0.1', port: ingress.port });
+  const letta: LettaClient = { target: target(ingress.host) };
 
   await guarded(['health through the ingress'], async () => [await healthThroughIngress(target(ingress.host), 5 * MINUTE)]);
+  await guarded(['Pod Security "restricted" enforced on the running namespace, every workload Ready'], async () => [
+    await restrictedNamespaceProblems(context),
+  ]);
   await guarded(
     [
       `SSE stream through the ingress stays open while idle ${STREAM_IDLE_SECONDS} s and is not buffered`,
@@ -153,13 +209,74 @@ async function runChecks(context: StepContext, ingress: { host: string; backendH
       return [sse, webSocket];
     },
   );
-  await guarded(['NetworkPolicies from throwaway pods'], async () => {
-    const verdicts = await runNetworkProbes(context, probeCases(context), 4 * MINUTE);
+  await guarded(['NetworkPolicies: every edge connects, every other client is denied'], async () => {
+    const cases = probeCases(context, await componentPodAddresses(context));
+    if (context.environment?.internetAddress === undefined) log('  no internet address on this machine: the egress-to-internet probes are not run');
+    const verdicts = await runNetworkProbes(context, cases, 6 * MINUTE);
     verdicts.filter((v) => v.ok).forEach((v) => log(`  ok: ${v.message}`));
     return [verdicts.filter((v) => !v.ok).map((v) => v.message)];
   });
-  await guarded(['database persistence across a pod deletion'], async () => [await databasePersistence(context, 5 * MINUTE)]);
+  let written: WrittenData | undefined;
+  await guarded(['an agent and a block written through Letta\'s REST API read back'], async () => {
+    written = await writeLettaData(letta);
+    return [await readBackWithin(letta, written, MINUTE)];
+  });
+  await guarded(['database persistence across a pod deletion (a row, and Letta\'s agent and block)'], async () => {
+    const problems = await databasePersistence(context, 5 * MINUTE);
+    if (written) problems.push(...(await readBackWithin(letta, written, 3 * MINUTE)));
+    return [problems];
+  });
+  await guarded(['Letta\'s data after deleting the StatefulSet and applying dist/ again (claims retained)'], async () => {
+    if (!written) return [['nothing was written through the API to read back']];
+    const database = topology.component('database').name;
+    await kubectl.check(['delete', 'statefulset', database, '--namespace', topology.namespace, '--wait=true', '--timeout=180s']);
+    await applyStack(context, scope.dir);
+    await waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 5 * MINUTE, log });
+    return [await readBackWithin(letta, written, 3 * MINUTE)];
+  });
+  await guarded(['a rolling restart of letta-server under load fails no request through the ingress'], async () => {
+    const result = await rollingRestartUnderLoad(kubectl, letta, {
+      namespace: topology.namespace,
+      deployment: topology.component('letta').name,
+      timeoutMs: 10 * MINUTE,
+      log,
+    });
+    log(`  ${result.requests} requests during the rollout`);
+    return [result.problems];
+  });
+  if (topology.has('telemetry')) {
+    await guarded(['the collector received Letta\'s traces'], async () => [await tracesProblems(context, scope, letta)]);
+  }
+  await guarded(['no Secret value in any container\'s log'], async () => {
+    const scan = await secretsInLogs(kubectl, [topology.namespace]);
+    log(`  read ${scan.linesRead} log lines of ${scan.containers} containers`);
+    return [scan.containers === 0 ? ['no container log could be read'] : scan.problems];
+  });
   return results;
+}
+
+/** The live namespace enforces "restricted", and every workload in it is ready under it. */
+async function restrictedNamespaceProblems(context: StepContext): Promise<string[]> {
+  const namespace = await context.kubectl.get('namespace', context.topology.namespace, '');
+  const enforce = namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'];
+  const problems = enforce === 'restricted' ? [] : [`namespace ${context.topology.namespace} enforces ${JSON.stringify(enforce)}`];
+  const statuses = await waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs: MINUTE });
+  return [...problems, ...statuses.filter((s) => !s.ready).map((s) => `${s.kind}/${s.name} not ready: ${s.detail}`)];
+}
+
+/** Spans from Letta in the collector's file output, after requests that Letta traces. */
+async function tracesProblems(context: StepContext, scope: CheckScope, letta: LettaClient): Promise<string[]> {
+  for (let i = 0; i < 5; i++) await lettaCall(letta, 'GET', '/v1/agents/?limit=1');
+  let counts = new Map<string, number>();
+  const found = await pollUntil(
+    async () => {
+      counts = spansByService(await collectorTraceFiles(scope.shell, scope.cluster.controlPlaneContainer, TRACE_VOLUME));
+      return [...counts.keys()].some((service) => service.startsWith('letta-server')) ? true : undefined;
+    },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+  );
+  context.log(`  spans by service: ${[...counts].map(([service, n]) => `${service} ${n}`).join(', ') || 'none'}`);
+  return found ? [] : ['no span from letta-server in the collector\'s file output within 2 minutes'];
 }
 
 async function main(): Promise<number> {

@@ -101,7 +101,8 @@ describe('the stream backend objects', () => {
 
 describe('the NetworkPolicy probe pods', () => {
   const topology = new Topology(loadSettings({ profile: 'kind' }));
-  const cases = networkProbeCases(topology, { outsideNamespace: E2E_NAMESPACE, ingressNamespace: 'ingress-nginx', internetAddress: '1.1.1.1' });
+  const podAddresses = new Map(topology.components.map((c, index) => [c.id, `10.244.0.${10 + index}`] as const));
+  const cases = networkProbeCases(topology, { outsideNamespace: E2E_NAMESPACE, ingressNamespace: 'ingress-nginx', internetAddress: '1.1.1.1', podAddresses });
 
   it('GIVEN every planned probe WHEN its pod is built THEN it meets Pod Security restricted', () => {
     for (const probe of cases) expect(restrictedViolations(probePodFor(probe)), probe.name).toEqual([]);
@@ -124,7 +125,7 @@ describe('the NetworkPolicy probe pods', () => {
   });
 
   it('GIVEN a probe labelled like a component WHEN its pod is built THEN it carries the labels and never becomes ready, so it joins no Service', () => {
-    const probe = cases.find((c) => c.name === 'probe-server-to-db')!;
+    const probe = cases.find((c) => c.name === 'probe-letta-server-to-letta-db')!;
     const pod = probePodFor(probe);
 
     expect(pod.metadata.labels).toMatchObject(topology.component('letta').selector);

@@ -8,13 +8,16 @@ import type { KubeObject } from './kubectl';
  * throwaway pods that probe NetworkPolicies.
  */
 
-/** From Docker Hub, pinned; runs the test scripts with the standard library only. */
+/**
+ * From Docker Hub, pinned; runs the test scripts with the standard library only. Where nothing
+ * can be pulled, the run names an image built here instead (see local-e2e.ts).
+ */
 export const PYTHON_IMAGE = 'python:3.12.12-alpine3.22';
 /** Namespace of the test backends and of the "outside the stack" probe; deleted after the checks. */
 export const E2E_NAMESPACE = 'letta-e2e';
 export const BACKEND_NAME = 'e2e-stream-backend';
 export const BACKEND_PORT = 8080;
-/** nobody:nogroup in Alpine; any non-root uid satisfies Pod Security "restricted". */
+/** nobody:nogroup in Alpine and Debian; any non-root uid satisfies Pod Security "restricted". */
 const UID = 65534;
 
 const SCRIPTS = join(__dirname, 'backends');
@@ -36,10 +39,10 @@ const RESTRICTED_CONTAINER_SECURITY = {
   capabilities: { drop: ['ALL'] },
 };
 
-function pythonContainer(name: string, script: string, args: readonly string[], env: Record<string, string> = {}) {
+function pythonContainer(image: string, name: string, script: string, args: readonly string[], env: Record<string, string> = {}) {
   return {
     name,
-    image: PYTHON_IMAGE,
+    image,
     imagePullPolicy: 'IfNotPresent',
     // -u: unbuffered, so that the pod log has each line as soon as it is printed.
     command: ['python', '-u', '-c', script, ...args],
@@ -70,6 +73,8 @@ export interface BackendOptions {
   readonly host: string;
   /** How long the SSE stream stays silent between its two events. */
   readonly idleSeconds: number;
+  /** Image with python3 that runs the backend. @default PYTHON_IMAGE */
+  readonly image?: string;
 }
 
 /**
@@ -106,7 +111,7 @@ export function streamBackendObjects(options: BackendOptions): KubeObject[] {
             securityContext: RESTRICTED_POD_SECURITY,
             containers: [
               {
-                ...pythonContainer('backend', streamBackendScript(), [], {
+                ...pythonContainer(options.image ?? PYTHON_IMAGE, 'backend', streamBackendScript(), [], {
                   PORT: String(BACKEND_PORT),
                   IDLE_SECONDS: String(options.idleSeconds),
                 }),
@@ -151,6 +156,8 @@ export interface ProbePodOptions {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutSeconds: number;
+  /** Image with python3 that runs the probe. @default PYTHON_IMAGE */
+  readonly image?: string;
 }
 
 /**
@@ -171,7 +178,7 @@ export function probePod(options: ProbePodOptions): KubeObject {
       securityContext: RESTRICTED_POD_SECURITY,
       containers: [
         {
-          ...pythonContainer('probe', connectProbeScript(), [options.host, String(options.port), String(options.connectTimeoutSeconds)]),
+          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'probe', connectProbeScript(), [options.host, String(options.port), String(options.connectTimeoutSeconds)]),
           readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
         },
       ],

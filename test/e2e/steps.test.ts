@@ -149,7 +149,7 @@ describe('runNetworkProbes', () => {
   const settings = loadSettings({ profile: 'kind' });
   const cases: ProbeCase[] = [
     { name: 'probe-a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' },
-    { name: 'probe-b', namespace: 'letta-e2e', labels: {}, host: 'letta-db.letta.svc', port: 5432, expect: 'times out', why: 'no edge' },
+    { name: 'probe-b', namespace: 'letta-e2e', labels: {}, host: '10.244.0.9', port: 5432, expect: 'is denied', why: 'no edge', control: 'probe-a' },
   ];
   const podIn = (probe: ProbeCase, phase: string) => ({ kind: 'Pod', metadata: { name: probe.name, namespace: probe.namespace }, status: { phase } });
   const context = (shell: FakeShell): StepContext => ({

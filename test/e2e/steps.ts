@@ -1,12 +1,12 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../lib/config/schema';
-import type { Topology } from '../../lib/topology';
+import type { ComponentId, Topology } from '../../lib/topology';
 import { INGRESS_NGINX_MANIFEST } from '../support/fixtures';
 import { loadManifests } from '../support/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
 import type { Kubectl, KubeObject } from './kubectl';
-import { E2E_NAMESPACE, findStackIngress, ingressHost, streamBackendObjects } from './manifests';
+import { E2E_NAMESPACE, findStackIngress, ingressHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
 import { type Clock, describePod, pollUntil, realClock, waitForWorkloads } from './readiness';
@@ -24,9 +24,25 @@ export const INGRESS_DEFAULT_TIMEOUT_SECONDS = 60;
 /** How long the stream checks stay silent: past the default timeout with a clear margin. */
 export const STREAM_IDLE_SECONDS = 75;
 export const INGRESS_NGINX_NAMESPACE = 'ingress-nginx';
-/** A public address that answers HTTPS: the internet side of the egress probes. */
+/** A public address that answers HTTPS: the internet side of the egress probes on GitHub. */
 export const INTERNET_ADDRESS = '1.1.1.1';
 const PROBE_SELECTOR = 'letta-e2e/probe=true';
+
+/** Where the run happens: what differs between GitHub's kind and a cluster without a registry. */
+export interface E2eEnvironment {
+  /** Namespace of the ingress controller pods. */
+  readonly ingressNamespace: string;
+  /** Image with python3 for the test backend and the probes. */
+  readonly pythonImage: string;
+  /** The internet side of the egress probes; unset: no internet probes. */
+  readonly internetAddress?: string;
+}
+
+export const GITHUB_KIND: E2eEnvironment = {
+  ingressNamespace: INGRESS_NGINX_NAMESPACE,
+  pythonImage: PYTHON_IMAGE,
+  internetAddress: INTERNET_ADDRESS,
+};
 
 export interface StepContext {
   readonly kubectl: Kubectl;
@@ -34,14 +50,18 @@ export interface StepContext {
   readonly topology: Topology;
   readonly log: (line: string) => void;
   readonly clock?: Clock;
+  /** @default GITHUB_KIND */
+  readonly environment?: E2eEnvironment;
 }
 
+const environmentOf = (context: StepContext) => context.environment ?? GITHUB_KIND;
+
 /** `npx cdk8s synth` as a user runs it, for one profile; returns the objects written to dist/. */
-export async function synthesize(shell: Shell, repoRoot: string, profile: string): Promise<{ dir: string; objects: KubeObject[] }> {
+export async function synthesize(shell: Shell, repoRoot: string, profile: string, valuesFile?: string): Promise<{ dir: string; objects: KubeObject[] }> {
   // No upgrade check: it only delays the run.
   await check(shell, 'npx', ['cdk8s', 'synth'], {
     cwd: repoRoot,
-    env: { LETTA_PROFILE: profile, CDK8S_CHECK_UPGRADE: 'false' },
+    env: { LETTA_PROFILE: profile, CDK8S_CHECK_UPGRADE: 'false', ...(valuesFile ? { LETTA_VALUES: valuesFile } : {}) },
     timeoutMs: 300_000,
   });
   const dir = join(repoRoot, 'dist');
@@ -90,7 +110,7 @@ export async function applyStack(context: StepContext, dir: string): Promise<voi
 export async function deployStreamBackend(context: StepContext, stackObjects: readonly KubeObject[]): Promise<string> {
   const stackIngress = findStackIngress(stackObjects, context.topology.namespace);
   const host = `e2e.${ingressHost(stackIngress)}`;
-  const objects = streamBackendObjects({ stackIngress, host, idleSeconds: STREAM_IDLE_SECONDS });
+  const objects = streamBackendObjects({ stackIngress, host, idleSeconds: STREAM_IDLE_SECONDS, image: environmentOf(context).pythonImage });
   await applyWithWebhookRetry(() => context.kubectl.apply(objects), context.clock);
   return host;
 }
@@ -128,12 +148,29 @@ export async function streamProblems(target: IngressTarget): Promise<{ sse: stri
   return { sse, webSocket };
 }
 
-export function probeCases(context: StepContext): ProbeCase[] {
+export function probeCases(context: StepContext, podAddresses: ReadonlyMap<ComponentId, string>): ProbeCase[] {
+  const environment = environmentOf(context);
   return networkProbeCases(context.topology, {
     outsideNamespace: E2E_NAMESPACE,
-    ingressNamespace: INGRESS_NGINX_NAMESPACE,
-    internetAddress: INTERNET_ADDRESS,
+    ingressNamespace: environment.ingressNamespace,
+    internetAddress: environment.internetAddress,
+    podAddresses,
   });
+}
+
+/** The pod IP of one ready pod of each component. */
+export async function componentPodAddresses(context: StepContext): Promise<Map<ComponentId, string>> {
+  const addresses = new Map<ComponentId, string>();
+  for (const component of context.topology.components) {
+    const selector = Object.entries(component.selector)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(',');
+    const list = JSON.parse(await context.kubectl.check(['get', 'pods', '--namespace', context.topology.namespace, '--selector', selector, '--output', 'json']));
+    const pod = (list.items ?? []).find((p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
+    if (!pod) throw new Error(`no ready pod of ${component.name} to probe`);
+    addresses.set(component.id, pod.status.podIP);
+  }
+  return addresses;
 }
 
 /**
@@ -143,7 +180,7 @@ export function probeCases(context: StepContext): ProbeCase[] {
 export async function runNetworkProbes(context: StepContext, cases: readonly ProbeCase[], timeoutMs: number): Promise<ProbeVerdict[]> {
   const { kubectl } = context;
   try {
-    await kubectl.apply(cases.map(probePodFor));
+    await kubectl.apply(cases.map((probe) => probePodFor(probe, environmentOf(context).pythonImage)));
     let pods: KubeObject[] = [];
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
@@ -155,18 +192,20 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
       },
       { timeoutMs, intervalMs: 3_000, clock: context.clock ?? realClock },
     );
-    const verdicts: ProbeVerdict[] = [];
-    for (const probe of cases) {
+    const verdicts = new Map<string, ProbeVerdict>();
+    // Allowed cases first: a denied case's rejection counts only if its control connected.
+    for (const probe of [...cases].sort((a, b) => Number(a.expect !== 'connects') - Number(b.expect !== 'connects'))) {
       const pod = pods.find((p) => p.metadata.name === probe.name && p.metadata.namespace === probe.namespace);
       if (!pod || !finished(pod)) {
         const state = pod ? describePod(pod) : 'not created';
-        verdicts.push({ probe, ok: false, message: `${probe.namespace}/${probe.name} did not finish within ${timeoutMs} ms: ${state}` });
+        verdicts.set(probe.name, { probe, ok: false, message: `${probe.namespace}/${probe.name} did not finish within ${timeoutMs} ms: ${state}` });
         continue;
       }
       const log = await kubectl.run(['logs', probe.name, '--namespace', probe.namespace]);
-      verdicts.push(judgeProbe(probe, log.code === 0 ? log.stdout : log.stderr));
+      const controlConnected = probe.control !== undefined && verdicts.get(probe.control)?.ok === true;
+      verdicts.set(probe.name, judgeProbe(probe, log.code === 0 ? log.stdout : log.stderr, controlConnected));
     }
-    return verdicts;
+    return cases.map((probe) => verdicts.get(probe.name)!);
   } finally {
     await kubectl.run(['delete', 'pods', '--all-namespaces', '--selector', PROBE_SELECTOR, '--wait=false']);
   }

@@ -1,0 +1,162 @@
+/**
+ * The kind e2e on a machine that reaches no container registry: `npm run e2e:local [-- --keep]`.
+ *
+ * Builds, once (cached under ~/.cache/letta-k8s, keyed by version and recipe), what GitHub's run
+ * pulls: a Docker engine if none answers, a kind node image with kube-router as CNI and
+ * NetworkPolicy enforcer and local-path-provisioner as StorageClass, twins of the stack's images,
+ * Traefik as the ingress data plane and a Python image for the test backends. Then it runs the
+ * same runner and checks as `npm run e2e:kind` on a cluster made from that node image, with the
+ * images loaded onto the node and test/e2e/values/local-cluster.yaml over the kind profile.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { KindCluster } from './cluster';
+import { type ClusterPlan, progressLog, runKindE2e } from './kind-e2e';
+import { readManifestDir } from './steps';
+import { waitForWorkloads } from './readiness';
+import { check, processShell, type Shell } from './shell';
+import { available } from '../support/requirements';
+
+const ROOT = join(__dirname, '..', '..');
+const TOOLS = join(ROOT, 'test', 'tools');
+const MINUTE = 60_000;
+/** test/tools/ingress/traefik-kind.yaml */
+const TRAEFIK_MANIFEST = join(TOOLS, 'ingress', 'traefik-kind.yaml');
+const TRAEFIK_NAMESPACE = 'traefik';
+export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
+
+/** The last line of a build script's stdout: the image it built or found. */
+const lastLine = (text: string) => text.trim().split('\n').pop()!.trim();
+
+/** KEY=value lines of the cluster build's output. */
+export function parseBuildEnv(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .split('\n')
+      .map((line) => /^([A-Z_]+)=(.*)$/.exec(line.trim()))
+      .filter((match): match is RegExpExecArray => match !== null)
+      .map((match) => [match[1], match[2].replace(/^"(.*)"$/, '$1')]),
+  );
+}
+
+/** Every image the synthesized objects run. */
+export function imagesOf(objects: ReadonlyArray<Record<string, any>>): string[] {
+  const images = new Set<string>();
+  for (const object of objects) {
+    const spec = object.spec?.template?.spec ?? object.spec?.jobTemplate?.spec?.template?.spec;
+    for (const container of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) images.add(container.image);
+  }
+  return [...images].sort();
+}
+
+interface BuiltParts {
+  readonly plan: ClusterPlan;
+  readonly kubectlDir: string;
+}
+
+async function buildParts(shell: Shell, log: (line: string) => void): Promise<BuiltParts> {
+  const phase = async (title: string, script: string, args: string[] = [], timeoutMs = 60 * MINUTE): Promise<string> => {
+    log(`${title} ...`);
+    const started = Date.now();
+    const stdout = await check(shell, 'bash', [join(TOOLS, script), ...args], { timeoutMs, cwd: ROOT });
+    log(`${title}: done in ${Math.round((Date.now() - started) / 1000)} s`);
+    return stdout;
+  };
+  await phase('Docker engine', 'docker-engine.sh', [], 5 * MINUTE);
+  const cluster = parseBuildEnv(await phase('kind node image and cluster tools', 'local-cluster/build.sh'));
+  for (const key of ['KIND', 'KUBECTL', 'DOCKER_SHIM_DIR', 'NODE_IMAGE']) {
+    if (!cluster[key]) throw new Error(`test/tools/local-cluster/build.sh printed no ${key}=`);
+  }
+  await phase('twins of the stack\'s images', 'images/build.sh');
+  const traefik = lastLine(await phase('Traefik (ingress data plane)', 'ingress/build-traefik.sh'));
+  const python = lastLine(await phase('Python image for the test backends', 'e2e-images/build-python.sh'));
+  return {
+    kubectlDir: dirname(cluster.KUBECTL),
+    plan: {
+      kind: { binary: cluster.KIND, nodeImage: cluster.NODE_IMAGE, env: { PATH: `${cluster.DOCKER_SHIM_DIR}${delimiter}${process.env.PATH}` } },
+      // Filled in once dist/ is synthesized (runKindE2e does that first).
+      preloadImages: [traefik, python],
+      ingressController: `Traefik ${traefik.split(':')[1]} (kubernetesIngressNGINX provider; ingress-nginx cannot be built here)`,
+      installIngress: async (context) => {
+        await context.kubectl.check(['apply', '--filename', TRAEFIK_MANIFEST]);
+        await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
+      },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python },
+      valuesFile: LOCAL_VALUES,
+    },
+  };
+}
+
+async function main(): Promise<number> {
+  const shell = processShell;
+  const log = progressLog();
+  const unable =
+    process.platform !== 'linux'
+      ? 'it builds Linux images and needs Linux'
+      : process.getuid?.() !== 0
+        ? 'it builds root file systems with debootstrap and needs root'
+        : undefined;
+  if (!available('e2e:local', unable)) return 0;
+  const keep = process.argv.includes('--keep') || process.env.E2E_KEEP_CLUSTER === '1';
+  const clusterName = process.env.E2E_CLUSTER_NAME || `letta-local-${Date.now().toString(36)}`;
+  const started = Date.now();
+  const { plan, kubectlDir } = await buildParts(shell, log);
+  // The runner calls kubectl by name: the one built with the node's Kubernetes.
+  process.env.PATH = `${kubectlDir}${delimiter}${process.env.PATH}`;
+
+  // The stack's images, as the manifests name them, with the local values applied.
+  const probe = mkdtempSync(join(tmpdir(), 'letta-local-synth-'));
+  let stackImages: string[];
+  try {
+    await check(shell, 'npx', ['cdk8s', 'synth'], {
+      cwd: ROOT,
+      env: { CDK8S_CHECK_UPGRADE: 'false', LETTA_VALUES: LOCAL_VALUES, LETTA_K8S_DIST: join(probe, 'dist'), CDK8S_OUTPUT: join(probe, 'staging') },
+      timeoutMs: 5 * MINUTE,
+    });
+    stackImages = imagesOf(readManifestDir(join(probe, 'dist')));
+  } finally {
+    rmSync(probe, { recursive: true, force: true });
+  }
+  const missing: string[] = [];
+  for (const image of stackImages) if ((await shell.run('docker', ['image', 'inspect', image])).code !== 0) missing.push(image);
+  if (missing.length > 0) throw new Error(`no local image for ${missing.join(', ')}: test/tools/images/build.sh builds the twins`);
+  log(`images for the node: ${[...stackImages, ...plan.preloadImages].join(', ')}`);
+
+  const workDir = mkdtempSync(join(tmpdir(), 'letta-e2e-'));
+  const kubeconfig = join(workDir, 'kubeconfig');
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      log(`${signal}: stopping${keep ? '' : ` and deleting cluster ${clusterName}`}`);
+      const cleanUp = keep ? Promise.resolve() : new KindCluster(shell, clusterName, kubeconfig, plan.kind).delete();
+      void cleanUp.catch(() => undefined).finally(() => process.exit(130));
+    });
+  }
+  try {
+    const code = await runKindE2e({
+      shell,
+      repoRoot: ROOT,
+      keep,
+      clusterName,
+      kubeconfig,
+      log,
+      plan: { ...plan, preloadImages: [...stackImages, ...plan.preloadImages] },
+    });
+    log(`e2e:local finished in ${Math.round((Date.now() - started) / 1000)} s, builds included`);
+    return code;
+  } finally {
+    if (!keep) rmSync(workDir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error) => {
+      console.error(error instanceof Error ? error.message : error);
+      process.exitCode = 1;
+    },
+  );
+}

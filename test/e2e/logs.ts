@@ -1,0 +1,56 @@
+import type { Kubectl, KubeObject } from './kubectl';
+
+/*
+ * No secret value in any log: every container's log (init containers and previous runs
+ * included) is searched for every value of every Secret in the namespaces. A finding names the
+ * Secret key and the container, never the value.
+ */
+
+/** Shorter values would match by chance; no credential of the stack is that short. */
+const SHORTEST_SECRET = 6;
+
+export interface SecretScan {
+  readonly problems: string[];
+  /** Log lines read, so that a scan of nothing is visible. */
+  readonly linesRead: number;
+  /** Containers whose log was read. */
+  readonly containers: number;
+}
+
+export async function secretsInLogs(kubectl: Kubectl, namespaces: readonly string[]): Promise<SecretScan> {
+  const secrets: Array<{ where: string; value: string }> = [];
+  for (const namespace of namespaces) {
+    for (const secret of await kubectl.list('secrets', namespace)) {
+      for (const [key, encoded] of Object.entries((secret.data ?? {}) as Record<string, string>)) {
+        const value = Buffer.from(encoded, 'base64').toString('utf8');
+        if (value.length >= SHORTEST_SECRET) secrets.push({ where: `Secret ${namespace}/${secret.metadata.name} key ${key}`, value });
+      }
+    }
+  }
+  const problems: string[] = [];
+  let linesRead = 0;
+  let containers = 0;
+  if (secrets.length === 0) problems.push(`no Secret values in ${namespaces.join(', ')} to look for`);
+  for (const namespace of namespaces) {
+    for (const pod of await kubectl.list('pods', namespace)) {
+      const statuses: KubeObject[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
+      for (const status of statuses) {
+        const runs = status.restartCount > 0 ? [[], ['--previous']] : [[]];
+        for (const extra of runs) {
+          const result = await kubectl.run(['logs', pod.metadata.name, '--namespace', namespace, '--container', status.name, ...extra]);
+          if (result.code !== 0) continue;
+          containers++;
+          const lines = result.stdout.split('\n');
+          linesRead += lines.length;
+          for (const secret of secrets) {
+            const index = lines.findIndex((line) => line.includes(secret.value));
+            if (index >= 0) {
+              problems.push(`${secret.where} appears in the log of ${namespace}/${pod.metadata.name} container ${status.name}${extra.length ? ' (previous run)' : ''}, line ${index + 1}`);
+            }
+          }
+        }
+      }
+    }
+  }
+  return { problems, linesRead, containers };
+}
