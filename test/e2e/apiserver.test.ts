@@ -93,7 +93,8 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
   it(
     'WHEN a probe pod lacks its seccomp profile THEN the stack namespace refuses it, so the admission above was a real check',
     async () => {
-      const pod = probePodFor({ ...probeCases(context, podAddresses)[0], name: 'probe-no-seccomp' });
+      const inStack = probeCases(context, podAddresses).find((c) => c.namespace === topology.namespace)!;
+      const pod = probePodFor({ ...inStack, name: 'probe-no-seccomp' });
       delete pod.spec.securityContext.seccompProfile;
 
       await expect(kubectl.apply([pod])).rejects.toThrow(/violates PodSecurity "restricted:latest": seccompProfile/);

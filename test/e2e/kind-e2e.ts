@@ -17,6 +17,7 @@ import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, readKindHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
+import { runReplicasVariant } from './replicas-variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
 import { Kubectl } from './kubectl';
@@ -61,6 +62,9 @@ export interface ClusterPlan {
   readonly environment: E2eEnvironment;
   /** A values file merged over the profile (LETTA_VALUES), e.g. for a cluster without a registry. */
   readonly valuesFile?: string;
+  /** Runs once the cluster exists (test hosts beside it, say); undone by `beforeDelete`. */
+  readonly afterCreate?: (cluster: KindCluster) => Promise<void>;
+  readonly beforeDelete?: (cluster: KindCluster) => Promise<void>;
 }
 
 export const GITHUB_PLAN: ClusterPlan = {
@@ -99,6 +103,7 @@ interface CheckResult {
   readonly problems: readonly string[];
 }
 
+
 /**
  * The whole run. Returns the exit code: 0 when every check passed or the machine cannot run kind
  * (a skip, unless LETTA_K8S_REQUIRE_ALL=1), 1 when a step or check failed.
@@ -134,6 +139,7 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
 
   try {
     await step(`creating kind cluster ${cluster.name}${plan.kind.nodeImage ? ` from ${plan.kind.nodeImage}` : ''}`, () => cluster.create(kindConfig));
+    if (plan.afterCreate) await step('preparing the machine around the cluster', () => plan.afterCreate!(cluster));
     if (plan.preloadImages.length > 0) {
       await step(`loading ${plan.preloadImages.length} images onto the node`, () => cluster.loadImages(plan.preloadImages));
     }
@@ -150,6 +156,15 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     log(`checks run through ${plan.ingressController}`);
     const results = await runChecks(context, { host: settings.ingress.host, backendHost, port: httpPort }, { cluster, shell, dir });
     await step('removing the test backend', () => removeStreamBackend(kubectl));
+    const variant = await step('the replicas variant (gpu profile without vLLM)', () =>
+      runReplicasVariant(context, {
+        shell,
+        repoRoot: options.repoRoot,
+        baseValuesFile: plan.valuesFile,
+        ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
+      }).catch((error: Error): CheckResult[] => [{ name: 'the replicas variant', problems: [error.message] }]),
+    );
+    results.push(...variant);
     const failed = results.filter((r) => r.problems.length > 0);
     log(`${results.length - failed.length} passed, ${failed.length} failed`);
     return failed.length === 0 ? 0 : 1;
@@ -160,6 +175,7 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     if (options.keep) {
       log(`keeping cluster ${cluster.name}: kubectl --kubeconfig ${cluster.kubeconfig}; delete it with \`kind delete cluster --name ${cluster.name}\``);
     } else {
+      if (plan.beforeDelete) await plan.beforeDelete(cluster).catch((error: Error) => log(`could not clean up around the cluster: ${error.message}`));
       await step(`deleting cluster ${cluster.name}`, () => cluster.delete()).catch((error: Error) => log(`could not delete the cluster: ${error.message}`));
     }
   }

@@ -26,6 +26,43 @@ const TRAEFIK_MANIFEST = join(TOOLS, 'ingress', 'traefik-kind.yaml');
 const TRAEFIK_NAMESPACE = 'traefik';
 export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
 
+/**
+ * The internet side of the egress probes: a host of the run's own on a Docker network in
+ * TEST-NET-3 (RFC 5737, documentation only, never routed), which the policies treat as public
+ * like any address outside the private ranges. The node joins that network too, so pods reach
+ * the host through the node; no packet leaves the machine.
+ */
+export const INTERNET_TEST_HOST = { network: 'letta-e2e-internet', subnet: '203.0.113.0/24', address: '203.0.113.10', port: 443 };
+
+/** Listens on the port and accepts every connection: all an egress probe needs. */
+const LISTENER = `import socket
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("0.0.0.0", ${INTERNET_TEST_HOST.port}))
+s.listen(64)
+while True:
+    s.accept()[0].close()
+`;
+
+function internetTestHost(shell: Shell, pythonImage: string) {
+  const host = `${INTERNET_TEST_HOST.network}-host`;
+  const docker = (args: string[]) => check(shell, 'docker', args, { timeoutMs: 2 * MINUTE });
+  const remove = async (cluster: KindCluster) => {
+    await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
+    await shell.run('docker', ['rm', '--force', host]);
+    await shell.run('docker', ['network', 'rm', INTERNET_TEST_HOST.network]);
+  };
+  return {
+    afterCreate: async (cluster: KindCluster) => {
+      await remove(cluster);
+      await docker(['network', 'create', '--subnet', INTERNET_TEST_HOST.subnet, INTERNET_TEST_HOST.network]);
+      await docker(['run', '--detach', '--name', host, '--network', INTERNET_TEST_HOST.network, '--ip', INTERNET_TEST_HOST.address, pythonImage, 'python3', '-c', LISTENER]);
+      await docker(['network', 'connect', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
+    },
+    beforeDelete: remove,
+  };
+}
+
 /** The last line of a build script's stdout: the image it built or found. */
 const lastLine = (text: string) => text.trim().split('\n').pop()!.trim();
 
@@ -82,8 +119,9 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
         await context.kubectl.check(['apply', '--filename', TRAEFIK_MANIFEST]);
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
-      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address },
       valuesFile: LOCAL_VALUES,
+      ...internetTestHost(shell, python),
     },
   };
 }

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { dump, load } from 'js-yaml';
+import { loadSettings, mergeValues } from '../../lib/config/load';
+import { Topology } from '../../lib/topology';
+import type { IngressTarget } from './http';
+import type { KubeObject } from './kubectl';
+import { lettaCall, type LettaClient, readBackWithin, writeLettaData } from './letta-api';
+import { secretsInLogs } from './logs';
+import { waitForWorkloads } from './readiness';
+import type { Shell } from './shell';
+import { applyStack, type StepContext, synthesize } from './steps';
+
+/*
+ * The second variant: the gpu profile without vLLM (no GPU here), so two Letta replicas, Redis
+ * and password auth, installed the way the README's GPU section says (namespace first, then the
+ * Secrets created by hand, then dist/).
+ */
+
+const MINUTE = 60_000;
+export const REPLICAS_PROFILE = 'gpu';
+/** Over the gpu profile: no vLLM, and CPU requests that let two replicas share a 2-core node. */
+export const REPLICAS_VALUES = { vllm: { enabled: false }, letta: { resources: { requests: { cpu: '100m' } } } };
+
+export interface VariantResult {
+  readonly name: string;
+  readonly problems: readonly string[];
+}
+
+export interface ReplicasVariantOptions {
+  readonly shell: Shell;
+  readonly repoRoot: string;
+  /** The run's own values file (a cluster without a registry, say), merged under the variant's. */
+  readonly baseValuesFile?: string;
+  readonly ingress: (host: string) => IngressTarget;
+}
+
+/** The README's `openssl rand -hex 24`. */
+const newPassword = () => randomBytes(24).toString('hex');
+
+export async function runReplicasVariant(base: StepContext, options: ReplicasVariantOptions): Promise<VariantResult[]> {
+  const { kubectl, log } = base;
+  const work = mkdtempSync(join(tmpdir(), 'letta-e2e-replicas-'));
+  try {
+    const values = mergeValues(options.baseValuesFile ? load(readFileSync(options.baseValuesFile, 'utf8')) : {}, REPLICAS_VALUES);
+    const valuesFile = join(work, 'values.yaml');
+    writeFileSync(valuesFile, dump(values));
+    const settings = loadSettings({ profile: REPLICAS_PROFILE, valuesFile });
+    const topology = new Topology(settings);
+    const context: StepContext = { ...base, settings, topology };
+    const namespace = topology.namespace;
+
+    log(`replicas variant: removing the kind profile's namespace ${namespace}`);
+    await kubectl.check(['delete', 'namespace', namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
+    const { dir } = await synthesize(options.shell, options.repoRoot, REPLICAS_PROFILE, valuesFile);
+    // The README's order: the namespace, the Secrets synth never generates, then everything.
+    await kubectl.check(['apply', '--filename', join(dir, '0000-namespace.k8s.yaml')]);
+    const serverPassword = newPassword();
+    const serverSecret = settings.letta.serverPassword!;
+    await kubectl.check(['--namespace', namespace, 'create', 'secret', 'generic', settings.database.credentials.secretName, `--from-literal=password=${newPassword()}`]);
+    await kubectl.check(['--namespace', namespace, 'create', 'secret', 'generic', serverSecret.name, `--from-literal=${serverSecret.key}=${serverPassword}`]);
+    await applyStack(context, dir);
+    await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log });
+
+    const results: VariantResult[] = [];
+    const record = async (name: string, run: () => Promise<string[]>) => {
+      let problems: string[];
+      try {
+        problems = await run();
+      } catch (error) {
+        problems = [(error as Error).message];
+      }
+      results.push({ name, problems });
+      log(problems.length === 0 ? `PASS ${name}` : `FAIL ${name}\n${problems.map((p) => `    ${p}`).join('\n')}`);
+    };
+    const letta = topology.component('letta');
+    const selector = Object.entries(letta.selector)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(',');
+    const lettaPods = async () =>
+      (JSON.parse(await kubectl.check(['get', 'pods', '--namespace', namespace, '--selector', selector, '--output', 'json'])).items ?? []) as KubeObject[];
+    const target = options.ingress(settings.ingress.host);
+    const client: LettaClient = { target, password: serverPassword };
+
+    await record(`replicas variant: ${settings.letta.replicas} Letta replicas started together and each migrated, one at a time`, async () => {
+      const pods = await lettaPods();
+      const problems: string[] = [];
+      if (pods.length !== settings.letta.replicas) problems.push(`${pods.length} pods of ${letta.name}, expected ${settings.letta.replicas}`);
+      let holders = 0;
+      for (const pod of pods) {
+        const migrate = (pod.status?.initContainerStatuses ?? []).find((s: KubeObject) => s.name === 'migrate');
+        const exit = migrate?.state?.terminated?.exitCode;
+        if (exit !== 0) problems.push(`${pod.metadata.name}: migrate ${exit === undefined ? 'did not finish' : `exited ${exit}`}`);
+        const logText = await kubectl.check(['logs', pod.metadata.name, '--namespace', namespace, '--container', 'migrate']);
+        if (logText.includes('holding the migration lock')) holders++;
+        if (!logText.includes('migrations are at head')) problems.push(`${pod.metadata.name}: migrate never reached head`);
+        const waited = logText.includes('waiting for the migration lock');
+        log(`  ${pod.metadata.name}: migrate exited ${exit}${waited ? ', after waiting for the other pod\'s lock' : ''}`);
+      }
+      if (holders !== pods.length) problems.push(`${holders} of ${pods.length} migrators logged holding the lock`);
+      return problems;
+    });
+    await record('replicas variant: password auth answers 401 without the password and 200 with it', async () => {
+      const without = await lettaCall({ target }, 'GET', '/v1/agents/?limit=1');
+      const withPassword = await lettaCall(client, 'GET', '/v1/agents/?limit=1');
+      const problems: string[] = [];
+      if (without.status !== 401) problems.push(`without the password: status ${without.status}, expected 401`);
+      if (withPassword.status !== 200) problems.push(`with the password: status ${withPassword.status}: ${withPassword.body.slice(0, 200)}`);
+      return problems;
+    });
+    await record('replicas variant: data written through one replica reads back through the Service', async () => {
+      const written = await writeLettaData(client);
+      return readBackWithin(client, written, MINUTE);
+    });
+    await record('replicas variant: the PodDisruptionBudget lets one replica be evicted, not both', async () => {
+      const pods = (await lettaPods()).map((p) => p.metadata.name as string);
+      const evict = (pod: string) =>
+        kubectl.run(['create', '--raw', `/api/v1/namespaces/${namespace}/pods/${pod}/eviction`, '--filename', '-'], {
+          input: JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod, namespace } }),
+        });
+      const first = await evict(pods[0]);
+      const second = await evict(pods[1]);
+      const problems: string[] = [];
+      if (first.code !== 0) problems.push(`evicting ${pods[0]} was refused: ${first.stderr.trim()}`);
+      if (second.code === 0) problems.push(`evicting ${pods[1]} too went through: the budget did not hold`);
+      else if (!/disruption budget/i.test(second.stderr)) problems.push(`evicting ${pods[1]} failed for another reason: ${second.stderr.trim()}`);
+      await waitForWorkloads(kubectl, namespace, { timeoutMs: 10 * MINUTE, log });
+      return problems;
+    });
+    await record('replicas variant: no Secret value (the server password included) in any container\'s log', async () => {
+      const scan = await secretsInLogs(kubectl, [namespace]);
+      log(`  read ${scan.linesRead} log lines of ${scan.containers} containers`);
+      return scan.problems;
+    });
+    return results;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
