@@ -65,13 +65,18 @@ describe('settings validation', () => {
   it('GIVEN a values file that is not YAML WHEN loaded THEN the error names the file', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
     fs.writeFileSync(file, 'letta: [unclosed');
-    expect(() => loadSettings({ valuesFile: file })).toThrow(new RegExp(`${file}: not valid YAML`));
+    try {
+      expect(() => loadSettings({ valuesFile: file })).toThrow(new RegExp(`${file}: not valid YAML`));
+    } finally {
+      fs.rmSync(path.dirname(file), { recursive: true, force: true });
+    }
   });
 
   it('GIVEN a values file WHEN loaded THEN it is merged over the profile', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
     fs.writeFileSync(file, 'letta:\n  replicas: 3\ningress:\n  host: letta.example.com\n');
     const settings = loadSettings({ profile: 'gpu', valuesFile: file });
+    fs.rmSync(path.dirname(file), { recursive: true, force: true });
     expect(settings.letta.replicas).toBe(3);
     expect(settings.letta.secure).toBe(true); // from the gpu profile
     expect(settings.ingress.host).toBe('letta.example.com');

@@ -179,6 +179,7 @@ async function main(): Promise<number> {
       kubeconfig,
       log,
       plan: { ...plan, preloadImages: [...stackImages, ...plan.preloadImages] },
+      resultsFile: process.env.E2E_RESULTS,
     });
     log(`e2e:local finished in ${Math.round((Date.now() - started) / 1000)} s, builds included`);
     return code;

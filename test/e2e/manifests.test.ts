@@ -131,6 +131,7 @@ describe('the NetworkPolicy probe pods', () => {
     expect(pod.metadata.labels).toMatchObject(topology.component('letta').selector);
     expect(pod.spec.restartPolicy).toBe('Never');
     expect(pod.spec.containers[0].readinessProbe).toEqual({ exec: { command: ['false'] }, periodSeconds: 60 });
-    expect(pod.spec.containers[0].command.slice(-3)).toEqual(['letta-db', '5432', '10']);
+    // Keeps trying until connected: the policy engine applies its rules a moment after the pod starts.
+    expect(pod.spec.containers[0].command.slice(-5)).toEqual(['letta-db', '5432', '10', '45', '--until-connected']);
   });
 });

@@ -156,6 +156,12 @@ export interface ProbePodOptions {
   readonly host: string;
   readonly port: number;
   readonly connectTimeoutSeconds: number;
+  /**
+   * Attempts during this many seconds (see connect_probe.py) instead of one; with
+   * `untilConnected` the first connection ends them. @default one attempt
+   */
+  readonly windowSeconds?: number;
+  readonly untilConnected?: boolean;
   /** Image with python3 that runs the probe. @default PYTHON_IMAGE */
   readonly image?: string;
 }
@@ -178,7 +184,12 @@ export function probePod(options: ProbePodOptions): KubeObject {
       securityContext: RESTRICTED_POD_SECURITY,
       containers: [
         {
-          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'probe', connectProbeScript(), [options.host, String(options.port), String(options.connectTimeoutSeconds)]),
+          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'probe', connectProbeScript(), [
+            options.host,
+            String(options.port),
+            String(options.connectTimeoutSeconds),
+            ...(options.windowSeconds === undefined ? [] : [String(options.windowSeconds), ...(options.untilConnected ? ['--until-connected'] : [])]),
+          ]),
           readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
         },
       ],

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
@@ -141,4 +141,31 @@ describe.runIf(available('e2e connect probe', python3Missing()))('connect_probe.
     expect(judgeProbe({ ...probeCase, port, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
     expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log).ok).toBe(false);
   });
+});
+
+describe.runIf(available('e2e connect probe window', python3Missing()))('connect_probe.py with a window, on loopback', () => {
+  const script = join(__dirname, 'backends', 'connect_probe.py');
+
+  it('GIVEN a port that opens only after a while WHEN probed until connected THEN the late connection is the verdict', async () => {
+    const server = createServer();
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const port = (server.address() as AddressInfo).port;
+    server.close();
+    await once(server, 'close');
+    // Listening again 3 s later, as an allowed source's rule arrives after the probe started.
+    const reopen = setTimeout(() => server.listen(port, '127.0.0.1'), 3_000);
+    try {
+      const log = await new Promise<string>((resolve) => {
+        let out = '';
+        const child = spawn('python3', [script, '127.0.0.1', String(port), '2', '20', '--until-connected']);
+        child.stdout.on('data', (chunk: Buffer) => (out += chunk));
+        child.on('close', () => resolve(out));
+      });
+      expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log)).toMatchObject({ ok: true });
+    } finally {
+      clearTimeout(reopen);
+      server.close();
+    }
+  }, 60_000);
 });

@@ -45,6 +45,11 @@ export interface ProbePlanOptions {
 }
 
 export const CONNECT_TIMEOUT_SECONDS = 10;
+/**
+ * How long each probe keeps trying: past the moment the policy engine has applied its rules to
+ * the new pod (kube-router took more than a probe's start-up on a busy 2-core node).
+ */
+export const PROBE_WINDOW_SECONDS = 45;
 
 interface Client {
   /** Short name for pod names. */
@@ -148,7 +153,13 @@ export function networkProbeCases(topology: Topology, options: ProbePlanOptions)
 }
 
 export function probePodFor(probe: ProbeCase, image?: string): KubeObject {
-  return probePod({ ...probe, connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS, image });
+  return probePod({
+    ...probe,
+    connectTimeoutSeconds: CONNECT_TIMEOUT_SECONDS,
+    windowSeconds: PROBE_WINDOW_SECONDS,
+    untilConnected: probe.expect === 'connects',
+    image,
+  });
 }
 
 export interface ProbeVerdict {
@@ -176,6 +187,7 @@ export function judgeProbe(probe: ProbeCase, log: string, controlConnected = fal
     const parsed = line === undefined ? undefined : JSON.parse(line);
     outcome = parsed?.outcome;
     detail = parsed?.detail ? ` (${parsed.detail})` : '';
+    if (parsed?.earlier_connections) detail += ` after ${parsed.earlier_connections} earlier attempts connected`;
   } catch {
     outcome = undefined;
   }

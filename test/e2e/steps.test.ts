@@ -165,9 +165,10 @@ describe('runNetworkProbes', () => {
   it('GIVEN probes that finish WHEN run THEN each log is judged and the pods are deleted', async () => {
     const shell = new FakeShell()
       .on(['apply'], ok())
+      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
       .on(['get', 'pods', '--all-namespaces'], json({ items: cases.map((c) => podIn(c, 'Succeeded')) }))
       .on(['logs'], connected)
-      .on(['delete', 'pods'], ok());
+      .on(['delete', 'pods,configmaps'], ok());
 
     const verdicts = await runNetworkProbes(context(shell), cases, 60_000);
 
@@ -175,27 +176,30 @@ describe('runNetworkProbes', () => {
       ['probe-a', true],
       ['probe-b', false],
     ]);
-    expect(shell.callsWith('apply')[0].options?.input).toContain('name: probe-b');
-    expect(shell.callsWith('delete', 'pods', '--selector', 'letta-e2e/probe=true')).toHaveLength(1);
+    expect(shell.callsWith('apply')[1].options?.input).toContain('name: probe-b');
+    expect(shell.callsWith('delete', 'pods,configmaps', '--selector', 'letta-e2e/probe=true')).toHaveLength(1);
+    // Owned by a ConfigMap, so that no DaemonSet adopts and deletes a probe labelled like its pods.
+    expect(shell.callsWith('apply')[1].options?.input).toContain('uid: owner-uid');
   });
 
   it('GIVEN a probe stuck pending WHEN the wait runs out THEN it fails with the pod state and the pods are still deleted', async () => {
     const shell = new FakeShell()
       .on(['apply'], ok())
+      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
       .on(['get', 'pods', '--all-namespaces'], json({ items: [podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')] }))
       .on(['logs'], connected)
-      .on(['delete', 'pods'], ok());
+      .on(['delete', 'pods,configmaps'], ok());
 
     const verdicts = await runNetworkProbes(context(shell), cases, 30_000);
 
     expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 30000 ms: pod probe-b: Pending, not ready' });
-    expect(shell.callsWith('delete', 'pods')).toHaveLength(1);
+    expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 
   it('GIVEN the apply failing WHEN run THEN the error surfaces and the pods are deleted all the same', async () => {
-    const shell = new FakeShell().on(['apply'], fail('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"')).on(['delete', 'pods'], ok());
+    const shell = new FakeShell().on(['apply'], fail('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"')).on(['delete', 'pods,configmaps'], ok());
 
     await expect(runNetworkProbes(context(shell), cases, 30_000)).rejects.toThrow('violates PodSecurity');
-    expect(shell.callsWith('delete', 'pods')).toHaveLength(1);
+    expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 });

@@ -173,14 +173,33 @@ export async function componentPodAddresses(context: StepContext): Promise<Map<C
   return addresses;
 }
 
+/** Owner of the probe pods in each namespace (see runNetworkProbes). */
+export const PROBE_OWNER = 'letta-e2e-probes';
+
 /**
  * Starts one probe pod per case, waits until all have finished and judges their logs. The pods
  * are deleted afterwards, also when the wait runs out.
+ *
+ * A probe carries a component's labels, which are also its workload's selector; a DaemonSet
+ * adopts such an orphan pod and deletes it as surplus. So every probe names a ConfigMap of its
+ * namespace as its controller, and no workload claims a pod that has one.
  */
 export async function runNetworkProbes(context: StepContext, cases: readonly ProbeCase[], timeoutMs: number): Promise<ProbeVerdict[]> {
   const { kubectl } = context;
+  const namespaces = [...new Set(cases.map((c) => c.namespace))];
   try {
-    await kubectl.apply(cases.map((probe) => probePodFor(probe, environmentOf(context).pythonImage)));
+    await kubectl.apply(
+      namespaces.map((namespace) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROBE_OWNER, namespace, labels: { 'letta-e2e/probe': 'true' } } })),
+    );
+    const owners = new Map<string, string>();
+    for (const namespace of namespaces) owners.set(namespace, (await kubectl.get('configmap', PROBE_OWNER, namespace))?.metadata.uid);
+    await kubectl.apply(
+      cases.map((probe) => {
+        const pod = probePodFor(probe, environmentOf(context).pythonImage);
+        pod.metadata.ownerReferences = [{ apiVersion: 'v1', kind: 'ConfigMap', name: PROBE_OWNER, uid: owners.get(probe.namespace), controller: true }];
+        return pod;
+      }),
+    );
     let pods: KubeObject[] = [];
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
@@ -207,7 +226,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
     }
     return cases.map((probe) => verdicts.get(probe.name)!);
   } finally {
-    await kubectl.run(['delete', 'pods', '--all-namespaces', '--selector', PROBE_SELECTOR, '--wait=false']);
+    await kubectl.run(['delete', 'pods,configmaps', '--all-namespaces', '--selector', PROBE_SELECTOR, '--wait=false']);
   }
 }
 

@@ -22,13 +22,19 @@ export interface RenderedProfile {
 
 const cache = new Map<string, RenderedProfile>();
 
+/** Renderings go into the test run's folder (test/support/global-setup.ts), removed at its end. */
+function renderDir(profile: string): string {
+  const root = process.env.LETTA_K8S_TEST_TMP ?? temporaryOutdir('letta-k8s-render-');
+  return fs.mkdtempSync(path.join(root, `${profile}-`));
+}
+
 /** Synthesizes a profile (with optional values merged over it) into a temporary directory. */
 export function renderProfile(profile: string, values?: unknown): RenderedProfile {
   const key = `${profile}:${JSON.stringify(values ?? null)}`;
   const cached = cache.get(key);
   if (cached) return cached;
   const settings = loadSettings({ profile, values });
-  const dir = temporaryOutdir(`letta-k8s-${profile}-`);
+  const dir = renderDir(profile);
   const files = synthesizeStack(settings, dir).map((file) => path.join(dir, file));
   const rendered = { profile, dir, files, documents: loadManifests(files) };
   cache.set(key, rendered);

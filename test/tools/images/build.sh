@@ -8,7 +8,7 @@
 # Downloads (debootstrap, .deb archives, source tarballs, the sdist, uv's and Go's caches) stay
 # in ${LETTA_K8S_CACHE:-~/.cache/letta-k8s}/images, so a rebuild fetches nothing again.
 # Needs: root (debootstrap, chroot), docker, debootstrap, apt-get, pip (sdist download), go.
-# See TWINS.md for what each twin is and how it differs from upstream.
+# README.md ("End-to-end without a registry") says what each twin is and how it differs from upstream.
 set -euo pipefail
 IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$IMAGES_DIR/../cache-dir.sh"
