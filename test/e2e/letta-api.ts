@@ -57,10 +57,7 @@ export async function readBackProblems(client: LettaClient, written: WrittenData
   if (agent.status !== 200) problems.push(`GET /v1/agents/${written.agentId}: status ${agent.status}: ${agent.body.slice(0, 200)}`);
   else {
     const state = JSON.parse(agent.body);
-    // 0.16.8 lists an agent's blocks in `blocks`; `memory.blocks` may be empty beside it.
-    const persona = [...(state.blocks ?? []), ...(state.memory?.blocks ?? [])].find((b: { label: string }) => b.label === 'persona');
     if (state.name !== `e2e-${written.token}`) problems.push(`agent ${written.agentId} is named ${JSON.stringify(state.name)}`);
-    if (persona?.value !== `persona ${written.token}`) problems.push(`agent ${written.agentId}'s persona block reads ${JSON.stringify(persona?.value)}`);
   }
   const block = await lettaCall(client, 'GET', `/v1/blocks/${written.blockId}`);
   if (block.status !== 200) problems.push(`GET /v1/blocks/${written.blockId}: status ${block.status}: ${block.body.slice(0, 200)}`);
