@@ -2,6 +2,8 @@
 # Needs: IMAGES_DIR (this folder), LETTA_K8S_CACHE (from test/tools/cache-dir.sh).
 
 CACHE_ROOT="$LETTA_K8S_CACHE/images"
+# Created up front: temporary folders are made inside it (mktemp) before anything else writes there.
+mkdir -p "$CACHE_ROOT"
 DEBIAN_MIRROR="${DEBIAN_MIRROR:-http://deb.debian.org/debian}"
 DEBIAN_SUITE=bookworm
 RECIPE_LABEL=dev.letta-k8s.recipe
