@@ -1,22 +1,15 @@
-import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
+import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentService } from '../lib/component-service';
+import { Settings } from '../lib/config/schema';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
-import {
-  componentWorkload,
-  containerResources,
-  hardenedContainer,
-  listeningProbe,
-  nameTheUser,
-  scratchVolume,
-  secretFile,
-  selectComponentPods,
-  storageSize,
-} from '../lib/hardening';
 import { componentLabels } from '../lib/labels';
+import { listeningProbe } from '../lib/probes';
+import { containerResources, storageSize } from '../lib/resources';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
+import { scratchVolume, secretFile } from '../lib/volumes';
 
 /**
  * Not the image's own "postgres" (999): uids above 10000 never collide with a node's users. The
@@ -30,11 +23,16 @@ const TLS_DIR = '/run/secrets/postgres-tls';
 /** Key of the database Secret that holds the password. */
 export const DATABASE_PASSWORD_KEY = 'password';
 
+export interface DatabaseChartProps extends StackChartProps {
+  /** The database settings: image, credentials, storage, TLS, resources. */
+  readonly database: Settings['database'];
+}
+
 /** pgvector Postgres: a StatefulSet with a headless Service named like compose's alias. */
 export class DatabaseChart extends StackChart {
-  constructor(scope: Construct, id: string, props: StackChartProps) {
+  constructor(scope: Construct, id: string, props: DatabaseChartProps) {
     super(scope, id, props);
-    const db = this.settings.database;
+    const db = props.database;
     const component = this.topology.component('database');
     const labels = componentLabels(component, db.image);
     const postgres = portOf(component, 'postgres');
@@ -72,72 +70,63 @@ export class DatabaseChart extends StackChart {
       serverArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${TLS_DIR}/tls.crt`, '-c', `ssl_key_file=${TLS_DIR}/tls.key`);
     }
 
-    const service = new ComponentService(this, 'service', { component, labels, headless: true });
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
-    const statefulSet = new kplus.StatefulSet(this, 'statefulset', {
-      ...componentWorkload(this, component, { labels, uid: POSTGRES_UID, images: [db.image], replicas: 1 }),
-      service: service.service,
-      // Time for a clean shutdown (checkpoint) before the kubelet kills Postgres.
-      terminationGracePeriod: Duration.seconds(60),
-      volumeClaimTemplates: [
-        {
-          name: 'data',
-          storage: storageSize(db.storage.size),
-          accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-        },
-      ],
-      containers: [
-        {
-          name: 'postgres',
-          ...hardenedContainer(db.image, POSTGRES_UID, this.settings.imagePullPolicy),
-          // The image's entrypoint initialises the data directory, then runs these arguments.
-          args: serverArgs,
-          ports: [{ name: postgres.name, number: postgres.port }],
-          envVariables: {
-            POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
-            POSTGRES_DB: kplus.EnvValue.fromValue(db.databaseName),
-            // A file, not a variable: environment variables leak into process listings and dumps.
-            POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(`${SECRETS_DIR}/${DATABASE_PASSWORD_KEY}`),
-            // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
-            PGDATA: kplus.EnvValue.fromValue(`${DATA_DIR}/pgdata`),
+    const postgresComponent = new StackComponent(this, 'postgres', {
+      component,
+      image: db.image,
+      uid: POSTGRES_UID,
+      userName: 'postgres',
+      imagePullPolicy: this.imagePullPolicy,
+      workload: {
+        kind: 'StatefulSet',
+        // Time for a clean shutdown (checkpoint) before the kubelet kills Postgres.
+        terminationGracePeriod: Duration.seconds(60),
+        volumeClaimTemplates: [
+          {
+            name: 'data',
+            storage: storageSize(db.storage.size),
+            accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
+            storageClassName: db.storage.storageClassName,
           },
-          resources: containerResources(db.resources),
-          volumeMounts: [
-            // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
-            { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
-            { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
-            secretFile(this, 'credentials-volume', { secretName: db.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
-            ...tlsMounts,
-            scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
-            scratchVolume(this, 'tmp', '/tmp'),
-            // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.
-            {
-              path: '/dev/shm',
-              volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(256) }),
-            },
-          ],
-          // Compose's healthcheck: pg_isready every 5 s.
-          startup: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 60 }),
-          readiness: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-          // Not pg_isready: it fails during crash recovery, which a restart would only start over.
-          liveness: listeningProbe(postgres.port, {
-            periodSeconds: Duration.seconds(15),
-            timeoutSeconds: Duration.seconds(5),
-            failureThreshold: 4,
-          }),
+        ],
+      },
+    });
+    postgresComponent.addContainer({
+      name: 'postgres',
+      // The image's entrypoint initialises the data directory, then runs these arguments.
+      args: serverArgs,
+      envVariables: {
+        POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
+        POSTGRES_DB: kplus.EnvValue.fromValue(db.databaseName),
+        // A file, not a variable: environment variables leak into process listings and dumps.
+        POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(`${SECRETS_DIR}/${DATABASE_PASSWORD_KEY}`),
+        // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
+        PGDATA: kplus.EnvValue.fromValue(`${DATA_DIR}/pgdata`),
+      },
+      resources: containerResources(db.resources),
+      volumeMounts: [
+        // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
+        { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
+        { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
+        secretFile(this, 'credentials-volume', { secretName: db.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
+        ...tlsMounts,
+        scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
+        scratchVolume(this, 'tmp', '/tmp'),
+        // Postgres shares memory between backends through /dev/shm; the runtime default is 64 MiB.
+        {
+          path: '/dev/shm',
+          volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', { medium: kplus.EmptyDirMedium.MEMORY, sizeLimit: Size.mebibytes(256) }),
         },
       ],
+      // Compose's healthcheck: pg_isready every 5 s.
+      startup: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 60 }),
+      readiness: kplus.Probe.fromCommand(pgIsReady, { periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
+      // Not pg_isready: it fails during crash recovery, which a restart would only start over.
+      liveness: listeningProbe(postgres.port, {
+        periodSeconds: Duration.seconds(15),
+        timeoutSeconds: Duration.seconds(5),
+        failureThreshold: 4,
+      }),
     });
-    selectComponentPods(statefulSet, component);
-    nameTheUser(statefulSet, 'postgres');
-
-    // Data survives deleting or scaling down the StatefulSet.
-    const resource = ApiObject.of(statefulSet);
-    resource.addJsonPatch(
-      JsonPatch.add('/spec/persistentVolumeClaimRetentionPolicy', { whenDeleted: 'Retain', whenScaled: 'Retain' }),
-    );
-    if (db.storage.storageClassName) {
-      resource.addJsonPatch(JsonPatch.add('/spec/volumeClaimTemplates/0/spec/storageClassName', db.storage.storageClassName));
-    }
   }
 }

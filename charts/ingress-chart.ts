@@ -1,8 +1,15 @@
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { Settings } from '../lib/config/schema';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
-import { portOf } from '../lib/topology';
+
+export interface IngressChartProps extends StackChartProps {
+  /** The Ingress settings: class, host, TLS, stream timeouts. */
+  readonly ingress: Settings['ingress'];
+  /** Letta's image, whose version labels the Ingress like Letta's other objects. */
+  readonly lettaImage: string;
+}
 
 /**
  * The ingress-nginx Ingress in front of Letta. Letta streams Server-Sent Events and does not send
@@ -11,17 +18,19 @@ import { portOf } from '../lib/topology';
  * Snippet annotations are avoided: they are disabled by default since ingress-nginx 1.9.
  */
 export class IngressChart extends StackChart {
-  constructor(scope: Construct, id: string, props: StackChartProps) {
+  constructor(scope: Construct, id: string, props: IngressChartProps) {
     super(scope, id, props);
-    const ingress = this.settings.ingress;
-    const component = this.topology.component('letta');
-    const http = portOf(component, 'http');
+    const { ingress } = props;
+    const entry = this.topology.entry;
+    if (!entry) throw new Error('ingress: the topology has no entry (ingress.enabled is false)');
+    const component = entry.to;
+    const http = entry.port;
     const timeout = String(ingress.streamTimeoutSeconds);
 
     new k8s.KubeIngress(this, 'ingress', {
       metadata: {
         name: component.name,
-        labels: componentLabels(component, this.settings.letta.image),
+        labels: componentLabels(component, props.lettaImage),
         annotations: {
           'nginx.ingress.kubernetes.io/proxy-read-timeout': timeout,
           'nginx.ingress.kubernetes.io/proxy-send-timeout': timeout,

@@ -1,22 +1,15 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
-import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentService } from '../lib/component-service';
-import { SecretKeyRef } from '../lib/config/schema';
-import {
-  componentWorkload,
-  containerResources,
-  hardenedContainer,
-  listeningProbe,
-  nameTheUser,
-  scratchVolume,
-  selectComponentPods,
-} from '../lib/hardening';
+import { SecretKeyRef, Settings } from '../lib/config/schema';
 import { componentLabels } from '../lib/labels';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
-import { portOf } from '../lib/topology';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
+import { listeningProbe } from '../lib/probes';
+import { containerResources } from '../lib/resources';
+import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { StackComponent } from '../lib/stack-component';
+import { portOf } from '../lib/topology';
+import { scratchVolume } from '../lib/volumes';
 import { DATABASE_PASSWORD_KEY } from './database-chart';
 
 /**
@@ -32,11 +25,18 @@ const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
 /** How long a stopping server keeps serving before it gets SIGTERM. */
 const PRESTOP_DRAIN_SECONDS = 10;
 
+export interface LettaChartProps extends StackChartProps {
+  /** The Letta settings: image, replicas, secrets, egress, resources. */
+  readonly letta: Settings['letta'];
+  /** The database Letta connects to: user, name, password Secret, TLS, image (for pg_isready). */
+  readonly database: Settings['database'];
+}
+
 /** The Letta agent server: Deployment, Service, migration lock and disruption budget. */
 export class LettaChart extends StackChart {
-  constructor(scope: Construct, id: string, props: StackChartProps) {
+  constructor(scope: Construct, id: string, props: LettaChartProps) {
     super(scope, id, props);
-    const { letta, database } = this.settings;
+    const { letta, database } = props;
     const topology = this.topology;
     const component = topology.component('letta');
     const labels = componentLabels(component, letta.image);
@@ -134,73 +134,56 @@ export class LettaChart extends StackChart {
 
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
     const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp'), ...caMounts];
-    const deployment = new kplus.Deployment(this, 'deployment', {
-      ...componentWorkload(this, component, { labels, uid: LETTA_UID, images: [letta.image, database.image], replicas: letta.replicas }),
-      // Never below the desired replica count during a rollout.
-      strategy: kplus.DeploymentStrategy.rollingUpdate({
-        maxSurge: kplus.PercentOrAbsolute.absolute(1),
-        maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
-      }),
-      initContainers: [
-        {
-          // compose: depends_on db with condition service_healthy (the same pg_isready check).
-          name: 'wait-for-database',
-          ...hardenedContainer(database.image, LETTA_UID, this.settings.imagePullPolicy),
-          command: ['sh', '-c', pgIsReady],
-          resources: containerResources({
-            requests: { cpu: '10m', memory: '16Mi', ephemeralStorage: '1Gi' },
-            limits: { cpu: '100m', memory: '64Mi', ephemeralStorage: '1Gi' },
-          }),
-        },
-        {
-          name: 'migrate',
-          ...hardenedContainer(letta.image, LETTA_UID, this.settings.imagePullPolicy),
-          command: migrate,
-          workingDir: HOME,
-          envVariables: databaseEnv,
-          resources: containerResources(letta.resources),
-          volumeMounts: [scriptsMount, ...writablePaths],
-        },
-      ],
-      containers: [
-        {
-          name: 'server',
-          ...hardenedContainer(letta.image, LETTA_UID, this.settings.imagePullPolicy),
-          command: serve,
-          workingDir: HOME,
-          ports: [{ name: http.name, number: http.port }],
-          envVariables: env,
-          resources: containerResources(letta.resources),
-          volumeMounts: [scriptsMount, ...writablePaths],
-          startup: health({
-            periodSeconds: Duration.seconds(10),
-            failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
-          }),
-          readiness: health({ periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
-          liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
-          // Endpoint removal reaches the ingress controller a moment after the kubelet stops the
-          // pod; serving on through that moment keeps a rolling update from failing requests.
-          lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(PRESTOP_DRAIN_SECONDS)]) },
-        },
-      ],
+    const server = new StackComponent(this, 'server', {
+      component,
+      image: letta.image,
+      uid: LETTA_UID,
+      userName: 'letta',
+      imagePullPolicy: this.imagePullPolicy,
+      workload: {
+        kind: 'Deployment',
+        replicas: letta.replicas,
+        // Never below the desired replica count during a rollout.
+        strategy: kplus.DeploymentStrategy.rollingUpdate({
+          maxSurge: kplus.PercentOrAbsolute.absolute(1),
+          maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
+        }),
+      },
     });
-    selectComponentPods(deployment, component);
-    nameTheUser(deployment, 'letta');
-
-    new ComponentService(this, 'service', { component, labels });
-
-    if (letta.replicas > 1) {
-      // Replicas on different nodes where there are several, so one node's loss keeps the API up.
-      deployment.scheduling.separate(deployment, { weight: 100, topology: kplus.Topology.HOSTNAME });
-      new k8s.KubePodDisruptionBudget(this, 'disruption-budget', {
-        metadata: { name: component.name, labels },
-        spec: {
-          maxUnavailable: k8s.IntOrString.fromNumber(1),
-          selector: { matchLabels: { ...component.selector } },
-          // A crash-looping replica must not block node drains.
-          unhealthyPodEvictionPolicy: 'AlwaysAllow',
-        },
-      });
-    }
+    // compose: depends_on db with condition service_healthy (the same pg_isready check).
+    server.addInitContainer({
+      name: 'wait-for-database',
+      image: database.image,
+      command: ['sh', '-c', pgIsReady],
+      resources: containerResources({
+        requests: { cpu: '10m', memory: '16Mi', ephemeralStorage: '1Gi' },
+        limits: { cpu: '100m', memory: '64Mi', ephemeralStorage: '1Gi' },
+      }),
+    });
+    server.addInitContainer({
+      name: 'migrate',
+      command: migrate,
+      workingDir: HOME,
+      envVariables: databaseEnv,
+      resources: containerResources(letta.resources),
+      volumeMounts: [scriptsMount, ...writablePaths],
+    });
+    server.addContainer({
+      name: 'server',
+      command: serve,
+      workingDir: HOME,
+      envVariables: env,
+      resources: containerResources(letta.resources),
+      volumeMounts: [scriptsMount, ...writablePaths],
+      startup: health({
+        periodSeconds: Duration.seconds(10),
+        failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
+      }),
+      readiness: health({ periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
+      liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
+      // Endpoint removal reaches the ingress controller a moment after the kubelet stops the
+      // pod; serving on through that moment keeps a rolling update from failing requests.
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(PRESTOP_DRAIN_SECONDS)]) },
+    });
   }
 }

@@ -2,22 +2,15 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentService } from '../lib/component-service';
-import {
-  componentWorkload,
-  containerResources,
-  hardenedContainer,
-  listeningProbe,
-  nameTheUser,
-  scratchVolume,
-  secretFile,
-  selectComponentPods,
-  storageSize,
-} from '../lib/hardening';
+import { Settings } from '../lib/config/schema';
 import { componentLabels } from '../lib/labels';
+import { listeningProbe } from '../lib/probes';
 import { parseQuantity } from '../lib/quantity';
+import { containerResources, storageSize } from '../lib/resources';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
+import { scratchVolume, secretFile } from '../lib/volumes';
 
 /**
  * The upstream image runs as root by default; vLLM needs no root once HOME and its caches point
@@ -28,11 +21,16 @@ const HOME = '/home/vllm';
 const CACHE_DIR = '/var/cache/models';
 const TOKEN_DIR = '/run/secrets/huggingface';
 
+export interface VllmChartProps extends StackChartProps {
+  /** The vLLM settings: image, model, GPUs, placement, cache. */
+  readonly vllm: Settings['vllm'];
+}
+
 /** vLLM's OpenAI-compatible server on NVIDIA GPUs, with a persistent model cache. */
 export class VllmChart extends StackChart {
-  constructor(scope: Construct, id: string, props: StackChartProps) {
+  constructor(scope: Construct, id: string, props: VllmChartProps) {
     super(scope, id, props);
-    const vllm = this.settings.vllm;
+    const { vllm } = props;
     const component = this.topology.component('vllm');
     const labels = componentLabels(component, vllm.image);
     const http = portOf(component, 'http');
@@ -78,47 +76,45 @@ export class VllmChart extends StackChart {
     const health = (options: kplus.HttpGetProbeOptions) =>
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 
-    const deployment = new kplus.Deployment(this, 'deployment', {
-      ...componentWorkload(this, component, { labels, uid: VLLM_UID, images: [vllm.image], replicas: 1 }),
+    const server = new StackComponent(this, 'vllm', {
+      component,
+      image: vllm.image,
+      uid: VLLM_UID,
+      userName: 'vllm',
+      imagePullPolicy: this.imagePullPolicy,
       // A rolling update would need a second set of GPUs; on a full GPU pool it never finishes.
-      strategy: kplus.DeploymentStrategy.recreate(),
-      containers: [
-        {
-          name: 'vllm',
-          ...hardenedContainer(vllm.image, VLLM_UID, this.settings.imagePullPolicy),
-          command: ['vllm', 'serve'],
-          args,
-          ports: [{ name: http.name, number: http.port }],
-          envVariables: env,
-          resources: containerResources(vllm.resources),
-          volumeMounts: [
-            { path: CACHE_DIR, volume: kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', cache, { name: 'model-cache' }) },
-            // NCCL and tensor parallelism share memory through /dev/shm (compose: ipc: host).
-            {
-              path: '/dev/shm',
-              volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', {
-                medium: kplus.EmptyDirMedium.MEMORY,
-                sizeLimit: Size.mebibytes(Math.round(parseQuantity(vllm.shmSize)! / 1024 ** 2)),
-              }),
-            },
-            scratchVolume(this, 'home', HOME, Size.gibibytes(1)),
-            scratchVolume(this, 'tmp', '/tmp', Size.gibibytes(1)),
-            ...tokenMount,
-          ],
-          // Downloading and loading a model takes minutes; liveness starts only after that.
-          startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
-          readiness: health({ periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
-          liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(15), timeoutSeconds: Duration.seconds(5), failureThreshold: 4 }),
-        },
-      ],
+      workload: { kind: 'Deployment', replicas: 1, strategy: kplus.DeploymentStrategy.recreate() },
     });
-    selectComponentPods(deployment, component);
-    nameTheUser(deployment, 'vllm');
+    server.addContainer({
+      name: 'vllm',
+      command: ['vllm', 'serve'],
+      args,
+      envVariables: env,
+      resources: containerResources(vllm.resources),
+      volumeMounts: [
+        { path: CACHE_DIR, volume: kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', cache, { name: 'model-cache' }) },
+        // NCCL and tensor parallelism share memory through /dev/shm (compose: ipc: host).
+        {
+          path: '/dev/shm',
+          volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', {
+            medium: kplus.EmptyDirMedium.MEMORY,
+            sizeLimit: Size.mebibytes(Math.round(parseQuantity(vllm.shmSize)! / 1024 ** 2)),
+          }),
+        },
+        scratchVolume(this, 'home', HOME, Size.gibibytes(1)),
+        scratchVolume(this, 'tmp', '/tmp', Size.gibibytes(1)),
+        ...tokenMount,
+      ],
+      // Downloading and loading a model takes minutes; liveness starts only after that.
+      startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
+      readiness: health({ periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
+      liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(15), timeoutSeconds: Duration.seconds(5), failureThreshold: 4 }),
+    });
 
     // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
     // patches are applied before the typed serialization of resources.)
     const gpus = k8s.Quantity.fromNumber(vllm.gpus);
-    const resource = ApiObject.of(deployment);
+    const resource = ApiObject.of(server.workload);
     resource.addJsonPatch(
       JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),
       JsonPatch.add('/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu', gpus),
@@ -126,7 +122,5 @@ export class VllmChart extends StackChart {
       JsonPatch.add('/spec/template/spec/tolerations', vllm.tolerations),
     );
     if (vllm.runtimeClassName) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', vllm.runtimeClassName));
-
-    new ComponentService(this, 'service', { component, labels });
   }
 }

@@ -15,10 +15,10 @@ export const TRACE_FILE_DIR = '/var/lib/otelcol';
  * The collector's configuration, mirroring Letta's three upstream configs (file, ClickHouse,
  * SigNoz), with memory_limiter first in every pipeline and health_check for the probes.
  */
-export function collectorConfig(settings: Settings, topology: Topology): Record<string, unknown> {
+export function collectorConfig(telemetry: Settings['telemetry'], topology: Topology): Record<string, unknown> {
   const component = topology.component('telemetry');
   const listen = (name: string) => `0.0.0.0:${portOf(component, name).port}`;
-  const exporterName = { file: 'file', clickhouse: 'clickhouse', signoz: 'otlp/signoz' }[settings.telemetry.exporter.type];
+  const exporterName = { file: 'file', clickhouse: 'clickhouse', signoz: 'otlp/signoz' }[telemetry.exporter.type];
   const pipeline = { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: [exporterName] };
   return {
     extensions: { health_check: { endpoint: listen('health') } },
@@ -28,7 +28,7 @@ export function collectorConfig(settings: Settings, topology: Topology): Record<
       memory_limiter: { check_interval: '1s', limit_percentage: 80, spike_limit_percentage: 20 },
       batch: { timeout: '5s', send_batch_size: 1024 },
     },
-    exporters: { [exporterName]: exporterSettings(settings.telemetry.exporter) },
+    exporters: { [exporterName]: exporterSettings(telemetry.exporter) },
     service: {
       extensions: ['health_check'],
       pipelines: { traces: pipeline, metrics: pipeline, logs: pipeline },

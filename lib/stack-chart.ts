@@ -1,23 +1,23 @@
 import { Chart } from 'cdk8s';
 import { Construct } from 'constructs';
-import { Settings } from './config/schema';
+import { ImagePullPolicySetting } from './hardening';
 import { Topology } from './topology';
 
 export interface StackChartProps {
-  /** Validated settings of the profile being synthesized. */
-  readonly settings: Settings;
-  /** The topology derived from the settings. */
+  /** The topology of the profile being synthesized: components, addresses, edges. */
   readonly topology: Topology;
+  /** Pull policy of every image. @default Always for a tag, IfNotPresent for a digest */
+  readonly imagePullPolicy?: ImagePullPolicySetting;
 }
 
-/** A chart of the stack: every object lands in the stack's namespace. */
+/** A chart of the stack: every object lands in the topology's namespace. */
 export class StackChart extends Chart {
-  readonly settings: Settings;
   readonly topology: Topology;
+  readonly imagePullPolicy?: ImagePullPolicySetting;
 
   constructor(scope: Construct, id: string, props: StackChartProps) {
-    super(scope, id, { namespace: props.settings.namespace, disableResourceNameHashes: true });
-    this.settings = props.settings;
+    super(scope, id, { namespace: props.topology.namespace, disableResourceNameHashes: true });
     this.topology = props.topology;
+    this.imagePullPolicy = props.imagePullPolicy;
   }
 }

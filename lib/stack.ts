@@ -9,25 +9,32 @@ import { TelemetryChart } from '../charts/telemetry-chart';
 import { VllmChart } from '../charts/vllm-chart';
 import { Settings } from './config/schema';
 import { StackChartProps } from './stack-chart';
-import { Topology } from './topology';
+import { ComponentId, Topology } from './topology';
+
+/** How each component's chart is built: its own slice of the settings, nothing more. */
+const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settings, base: StackChartProps) => Chart>> = {
+  database: (app, s, base) => new DatabaseChart(app, 'database', { ...base, database: s.database }),
+  redis: (app, s, base) => new RedisChart(app, 'redis', { ...base, redis: s.redis }),
+  telemetry: (app, s, base) => new TelemetryChart(app, 'telemetry', { ...base, telemetry: s.telemetry }),
+  vllm: (app, s, base) => new VllmChart(app, 'vllm', { ...base, vllm: s.vllm }),
+  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database }),
+};
 
 /**
- * Adds the stack's charts to an app, in apply order. Each chart depends on the previous one, so
- * cdk8s numbers the files (0000-namespace.k8s.yaml, ...) and `kubectl apply -f dist/`, which
- * reads files in name order, creates the namespace first and the policies before any pod.
+ * Adds the stack's charts to an app, in apply order: the namespace, the policies, then the
+ * topology's components (the topology alone decides which), then the entry if there is one. Each
+ * chart depends on the previous one, so cdk8s numbers the files (0000-namespace.k8s.yaml, ...) and
+ * `kubectl apply -f dist/`, which reads files in name order, creates the policies before any pod.
  */
 export function addStack(app: App, settings: Settings): Chart[] {
-  const props: StackChartProps = { settings, topology: new Topology(settings) };
+  const topology = new Topology(settings);
+  const base: StackChartProps = { topology, imagePullPolicy: settings.imagePullPolicy };
   const charts: Chart[] = [
-    new NamespaceChart(app, 'namespace', props),
-    new NetworkPolicyChart(app, 'network-policies', props),
-    new DatabaseChart(app, 'database', props),
+    new NamespaceChart(app, 'namespace', { namespace: topology.namespace }),
+    new NetworkPolicyChart(app, 'network-policies', base),
+    ...topology.components.map((component) => COMPONENT_CHARTS[component.id](app, settings, base)),
   ];
-  if (settings.redis.enabled) charts.push(new RedisChart(app, 'redis', props));
-  if (settings.telemetry.enabled) charts.push(new TelemetryChart(app, 'telemetry', props));
-  if (settings.vllm.enabled) charts.push(new VllmChart(app, 'vllm', props));
-  charts.push(new LettaChart(app, 'letta', props));
-  if (settings.ingress.enabled) charts.push(new IngressChart(app, 'ingress', props));
+  if (topology.entry) charts.push(new IngressChart(app, 'ingress', { ...base, ingress: settings.ingress, lettaImage: settings.letta.image }));
   charts.slice(1).forEach((chart, index) => chart.addDependency(charts[index]));
   return charts;
 }

@@ -59,15 +59,8 @@ export const NETWORKS: Readonly<Record<NetworkId, NetworkDefinition>> = {
   internet: { internal: false, purpose: 'outbound connections to public addresses, where settings allow them' },
 };
 
+/** In apply order: what Letta waits for comes first, Letta last. */
 export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
-  letta: {
-    name: 'letta-server',
-    role: 'server',
-    ports: [tcp('http', 8283)],
-    networks: ['frontend', 'backend', 'telemetry', 'internet'],
-    enabled: always,
-    internetEgress: (s) => (s.letta.internetEgress.enabled ? s.letta.internetEgress : undefined),
-  },
   database: {
     name: 'letta-db',
     role: 'database',
@@ -104,7 +97,33 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     enabled: (s) => s.vllm.enabled,
     internetEgress: (s) => (s.vllm.internetEgress.enabled ? s.vllm.internetEgress : undefined),
   },
+  letta: {
+    name: 'letta-server',
+    role: 'server',
+    ports: [tcp('http', 8283)],
+    networks: ['frontend', 'backend', 'telemetry', 'internet'],
+    enabled: always,
+    internetEgress: (s) => (s.letta.internetEgress.enabled ? s.letta.internetEgress : undefined),
+  },
 };
+
+/** The networks the ingress controller joins: it is a client on the frontend only. */
+export const INGRESS_CONTROLLER_NETWORKS: readonly NetworkId[] = ['frontend'];
+
+/** The networks a client joins. */
+export function networksOf(id: ClientId): readonly NetworkId[] {
+  return id === 'ingress-controller' ? INGRESS_CONTROLLER_NETWORKS : COMPONENTS[id].networks;
+}
+
+/**
+ * As in compose, two containers can connect only over a network both join. Every edge names its
+ * network, so an edge whose ends do not share it is a mistake in this table.
+ */
+export function edgeProblem(edge: EdgeDefinition): string | undefined {
+  const outside = [edge.from, edge.to].filter((end) => !networksOf(end).includes(edge.network));
+  if (outside.length === 0) return undefined;
+  return `edge ${edge.from} -> ${edge.to}:${edge.port} runs over ${edge.network} (${NETWORKS[edge.network].purpose}), which ${outside.join(' and ')} does not join`;
+}
 
 export const EDGES: readonly EdgeDefinition[] = [
   { from: 'ingress-controller', to: 'letta', port: 'http', network: 'frontend', when: (s) => s.ingress.enabled },
@@ -170,14 +189,18 @@ export class Topology {
   readonly connections: readonly Connection[];
   readonly internet: readonly InternetAccess[];
   readonly ingressController: IngressControllerPeer;
+  /** The connection that brings outside traffic in (the ingress controller's), when there is one. */
+  readonly entry: Connection | undefined;
 
-  constructor(settings: Settings) {
+  constructor(settings: Settings, edges: readonly EdgeDefinition[] = EDGES) {
+    const problems = edges.map(edgeProblem).filter((problem) => problem !== undefined);
+    if (problems.length > 0) throw new Error(`topology: ${problems.join('; ')}`);
     this.namespace = settings.namespace;
     this.components = (Object.keys(COMPONENTS) as ComponentId[])
       .filter((id) => COMPONENTS[id].enabled(settings))
       .map((id) => ({ ...COMPONENTS[id], id, selector: selectorLabels(COMPONENTS[id].name) }));
     const deployed = new Set<ClientId>([...this.components.map((c) => c.id), 'ingress-controller']);
-    this.connections = EDGES.filter((edge) => deployed.has(edge.from) && deployed.has(edge.to) && (edge.when ?? always)(settings)).map(
+    this.connections = edges.filter((edge) => deployed.has(edge.from) && deployed.has(edge.to) && (edge.when ?? always)(settings)).map(
       (edge) => {
         const to = this.component(edge.to);
         return { from: edge.from, to, port: portOf(to, edge.port), network: edge.network };
@@ -192,6 +215,7 @@ export class Topology {
       return [{ component, ports: egress.ports }];
     });
     this.ingressController = settings.ingress.controller;
+    this.entry = this.connections.find((connection) => connection.from === 'ingress-controller');
   }
 
   component(id: ComponentId): DeployedComponent {
