@@ -24,9 +24,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { connectivity, PROBE_ADDRESSES, probePods, workloadsFrom } from '../lib/netpol/evaluator';
-import { AddressRange } from '../lib/netpol/ip';
-import { equal, format, NO_PORTS, portSet, PortSet, union } from '../lib/netpol/ports';
+import { connectivity, PROBE_ADDRESSES, probePods, workloadsFrom } from './support/netpol/evaluator';
+import { AddressRange } from './support/netpol/ip';
+import { equal, format, NO_PORTS, portSet, PortSet, union } from './support/netpol/ports';
 import {
   AnalyzerListing,
   findNetpolAnalyzer,

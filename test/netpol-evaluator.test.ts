@@ -17,7 +17,7 @@ import {
   PROBE_ADDRESSES,
   probePods,
   workloadsFrom,
-} from '../lib/netpol/evaluator';
+} from './support/netpol/evaluator';
 
 // ---------------------------------------------------------------------------------------------
 // Builders: just enough of each object for the evaluator.

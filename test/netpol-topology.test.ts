@@ -1,9 +1,9 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { asPeer, CLUSTER_DNS_PROBE, formatConnection, NetworkPolicyEvaluator, OUTSIDER_PROBE, PROBE_ADDRESSES, workloadsFrom } from '../lib/netpol/evaluator';
-import { isEmpty } from '../lib/netpol/ports';
-import { expectedConnections, stackConnections } from '../lib/netpol/matrix';
+import { asPeer, CLUSTER_DNS_PROBE, formatConnection, NetworkPolicyEvaluator, OUTSIDER_PROBE, PROBE_ADDRESSES, workloadsFrom } from './support/netpol/evaluator';
+import { isEmpty } from './support/netpol/ports';
+import { expectedConnections, stackConnections } from './support/netpol/matrix';
 import { NON_PUBLIC_IPV4 } from '../lib/network-policies';
 import { COMPONENTS } from '../lib/topology';
 import { findObject, PROFILES } from './support/render';
@@ -14,7 +14,13 @@ const id = (name: string) => `letta/${name}`;
 function evaluatorFor(profile: string, values?: unknown) {
   const { objects, topology } = stackWithController(profile, values);
   const workloads = new Map(workloadsFrom(objects).map((workload) => [workload.id, workload]));
-  const pod = (workloadId: string) => asPeer(workloads.get(workloadId) ?? (workloadId === OUTSIDER_PROBE.id ? OUTSIDER_PROBE : CLUSTER_DNS_PROBE));
+  for (const probe of [OUTSIDER_PROBE, CLUSTER_DNS_PROBE]) workloads.set(probe.id, probe);
+  // An id that names no workload is a mistake in the test, never a stand-in pod.
+  const pod = (workloadId: string) => {
+    const workload = workloads.get(workloadId);
+    if (!workload) throw new Error(`no workload ${workloadId} among ${[...workloads.keys()].join(', ')}`);
+    return asPeer(workload);
+  };
   return { objects, topology, evaluator: new NetworkPolicyEvaluator(objects), pod };
 }
 

@@ -50,7 +50,7 @@ describe('the stack as a whole', () => {
   it('GIVEN a custom namespace WHEN synthesized THEN every namespaced object lands in it', () => {
     const { documents } = renderProfile('kind', { namespace: 'agents' });
     for (const doc of documents.filter((d) => d.kind !== 'Namespace')) expect(doc.metadata.namespace, names([doc])[0]).toBe('agents');
-    expect(findObject(documents, 'Namespace', 'agents')).toBeDefined();
+    expect(documents.filter((d) => d.kind === 'Namespace').map((d) => d.metadata.name)).toEqual(['agents']);
   });
 
   it('GIVEN each profile WHEN synthesized THEN it has exactly its components', () => {

@@ -51,12 +51,19 @@ describe('npx cdk8s synth', { timeout: CASE_BUDGET_MS }, () => {
     expect(fs.readdirSync(dist).some((file) => file.includes('vllm'))).toBe(false);
   });
 
-  it('GIVEN LETTA_PROFILE=gpu WHEN synthesized THEN dist/ holds the gpu profile and nothing of the previous one remains', () => {
-    expect(synth({}).status).toBe(0);
+  it('GIVEN a synthesis for namespace "agents" WHEN the gpu profile is synthesized over it THEN dist/ holds the gpu profile and nothing of the previous one remains', () => {
+    const values = path.join(work, 'values.yaml');
+    fs.writeFileSync(values, 'namespace: agents\n');
+    expect(synth({ LETTA_VALUES: values }).status).toBe(0);
+    expect(Object.values(snapshotDir(dist)).join('\n')).toContain('namespace: agents');
+
     const { status, output } = synth({ LETTA_PROFILE: 'gpu' });
+
     expect(status, output).toBe(0);
-    expect(fs.readdirSync(dist)).toContain('0005-vllm.k8s.yaml');
-    expect(fs.readdirSync(work).sort()).toEqual(['dist', 'staging']);
+    const files = snapshotDir(dist);
+    expect(Object.keys(files)).toContain('0005-vllm.k8s.yaml');
+    for (const [file, text] of Object.entries(files)) expect(text, file).not.toContain('agents');
+    expect(fs.readdirSync(work).sort()).toEqual(['dist', 'staging', 'values.yaml']);
   });
 
   it('GIVEN a bad values file WHEN synthesized THEN it exits non-zero, names each problem and leaves dist/ untouched', () => {

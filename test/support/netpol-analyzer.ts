@@ -2,9 +2,9 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AddressRange, contains, parseAddress } from '../../lib/netpol/ip';
-import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../lib/netpol/ports';
-import type { KubeObject, Workload } from '../../lib/netpol/workloads';
+import { AddressRange, contains, parseAddress } from './netpol/ip';
+import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from './netpol/ports';
+import type { KubeObject, Workload } from './netpol/workloads';
 
 /*
  * np-guard's netpol-analyzer (`netpolicy`), an independent implementation of NetworkPolicy

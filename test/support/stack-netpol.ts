@@ -1,5 +1,5 @@
 import { loadSettings } from '../../lib/config/load';
-import { ExternalWorkloads, markdownMatrix } from '../../lib/netpol/matrix';
+import { ExternalWorkloads, markdownMatrix } from './netpol/matrix';
 import { Topology } from '../../lib/topology';
 import { INGRESS_NGINX_MANIFEST } from './fixtures';
 import { KubeObject, loadManifests, PROFILES, renderProfile } from './render';
