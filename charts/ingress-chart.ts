@@ -3,10 +3,13 @@ import { Construct } from 'constructs';
 import { Settings } from '../lib/config/schema';
 import { componentLabels } from '../lib/labels';
 import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { Connection } from '../lib/topology';
 
 export interface IngressChartProps extends StackChartProps {
   /** The Ingress settings: class, host, TLS, stream timeouts. */
   readonly ingress: Settings['ingress'];
+  /** The topology's entry: the ingress controller's connection to Letta's port. */
+  readonly entry: Connection;
   /** Letta's image, whose version labels the Ingress like Letta's other objects. */
   readonly lettaImage: string;
 }
@@ -21,10 +24,8 @@ export class IngressChart extends StackChart {
   constructor(scope: Construct, id: string, props: IngressChartProps) {
     super(scope, id, props);
     const { ingress } = props;
-    const entry = this.topology.entry;
-    if (!entry) throw new Error('ingress: the topology has no entry (ingress.enabled is false)');
-    const component = entry.to;
-    const http = entry.port;
+    const component = props.entry.to;
+    const http = props.entry.port;
     const timeout = String(ingress.streamTimeoutSeconds);
 
     new k8s.KubeIngress(this, 'ingress', {

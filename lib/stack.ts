@@ -34,7 +34,9 @@ export function addStack(app: App, settings: Settings): Chart[] {
     new NetworkPolicyChart(app, 'network-policies', base),
     ...topology.components.map((component) => COMPONENT_CHARTS[component.id](app, settings, base)),
   ];
-  if (topology.entry) charts.push(new IngressChart(app, 'ingress', { ...base, ingress: settings.ingress, lettaImage: settings.letta.image }));
+  if (topology.entry) {
+    charts.push(new IngressChart(app, 'ingress', { ...base, ingress: settings.ingress, entry: topology.entry, lettaImage: settings.letta.image }));
+  }
   charts.slice(1).forEach((chart, index) => chart.addDependency(charts[index]));
   return charts;
 }
