@@ -1,11 +1,11 @@
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { KindCluster, kindHostPorts, missingPrerequisites, portInUse, readKindHostPorts } from './cluster';
+import { freeHostPort, isPortInUse, KindCluster, kindHostPorts, missingPrerequisites, readKindHostPorts, withFreeHostPorts } from './cluster';
 import { fail, FakeShell, ok } from './support/fake-shell';
-
-const noPortInUse = async () => false;
 
 function machine() {
   return new FakeShell()
@@ -15,8 +15,8 @@ function machine() {
 }
 
 describe('missingPrerequisites', () => {
-  it('GIVEN Docker, kind, kubectl and free ports WHEN checked THEN nothing is missing', async () => {
-    expect(await missingPrerequisites(machine(), { hostPorts: [80, 443], portInUse: noPortInUse })).toEqual([]);
+  it('GIVEN Docker, kind and kubectl WHEN checked THEN nothing is missing', async () => {
+    expect(await missingPrerequisites(machine())).toEqual([]);
   });
 
   it('GIVEN a docker CLI whose daemon does not answer WHEN checked THEN the message says to start Docker and quotes the reason', async () => {
@@ -25,17 +25,17 @@ describe('missingPrerequisites', () => {
       .on(['kind'], ok())
       .on(['kubectl'], ok());
 
-    const missing = await missingPrerequisites(shell, { hostPorts: [], portInUse: noPortInUse });
+    const missing = await missingPrerequisites(shell);
 
     expect(missing).toEqual([
       'docker: no Docker daemon answers (`docker info` failed: Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?); start Docker',
     ]);
   });
 
-  it('GIVEN no docker, kind or kubectl on PATH and port 80 taken WHEN checked THEN each is named', async () => {
-    const missing = await missingPrerequisites(new FakeShell(), { hostPorts: [80, 443], portInUse: async (port) => port === 80 });
+  it('GIVEN no docker, kind or kubectl on PATH WHEN checked THEN each is named', async () => {
+    const missing = await missingPrerequisites(new FakeShell());
 
-    expect(missing.map((line) => line.split(':')[0])).toEqual(['docker', 'kind', 'kubectl', 'port 80']);
+    expect(missing.map((line) => line.split(':')[0])).toEqual(['docker', 'kind', 'kubectl']);
     expect(missing[0]).toContain('the docker CLI is not on PATH');
   });
 });
@@ -52,6 +52,36 @@ describe('kind configuration', () => {
     const config = 'kind: Cluster\nnodes:\n  - role: control-plane\n    extraPortMappings:\n      - {containerPort: 80, hostPort: 8080}\n  - role: worker\n';
 
     expect([...kindHostPorts(config)]).toEqual([[80, 8080]]);
+  });
+});
+
+describe('host ports of the run', () => {
+  const userConfig = readFileSync(join(__dirname, '..', '..', 'kind-config.yaml'), 'utf8');
+
+  it('GIVEN free host ports WHEN the run configuration is made THEN it is the user file, unchanged', async () => {
+    const run = await withFreeHostPorts(userConfig, async () => false);
+
+    expect(run.text).toBe(userConfig);
+    expect(run.moved).toEqual([]);
+    expect([...run.hostPorts]).toEqual([...kindHostPorts(userConfig)]);
+  });
+
+  it('GIVEN host port 80 taken WHEN the run configuration is made THEN the node port 80 maps to a free host port, and everything else stays', async () => {
+    const run = await withFreeHostPorts(userConfig, async (port) => port === 80, async () => 18080);
+
+    expect(run.hostPorts.get(80)).toBe(18080);
+    expect(run.hostPorts.get(443)).toBe(kindHostPorts(userConfig).get(443));
+    expect(run.moved).toEqual(["host port 80 is in use on this machine; the node's port 80 maps to host port 18080 instead"]);
+    const { nodes: _runNodes, ...runRest } = load(run.text) as Record<string, unknown>;
+    const { nodes: _userNodes, ...userRest } = load(userConfig) as Record<string, unknown>;
+    expect(runRest).toEqual(userRest);
+  });
+
+  it('GIVEN the kernel WHEN asked for a free host port THEN nothing listens on it', async () => {
+    const port = await freeHostPort();
+
+    expect(port).toBeGreaterThan(0);
+    expect(await isPortInUse(port)).toBe(false);
   });
 });
 
@@ -78,17 +108,17 @@ describe('KindCluster', () => {
   });
 });
 
-describe('portInUse', () => {
+describe('isPortInUse', () => {
   it('GIVEN a loopback port with a listener and then without WHEN checked THEN it is in use only while the listener is there', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await once(server, 'listening');
     const { port } = server.address() as AddressInfo;
 
-    const whileListening = await portInUse(port);
+    const whileListening = await isPortInUse(port);
     server.close();
     await once(server, 'close');
 
     expect(whileListening).toBe(true);
-    expect(await portInUse(port)).toBe(false);
+    expect(await isPortInUse(port)).toBe(false);
   });
 });

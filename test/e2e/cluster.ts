@@ -1,15 +1,19 @@
 import { readFileSync } from 'node:fs';
-import { connect } from 'node:net';
-import { load } from 'js-yaml';
+import { type AddressInfo, connect, createServer } from 'node:net';
+import { dump, load } from 'js-yaml';
 import { check, type Shell } from './shell';
 
 /*
  * The kind side of the run: what the machine needs, and the cluster's life cycle.
  */
 
+interface KindConfig {
+  nodes?: Array<{ extraPortMappings?: Array<{ containerPort: number; hostPort: number }> }>;
+}
+
 /** Host ports that kind-config.yaml maps into the cluster, by container port. */
 export function kindHostPorts(configText: string): Map<number, number> {
-  const config = load(configText) as { nodes?: Array<{ extraPortMappings?: Array<{ containerPort: number; hostPort: number }> }> };
+  const config = load(configText) as KindConfig;
   const ports = new Map<number, number>();
   for (const node of config?.nodes ?? []) {
     for (const mapping of node.extraPortMappings ?? []) ports.set(mapping.containerPort, mapping.hostPort);
@@ -21,8 +25,53 @@ export function readKindHostPorts(configPath: string): Map<number, number> {
   return kindHostPorts(readFileSync(configPath, 'utf8'));
 }
 
+/** A host port that the kernel hands out as free right now. */
+export function freeHostPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, () => {
+      const { port } = server.address() as AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface RunConfig {
+  /** The configuration to create the cluster with: the user's text when no port had to move. */
+  readonly text: string;
+  /** Host port by node port, as the run's cluster maps them. */
+  readonly hostPorts: Map<number, number>;
+  /** One sentence per host port that was taken and what replaced it. */
+  readonly moved: readonly string[];
+}
+
+/**
+ * The user's kind configuration with every host port that something on this machine already holds
+ * (a web server, another cluster) mapped to a free one instead: the run reaches the ingress through
+ * whichever host port the cluster got, and a busy port 80 no longer stops it.
+ */
+export async function withFreeHostPorts(
+  configText: string,
+  portInUse: (port: number) => Promise<boolean> = isPortInUse,
+  nextFreePort: () => Promise<number> = freeHostPort,
+): Promise<RunConfig> {
+  const config = load(configText) as KindConfig;
+  const moved: string[] = [];
+  for (const node of config?.nodes ?? []) {
+    for (const mapping of node.extraPortMappings ?? []) {
+      if (!(await portInUse(mapping.hostPort))) continue;
+      const free = await nextFreePort();
+      moved.push(`host port ${mapping.hostPort} is in use on this machine; the node's port ${mapping.containerPort} maps to host port ${free} instead`);
+      mapping.hostPort = free;
+    }
+  }
+  const text = moved.length > 0 ? dump(config) : configText;
+  return { text, hostPorts: kindHostPorts(text), moved };
+}
+
 /** Whether something on this machine already accepts connections on the port (loopback). */
-export function portInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
+export function isPortInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, timeout: timeoutMs });
     const done = (inUse: boolean) => {
@@ -36,15 +85,12 @@ export function portInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
 }
 
 export interface PrerequisiteOptions {
-  /** Host ports the cluster will listen on. */
-  readonly hostPorts: readonly number[];
   /** The kind command. @default "kind" */
   readonly kind?: string;
-  readonly portInUse?: (port: number) => Promise<boolean>;
 }
 
 /** Everything the run needs that this machine lacks, one sentence each; empty when all is there. */
-export async function missingPrerequisites(shell: Shell, options: PrerequisiteOptions): Promise<string[]> {
+export async function missingPrerequisites(shell: Shell, options: PrerequisiteOptions = {}): Promise<string[]> {
   const missing: string[] = [];
   const [docker, kind, kubectl] = await Promise.all([
     shell.run('docker', ['info', '--format', '{{.ServerVersion}}'], { timeoutMs: 30_000 }),
@@ -58,10 +104,6 @@ export async function missingPrerequisites(shell: Shell, options: PrerequisiteOp
   }
   if (kind.code !== 0) missing.push('kind: not on PATH (https://kind.sigs.k8s.io/docs/user/quick-start/#installation; the CI pins the version in .github/workflows/e2e.yml)');
   if (kubectl.code !== 0) missing.push('kubectl: not on PATH (https://kubernetes.io/docs/tasks/tools/)');
-  const inUse = options.portInUse ?? portInUse;
-  for (const port of options.hostPorts) {
-    if (await inUse(port)) missing.push(`port ${port}: already in use on this machine; kind maps it to the ingress controller (kind-config.yaml)`);
-  }
   return missing;
 }
 

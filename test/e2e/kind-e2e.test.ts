@@ -1,9 +1,10 @@
-import { copyFileSync, cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { renderProfile } from '../support/render';
 import { requireAll } from '../support/requirements';
+import { kindHostPorts } from './cluster';
 import { runKindE2e, type RunOptions } from './kind-e2e';
 import { fail, FakeShell, ok } from './support/fake-shell';
 
@@ -69,6 +70,24 @@ describe('runKindE2e', () => {
     const kindCalls = shell.callsWith('kind').map((call) => call.args.slice(0, 2).join(' '));
     expect(kindCalls).toEqual(['version', 'create cluster', 'delete cluster']);
     expect(shell.callsWith('delete', 'cluster')[0].args).toEqual(expect.arrayContaining(['--name', 'letta-e2e-test']));
+  });
+
+  it('GIVEN host port 80 taken on this machine WHEN run THEN the cluster maps the node port 80 to a free host port from a configuration of its own', async () => {
+    const shell = machine(repo)
+      .on(['kind', 'create', 'cluster'], ok())
+      .on(['kubectl', 'apply'], fail('stop after creation'))
+      .on(['kind', 'delete', 'cluster'], ok());
+    const userConfig = readFileSync(join(repo, 'kind-config.yaml'), 'utf8');
+
+    await runKindE2e(options(shell, { portInUse: async (port) => port === 80 }));
+
+    const create = shell.callsWith('create', 'cluster')[0].args;
+    const runConfig = create[create.indexOf('--config') + 1];
+    expect(runConfig).toBe(join(repo, 'kind-config.e2e.yaml'));
+    const hostPort = kindHostPorts(readFileSync(runConfig, 'utf8')).get(80);
+    expect(hostPort).not.toBe(80);
+    expect(lines).toContainEqual(expect.stringContaining(`maps to host port ${hostPort} instead`));
+    expect(readFileSync(join(repo, 'kind-config.yaml'), 'utf8')).toBe(userConfig);
   });
 
   it('GIVEN --keep WHEN a step fails THEN the cluster stays and the log says how to reach and delete it', async () => {

@@ -8,13 +8,13 @@
  * failure, unless --keep or E2E_KEEP_CLUSTER=1. E2E_CLUSTER_NAME names the cluster (CI uses it to
  * collect diagnostics).
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { loadSettings } from '../../lib/config/load';
 import { available } from '../support/requirements';
 import { Topology } from '../../lib/topology';
-import { KindCluster, type KindOptions, missingPrerequisites, readKindHostPorts } from './cluster';
+import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { runReplicasVariant } from './replicas-variant';
@@ -121,14 +121,18 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     return result;
   };
 
-  const kindConfig = join(options.repoRoot, 'kind-config.yaml');
-  const hostPorts = readKindHostPorts(kindConfig);
-  const httpPort = hostPorts.get(80);
-  if (httpPort === undefined) throw new Error(`${kindConfig} maps no host port to the node's port 80`);
-  const missing = await missingPrerequisites(shell, { hostPorts: [...hostPorts.values()], portInUse: options.portInUse, kind: plan.kind.binary });
+  const userConfig = join(options.repoRoot, 'kind-config.yaml');
+  const missing = await missingPrerequisites(shell, { kind: plan.kind.binary });
   if (!available('e2e:kind', missing.length ? `this machine lacks:\n${missing.map((m) => `  - ${m}`).join('\n')}` : undefined)) {
     return 0;
   }
+  const runConfig = await withFreeHostPorts(readFileSync(userConfig, 'utf8'), options.portInUse);
+  const httpPort = runConfig.hostPorts.get(80);
+  if (httpPort === undefined) throw new Error(`${userConfig} maps no host port to the node's port 80`);
+  for (const line of runConfig.moved) log(line);
+  // A moved port gets a configuration of the run's own, beside its kubeconfig; the user's stays as it is.
+  const kindConfig = runConfig.moved.length > 0 ? join(dirname(options.kubeconfig), 'kind-config.e2e.yaml') : userConfig;
+  if (kindConfig !== userConfig) writeFileSync(kindConfig, runConfig.text);
 
   const settings = loadSettings({ profile: PROFILE, valuesFile: plan.valuesFile });
   const topology = new Topology(settings);
