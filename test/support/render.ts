@@ -22,10 +22,24 @@ export interface RenderedProfile {
 
 const cache = new Map<string, RenderedProfile>();
 
-/** Renderings go into the test run's folder (test/support/global-setup.ts), removed at its end. */
+let processRoot: string | undefined;
+
+/**
+ * Renderings go into the test run's folder (test/support/global-setup.ts), removed at its end;
+ * outside a test run (the linters, the bench), into one folder of this process, removed when it exits.
+ */
+function renderRoot(): string {
+  if (process.env.LETTA_K8S_TEST_TMP) return process.env.LETTA_K8S_TEST_TMP;
+  if (!processRoot) {
+    const root = temporaryOutdir('letta-k8s-render-');
+    process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
+    processRoot = root;
+  }
+  return processRoot;
+}
+
 function renderDir(profile: string): string {
-  const root = process.env.LETTA_K8S_TEST_TMP ?? temporaryOutdir('letta-k8s-render-');
-  return fs.mkdtempSync(path.join(root, `${profile}-`));
+  return fs.mkdtempSync(path.join(renderRoot(), `${profile}-`));
 }
 
 /** Synthesizes a profile (with optional values merged over it) into a temporary directory. */
