@@ -1,12 +1,10 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { Settings } from '../lib/config/schema';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
-import { componentLabels } from '../lib/labels';
 import { listeningProbe } from '../lib/probes';
 import { containerResources, storageSize } from '../lib/resources';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';
@@ -23,23 +21,16 @@ const TLS_DIR = '/run/secrets/postgres-tls';
 /** Key of the database Secret that holds the password. */
 export const DATABASE_PASSWORD_KEY = 'password';
 
-export interface DatabaseChartProps extends StackChartProps {
-  /** The database settings: image, credentials, storage, TLS, resources. */
-  readonly database: Settings['database'];
-}
-
 /** pgvector Postgres: a StatefulSet with a headless Service named like compose's alias. */
-export class DatabaseChart extends StackChart {
-  constructor(scope: Construct, id: string, props: DatabaseChartProps) {
-    super(scope, id, props);
+export class DatabaseChart extends ComponentChart {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'database'>) {
+    super(scope, id, props, 'database', props.database.image);
     const db = props.database;
-    const component = this.topology.component('database');
-    const labels = componentLabels(component, db.image);
-    const postgres = portOf(component, 'postgres');
+    const postgres = portOf(this.component, 'postgres');
 
     if (db.credentials.development) {
       new kplus.Secret(this, 'credentials', {
-        metadata: { name: db.credentials.secretName, labels, annotations: DEVELOPMENT_CREDENTIALS_ANNOTATION },
+        metadata: { name: db.credentials.secretName, labels: this.componentLabels, annotations: DEVELOPMENT_CREDENTIALS_ANNOTATION },
         stringData: { [DATABASE_PASSWORD_KEY]: DEVELOPMENT_DATABASE_PASSWORD },
       });
     }
@@ -48,7 +39,7 @@ export class DatabaseChart extends StackChart {
     // user, as the search_path; pgvector installed into it (Letta's migrations never create it).
     const schema = `"${db.databaseName}"`;
     const initSql = new kplus.ConfigMap(this, 'init', {
-      metadata: { name: `${component.name}-init`, labels },
+      metadata: { name: `${this.component.name}-init`, labels: this.componentLabels },
       data: {
         'init.sql': [
           `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION "${db.user}";`,
@@ -72,7 +63,7 @@ export class DatabaseChart extends StackChart {
 
     const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
     const postgresComponent = new StackComponent(this, 'postgres', {
-      component,
+      component: this.component,
       image: db.image,
       uid: POSTGRES_UID,
       userName: 'postgres',

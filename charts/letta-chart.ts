@@ -1,12 +1,11 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { SecretKeyRef, Settings } from '../lib/config/schema';
-import { componentLabels } from '../lib/labels';
+import { SecretKeyRef } from '../lib/config/schema';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume } from '../lib/volumes';
@@ -25,22 +24,17 @@ const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
 /** How long a stopping server keeps serving before it gets SIGTERM. */
 const PRESTOP_DRAIN_SECONDS = 10;
 
-export interface LettaChartProps extends StackChartProps {
-  /** The Letta settings: image, replicas, secrets, egress, resources. */
-  readonly letta: Settings['letta'];
-  /** The database Letta connects to: user, name, password Secret, TLS, image (for pg_isready). */
-  readonly database: Settings['database'];
-}
-
-/** The Letta agent server: Deployment, Service, migration lock and disruption budget. */
-export class LettaChart extends StackChart {
-  constructor(scope: Construct, id: string, props: LettaChartProps) {
-    super(scope, id, props);
+/**
+ * The Letta agent server: Deployment, Service, migration lock and disruption budget. Of the
+ * database settings it reads what the connection needs: user, name, password Secret, TLS, and the
+ * image, whose pg_isready waits for the server.
+ */
+export class LettaChart extends ComponentChart {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database'>) {
+    super(scope, id, props, 'letta', props.letta.image);
     const { letta, database } = props;
     const topology = this.topology;
-    const component = topology.component('letta');
-    const labels = componentLabels(component, letta.image);
-    const http = portOf(component, 'http');
+    const http = portOf(this.component, 'http');
 
     const secretValue = (id: string, ref: SecretKeyRef) =>
       kplus.EnvValue.fromSecretValue({ secret: kplus.Secret.fromSecretName(this, id, ref.name), key: ref.key });
@@ -108,7 +102,7 @@ export class LettaChart extends StackChart {
     for (const [name, ref] of Object.entries(letta.providerApiKeys)) env[name] = secretValue(`provider-${name}`, ref);
 
     const scripts = new kplus.ConfigMap(this, 'scripts', {
-      metadata: { name: `${component.name}-scripts`, labels },
+      metadata: { name: `${this.component.name}-scripts`, labels: this.componentLabels },
       data: { 'migrate.py': MIGRATE_PY, 'redact_output.py': REDACT_OUTPUT_PY },
     });
     const scriptsMount: kplus.VolumeMount = {
@@ -135,7 +129,7 @@ export class LettaChart extends StackChart {
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
     const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp'), ...caMounts];
     const server = new StackComponent(this, 'server', {
-      component,
+      component: this.component,
       image: letta.image,
       uid: LETTA_UID,
       userName: 'letta',

@@ -1,10 +1,9 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { Settings } from '../lib/config/schema';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume } from '../lib/volumes';
@@ -12,22 +11,16 @@ import { scratchVolume } from '../lib/volumes';
 /** Not the image's own "redis" (999): uids above 10000 never collide with a node's users. */
 const REDIS_UID = 10999;
 
-export interface RedisChartProps extends StackChartProps {
-  /** The Redis settings: image and resources. */
-  readonly redis: Settings['redis'];
-}
-
 /** Redis: shared conversation locks and resumable streams for every Letta replica. */
-export class RedisChart extends StackChart {
-  constructor(scope: Construct, id: string, props: RedisChartProps) {
-    super(scope, id, props);
+export class RedisChart extends ComponentChart {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'redis'>) {
+    super(scope, id, props, 'redis', props.redis.image);
     const { redis } = props;
-    const component = this.topology.component('redis');
-    const port = portOf(component, 'redis');
+    const port = portOf(this.component, 'redis');
     const timing = { periodSeconds: Duration.seconds(10), timeoutSeconds: Duration.seconds(3), failureThreshold: 3 };
 
     const redisComponent = new StackComponent(this, 'redis', {
-      component,
+      component: this.component,
       image: redis.image,
       uid: REDIS_UID,
       userName: 'redis',

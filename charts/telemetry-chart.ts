@@ -3,12 +3,10 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
 import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from '../lib/collector-config';
-import { Settings } from '../lib/config/schema';
-import { componentLabels } from '../lib/labels';
 import { listeningProbe } from '../lib/probes';
 import { parseQuantity, toGoMemLimit } from '../lib/quantity';
 import { containerResources } from '../lib/resources';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';
@@ -17,25 +15,18 @@ import { scratchVolume, secretFile } from '../lib/volumes';
 const COLLECTOR_UID = 10001;
 const CONFIG_DIR = '/etc/otelcol';
 
-export interface TelemetryChartProps extends StackChartProps {
-  /** The collector settings: image, exporter, resources. */
-  readonly telemetry: Settings['telemetry'];
-}
-
 /**
  * The OpenTelemetry Collector as a node agent. Clients reach the agent on their own node through
  * a Service with internalTrafficPolicy Local: no hostPort (forbidden by Pod Security), and the
  * client's pod IP is kept, so NetworkPolicies see the real source.
  */
-export class TelemetryChart extends StackChart {
-  constructor(scope: Construct, id: string, props: TelemetryChartProps) {
-    super(scope, id, props);
+export class TelemetryChart extends ComponentChart {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'telemetry'>) {
+    super(scope, id, props, 'telemetry', props.telemetry.image);
     const { telemetry } = props;
-    const component = this.topology.component('telemetry');
-    const labels = componentLabels(component, telemetry.image);
 
     const config = new kplus.ConfigMap(this, 'config', {
-      metadata: { name: component.name, labels },
+      metadata: { name: this.component.name, labels: this.componentLabels },
       data: { 'config.yaml': yaml.dump(collectorConfig(telemetry, this.topology), { lineWidth: -1 }) },
     });
     const credential = exporterCredential(telemetry.exporter);
@@ -43,10 +34,10 @@ export class TelemetryChart extends StackChart {
       ? [secretFile(this, 'exporter-credential', { secretName: credential.name, key: credential.key, directory: EXPORTER_SECRETS_DIR, file: EXPORTER_CREDENTIAL_FILE })]
       : [];
 
-    const health = portOf(component, 'health');
+    const health = portOf(this.component, 'health');
     // A node agent: on every node, GPU nodes and other tainted pools included.
     const collector = new StackComponent(this, 'collector', {
-      component,
+      component: this.component,
       image: telemetry.image,
       uid: COLLECTOR_UID,
       userName: 'otel',

@@ -2,12 +2,10 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { Settings } from '../lib/config/schema';
-import { componentLabels } from '../lib/labels';
 import { listeningProbe } from '../lib/probes';
 import { parseQuantity } from '../lib/quantity';
 import { containerResources, storageSize } from '../lib/resources';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';
@@ -21,22 +19,15 @@ const HOME = '/home/vllm';
 const CACHE_DIR = '/var/cache/models';
 const TOKEN_DIR = '/run/secrets/huggingface';
 
-export interface VllmChartProps extends StackChartProps {
-  /** The vLLM settings: image, model, GPUs, placement, cache. */
-  readonly vllm: Settings['vllm'];
-}
-
 /** vLLM's OpenAI-compatible server on NVIDIA GPUs, with a persistent model cache. */
-export class VllmChart extends StackChart {
-  constructor(scope: Construct, id: string, props: VllmChartProps) {
-    super(scope, id, props);
+export class VllmChart extends ComponentChart {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'vllm'>) {
+    super(scope, id, props, 'vllm', props.vllm.image);
     const { vllm } = props;
-    const component = this.topology.component('vllm');
-    const labels = componentLabels(component, vllm.image);
-    const http = portOf(component, 'http');
+    const http = portOf(this.component, 'http');
 
     const cache = new kplus.PersistentVolumeClaim(this, 'model-cache', {
-      metadata: { name: `${component.name}-model-cache`, labels },
+      metadata: { name: `${this.component.name}-model-cache`, labels: this.componentLabels },
       accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
       storage: storageSize(vllm.modelCache.size),
       storageClassName: vllm.modelCache.storageClassName,
@@ -77,7 +68,7 @@ export class VllmChart extends StackChart {
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 
     const server = new StackComponent(this, 'vllm', {
-      component,
+      component: this.component,
       image: vllm.image,
       uid: VLLM_UID,
       userName: 'vllm',
