@@ -1,10 +1,10 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
 import { listeningProbe } from '../lib/probes';
 import { containerResources, storageSize } from '../lib/resources';
-import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';

@@ -1,11 +1,12 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { SecretKeyRef } from '../lib/config/schema';
+import { exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS } from '../lib/lint-exceptions';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
-import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume } from '../lib/volumes';
@@ -102,7 +103,7 @@ export class LettaChart extends ComponentChart {
     for (const [name, ref] of Object.entries(letta.providerApiKeys)) env[name] = secretValue(`provider-${name}`, ref);
 
     const scripts = new kplus.ConfigMap(this, 'scripts', {
-      metadata: { name: `${this.component.name}-scripts`, labels: this.componentLabels },
+      metadata: { name: `${this.component.name}-scripts`, labels: this.componentLabels, annotations: exceptionAnnotations([LETTA_SCRIPTS_EXCEPTIONS]) },
       data: { 'migrate.py': MIGRATE_PY, 'redact_output.py': REDACT_OUTPUT_PY },
     });
     const scriptsMount: kplus.VolumeMount = {

@@ -1,9 +1,9 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
-import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume } from '../lib/volumes';

@@ -3,10 +3,11 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
 import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from '../lib/collector-config';
+import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
+import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations } from '../lib/lint-exceptions';
 import { listeningProbe } from '../lib/probes';
 import { parseQuantity, toGoMemLimit } from '../lib/quantity';
 import { containerResources } from '../lib/resources';
-import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';
@@ -26,7 +27,7 @@ export class TelemetryChart extends ComponentChart {
     const { telemetry } = props;
 
     const config = new kplus.ConfigMap(this, 'config', {
-      metadata: { name: this.component.name, labels: this.componentLabels },
+      metadata: { name: this.component.name, labels: this.componentLabels, annotations: exceptionAnnotations([COLLECTOR_CONFIG_EXCEPTIONS]) },
       data: { 'config.yaml': yaml.dump(collectorConfig(telemetry, this.topology), { lineWidth: -1 }) },
     });
     const credential = exporterCredential(telemetry.exporter);

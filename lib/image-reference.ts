@@ -12,3 +12,17 @@ export function imageVersion(image: string): string {
   const version = tag ?? digest.replace('sha256:', '').slice(0, 12);
   return version.replace(/[^A-Za-z0-9_.-]/g, '-').slice(0, 63);
 }
+
+/**
+ * Whether the image is a Docker Hub image outside Docker's curated official images: a user or
+ * organisation repository ("letta/letta", "docker.io/otel/..."). Docker's rule: a first part with
+ * a dot or a port, or "localhost", is a registry host.
+ */
+export function fromDockerHubRepository(image: string): boolean {
+  const parts = image.split('@')[0].split('/');
+  const first = parts[0];
+  const hasHost = parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  const path = hasHost ? parts.slice(1) : parts;
+  if (hasHost && first !== 'docker.io' && first !== 'index.docker.io') return false;
+  return path.length > 1 && path[0] !== 'library';
+}

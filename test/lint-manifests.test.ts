@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/lint-exceptions';
+import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS, LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/lint-exceptions';
 import { PROFILES, renderProfile } from './support/render';
 import { available } from './support/requirements';
 import {
@@ -9,6 +9,7 @@ import {
   parseCheckovReport,
   parseKubeLinterReport,
   parseKubeScoreReport,
+  parseTrivyReport,
   pinnedLinters,
   runLinter,
   skipAnnotationProblems,
@@ -112,17 +113,44 @@ describe('skip annotations', () => {
     }
   });
 
+  it('GIVEN the ConfigMap exceptions WHEN turned into annotations THEN each names one trivy check and a reason', () => {
+    for (const exceptions of [COLLECTOR_CONFIG_EXCEPTIONS, LETTA_SCRIPTS_EXCEPTIONS]) {
+      const annotations = exceptionAnnotations([exceptions]);
+      expect(Object.keys(annotations).length).toBeGreaterThan(0);
+      expect(skipAnnotationProblems([deployment(annotations)])).toEqual([]);
+    }
+  });
+
+  it('GIVEN a trivy exception without a reason WHEN checked THEN it is a finding', () => {
+    const problems = skipAnnotationProblems([deployment({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': '' })]);
+    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'gives no reason']]);
+  });
+
+  it('GIVEN images from a Docker Hub repository, an official image or another registry WHEN the annotations are made THEN only the first gets the untrusted-registry exception', () => {
+    const digest = `@sha256:${'0'.repeat(64)}`;
+    const trivyChecks = (image: string) =>
+      Object.keys(lintSkipAnnotations('telemetry', { images: [image + digest] })).filter((key) => key.startsWith('ignore-reason.trivy'));
+    expect(trivyChecks('otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
+    expect(trivyChecks('docker.io/otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
+    expect(trivyChecks('redis:7.4.2-alpine')).toEqual([]);
+    expect(trivyChecks('docker.io/library/redis:7.4.2-alpine')).toEqual([]);
+    expect(trivyChecks('123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel/collector:0.161.0')).toEqual([]);
+    expect(trivyChecks('localhost:5000/otel/collector:0.161.0')).toEqual([]);
+  });
+
   it('GIVEN images pinned by digest WHEN the annotations are made THEN the tag-pinning exception is left out', () => {
     const digest = `sha256:${'0'.repeat(64)}`;
-    expect(Object.keys(lintSkipAnnotations('database', { images: [`pgvector/pgvector:0.8.1-pg15@${digest}`] }))).toEqual([]);
-    expect(lintSkipAnnotations('database', { images: ['pgvector/pgvector:0.8.1-pg15'] })).toEqual({
+    const checkovSkips = (image: string) =>
+      Object.fromEntries(Object.entries(lintSkipAnnotations('database', { images: [image] })).filter(([key]) => key.startsWith('checkov')));
+    expect(checkovSkips(`pgvector/pgvector:0.8.1-pg15@${digest}`)).toEqual({});
+    expect(checkovSkips('pgvector/pgvector:0.8.1-pg15')).toEqual({
       'checkov.io/skip1': 'CKV_K8S_43=image pinned to an exact release tag; give the image setting as name:tag@sha256:<digest> to pin its digest',
     });
   });
 
   it('GIVEN kube-score exceptions WHEN the annotations are made THEN kube-score/ignore lists them and each has its reason beside it', () => {
     const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.33.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
-    expect(Object.keys(annotations).sort()).toEqual([
+    expect(Object.keys(annotations).filter((key) => key.includes('kube-score')).sort()).toEqual([
       'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas',
       'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy',
       'kube-score/ignore',
@@ -242,6 +270,44 @@ describe('linter reports', () => {
     expect(() => parseCheckovReport({ passed: 0, failed: 0, skipped: 0, parsing_errors: 0, resource_count: 0 })).toThrow(
       /found no Kubernetes objects/,
     );
+  });
+});
+
+describe('trivy reports', () => {
+  const configMap = (annotations: Record<string, string> = {}) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'scripts', namespace: 'letta', annotations } });
+  const namespace = { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'letta' } };
+  const failed = (ID: string, Message: string) => ({ ID, Title: 'title', Message, Severity: 'HIGH', Status: 'FAIL' });
+  const report = (results: Array<{ Target: string; Misconfigurations: unknown[] }>) => ({ SchemaVersion: 2, Results: results });
+
+  it('GIVEN a failed check on one object and passes on another WHEN parsed THEN the failure is a finding naming that object', () => {
+    const objects = new Map<string, Record<string, any>>([['0000.yaml', namespace], ['0001.yaml', configMap()]]);
+    const findings = parseTrivyReport(
+      report([
+        { Target: '0000.yaml', Misconfigurations: [{ ...failed('KSV-0109', 'x'), Status: 'PASS' }] },
+        { Target: '0001.yaml', Misconfigurations: [failed('KSV-0109', "ConfigMap 'scripts' stores secrets")] },
+      ]),
+      objects,
+    );
+    expect(formatFindings(findings)).toEqual(["KSV-0109  ConfigMap letta/scripts  HIGH: ConfigMap 'scripts' stores secrets"]);
+  });
+
+  it('GIVEN the object excepts the failed check with a reason WHEN parsed THEN there is no finding', () => {
+    const objects = new Map([['0000.yaml', configMap({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0109': 'Python source, no credential' })]]);
+    expect(parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [failed('KSV-0109', 'stores secrets')] }]), objects)).toEqual([]);
+  });
+
+  it('GIVEN an exception for a check that passes WHEN parsed THEN the stale exception is a finding', () => {
+    const objects = new Map([['0000.yaml', configMap({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': 'Docker Hub' })]]);
+    const findings = parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [] }]), objects);
+    expect(findings.map((finding) => [finding.check, finding.message])).toEqual([
+      ['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'excepts KSV-0125, which trivy does not report here: remove the stale exception'],
+    ]);
+  });
+
+  it('GIVEN trivy did not read an object as Kubernetes WHEN parsed THEN it fails rather than passing silently', () => {
+    const objects = new Map([['0000.yaml', namespace], ['0001.yaml', configMap()]]);
+    expect(() => parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [] }]), objects)).toThrow(/trivy checked no Kubernetes object in 0001.yaml/);
+    expect(() => parseTrivyReport({ SchemaVersion: 2 }, objects)).toThrow(/not a trivy report/);
   });
 });
 

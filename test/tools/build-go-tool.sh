@@ -6,6 +6,8 @@
 # every dependency: for modules that `go install pkg@version` refuses (replace directives, or a
 # proxy that does not list versions). VERSION then only names the cache entry.
 # Prints the binary's path on stdout (progress goes to stderr). Reuses the cached binary.
+# GO_TOOL_LDFLAGS adds linker flags (a version stamp, say); GOEXPERIMENT and other Go settings in
+# the environment reach the build as they are.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/cache-dir.sh"
@@ -34,9 +36,9 @@ started=$SECONDS
 # complete. GOSUMDB=off: the proxy reachable here serves modules but not the checksum database;
 # a wrapper's go.sum still pins every hash.
 if [ -n "$module" ]; then
-  (cd "$module" && GOSUMDB=off go build -trimpath -ldflags "-s -w" -o "$binary.partial" "$package") >&2
+  (cd "$module" && GOSUMDB=off go build -trimpath -ldflags "-s -w ${GO_TOOL_LDFLAGS:-}" -o "$binary.partial" "$package") >&2
 else
-  GOBIN="$bin_dir/partial" GOSUMDB=off GOFLAGS=-mod=mod go install "$package@$version" >&2
+  GOBIN="$bin_dir/partial" GOSUMDB=off GOFLAGS=-mod=mod go install -trimpath -ldflags "-s -w ${GO_TOOL_LDFLAGS:-}" "$package@$version" >&2
   # go install names the binary after the package's last path element.
   mv "$bin_dir/partial/$(basename "$package")" "$binary.partial"
   rmdir "$bin_dir/partial"

@@ -4,6 +4,8 @@
 # installs them once:
 #   kube-linter  built from the Go module proxy (needs Go)
 #   kube-score   built from the Go module proxy (needs Go)
+#   trivy        built from the Go module proxy (needs Go); its misconfiguration checks are
+#                compiled in, so it scans offline
 #   checkov      installed from PyPI into its own venv (needs Python 3.9+)
 # Progress goes to stderr; stdout prints "NAME<TAB>PATH" for each installed tool. Idempotent.
 # Tries every tool even when one fails, then exits non-zero naming every tool that failed.
@@ -59,6 +61,10 @@ install_checkov() {
 
 install_go_linter kube-linter golang.stackrox.io/kube-linter/cmd/kube-linter "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" KUBE_LINTER_BIN
 install_go_linter kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN" KUBE_SCORE_BIN
+# Trivy builds with encoding/json/v2, which Go 1.25 and 1.26 hide behind GOEXPERIMENT=jsonv2; as in
+# upstream's release build, static (CGO off) and stamped, so `trivy --version` prints the release.
+CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GO_TOOL_LDFLAGS="-X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \
+  install_go_linter trivy github.com/aquasecurity/trivy/cmd/trivy "$TRIVY_VERSION" "$TRIVY_BIN" TRIVY_BIN
 install_checkov
 
 if [ ${#failed[@]} -ne 0 ]; then

@@ -1,5 +1,5 @@
 /**
- * `npm run lint:manifests [DIR...]`: runs kube-linter, checkov and kube-score, as platform teams
+ * `npm run lint:manifests [DIR...]`: runs kube-linter, checkov, kube-score and trivy, as platform teams
  * do before admitting manifests, on the rendered output of every profile (or on the given
  * directories of manifests), and checks that each skip annotation gives its reason. Exits 1 on any finding or
  * when a linter is not installed (test/tools/install-linters.sh installs them).

@@ -1,15 +1,17 @@
 /**
  * The third-party manifest linters that platform teams run before admitting manifests
- * (kube-linter, checkov, kube-score), run on a directory of rendered manifests, plus the check
+ * (kube-linter, checkov, kube-score, trivy), run on a directory of rendered manifests, plus the check
  * that every skip annotation silencing them carries a reason. Used by lint-manifests.ts (the
  * `npm run lint:manifests` command) and test/lint-manifests.test.ts.
  */
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
-import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX } from '../../lib/lint-exceptions';
+import * as yaml from 'js-yaml';
+import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../../lib/lint-exceptions';
 
-export type LinterName = 'kube-linter' | 'checkov' | 'kube-score';
+export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';
 
 export interface Linter {
   readonly name: LinterName;
@@ -20,7 +22,7 @@ export interface Linter {
 /** One problem in the manifests: a linter's failed check or an unexplained skip annotation. */
 export interface Finding {
   readonly source: LinterName | 'skip-annotations';
-  /** The linter's check id (kube-linter check name, checkov CKV_K8S_*, kube-score check id), or the annotation key. */
+  /** The linter's check id (kube-linter check name, checkov CKV_K8S_*, kube-score check id, trivy KSV-*), or the annotation key. */
   readonly check: string;
   /** "Kind namespace/name", or "Kind name" for cluster-scoped objects. */
   readonly object: string;
@@ -49,14 +51,15 @@ const KUBE_SCORE_WARNING = 5;
 export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
   const script =
     'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && ' +
-    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN" "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN"';
+    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN" "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN" "$TRIVY_VERSION" "$TRIVY_BIN"';
   const result = spawnSync('bash', ['-c', script, TOOLS_DIR], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`reading test/tools/linter-versions.sh failed: ${result.stderr}`);
-  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin, kubeScoreVersion, kubeScoreBin] = result.stdout.split('\n');
+  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin, kubeScoreVersion, kubeScoreBin, trivyVersion, trivyBin] = result.stdout.split('\n');
   return {
     'kube-linter': { name: 'kube-linter', version: kubeLinterVersion, bin: kubeLinterBin },
     checkov: { name: 'checkov', version: checkovVersion, bin: checkovBin },
     'kube-score': { name: 'kube-score', version: kubeScoreVersion, bin: kubeScoreBin },
+    trivy: { name: 'trivy', version: trivyVersion, bin: trivyBin },
   };
 }
 
@@ -79,6 +82,8 @@ export function runLinter(linter: Linter, dir: string): Finding[] {
       return runCheckov(linter, dir);
     case 'kube-score':
       return runKubeScore(linter, dir);
+    case 'trivy':
+      return runTrivy(linter, dir);
   }
 }
 
@@ -112,6 +117,78 @@ function runKubeScore(linter: Linter, dir: string): Finding[] {
   ];
   // kube-score exits 1 when any check is CRITICAL and 0 otherwise (warnings included).
   return parseKubeScoreReport(runJson(linter, args, [0, 1]));
+}
+
+/**
+ * Trivy reports by file, and a file of dist/ holds several objects; so each object is scanned as
+ * a file of its own, whose name says which object it is. The checks are the ones compiled into
+ * the binary (--skip-check-update: no download), so the scan runs offline.
+ */
+function runTrivy(linter: Linter, dir: string): Finding[] {
+  const scan = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-trivy-'));
+  try {
+    const objects = new Map<string, Manifest>();
+    const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file)).sort();
+    for (const file of files) {
+      for (const document of yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8'))) {
+        if (typeof document !== 'object' || document === null) continue;
+        const name = `${String(objects.size).padStart(4, '0')}.yaml`;
+        objects.set(name, document as Manifest);
+        fs.writeFileSync(path.join(scan, name), yaml.dump(document));
+      }
+    }
+    const args = ['config', '--quiet', '--skip-check-update', '--misconfig-scanners', 'kubernetes', '--cache-dir', path.join(scan, '.cache'), '--format', 'json', scan];
+    return parseTrivyReport(runJson(linter, args, [0]), objects);
+  } finally {
+    fs.rmSync(scan, { recursive: true, force: true });
+  }
+}
+
+interface TrivyReport {
+  Results?: Array<{
+    Target: string;
+    Misconfigurations?: Array<{ ID: string; Title: string; Message: string; Severity: string; Status: string }> | null;
+  }> | null;
+}
+
+/**
+ * Findings of a `trivy config --format json` report, given the object each scanned file holds:
+ * every failed check the object does not except with an ignore-reason.trivy.letta-k8s.dev/<check>
+ * annotation, and every such annotation whose check no longer fails there (a stale exception).
+ */
+export function parseTrivyReport(json: unknown, objects: ReadonlyMap<string, Manifest>): Finding[] {
+  const report = json as TrivyReport;
+  if (typeof report !== 'object' || report === null || !('Results' in report)) {
+    throw new Error(`not a trivy report: ${JSON.stringify(json).slice(0, 500)}`);
+  }
+  const scanned = new Set((report.Results ?? []).map((result) => result.Target));
+  // A file trivy did not list was not read as Kubernetes, which would pass silently.
+  const unread = [...objects.keys()].filter((file) => !scanned.has(file));
+  if (objects.size === 0 || unread.length > 0) {
+    throw new Error(`trivy checked no Kubernetes object in ${unread.length > 0 ? unread.join(', ') : 'the manifests'}`);
+  }
+  const findings: Finding[] = [];
+  for (const [file, object] of objects) {
+    const where = describeObject(String(object.kind), object.metadata?.namespace, String(object.metadata?.name));
+    const failed = (report.Results ?? [])
+      .filter((result) => result.Target === file)
+      .flatMap((result) => result.Misconfigurations ?? [])
+      .filter((check) => check.Status === 'FAIL');
+    const excepted = new Set(
+      Object.keys(object.metadata?.annotations ?? {})
+        .filter((key) => key.startsWith(TRIVY_REASON_PREFIX))
+        .map((key) => key.slice(TRIVY_REASON_PREFIX.length)),
+    );
+    for (const check of failed) {
+      if (!excepted.has(check.ID)) findings.push({ source: 'trivy', check: check.ID, object: where, message: `${check.Severity}: ${check.Message}` });
+    }
+    for (const check of excepted) {
+      if (!failed.some((failure) => failure.ID === check)) {
+        findings.push({ source: 'trivy', check: `${TRIVY_REASON_PREFIX}${check}`, object: where, message: `excepts ${check}, which trivy does not report here: remove the stale exception` });
+      }
+    }
+  }
+  return findings;
 }
 
 function runJson(linter: Linter, args: string[], okStatuses: number[]): unknown {
@@ -273,7 +350,8 @@ function isSkipAnnotation(key: string): boolean {
     key === KUBE_LINTER_IGNORE_ALL ||
     CHECKOV_SKIP_KEY.test(key) ||
     key === KUBE_SCORE_IGNORE ||
-    key.startsWith(KUBE_SCORE_REASON_PREFIX)
+    key.startsWith(KUBE_SCORE_REASON_PREFIX) ||
+    key.startsWith(TRIVY_REASON_PREFIX)
   );
 }
 
@@ -302,6 +380,7 @@ function ownAnnotationProblems(key: string, value: string, annotations: Readonly
     }
     return reasonProblems(value);
   }
+  if (key.startsWith(TRIVY_REASON_PREFIX)) return reasonProblems(value);
   return [];
 }
 
