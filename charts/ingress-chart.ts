@@ -1,18 +1,6 @@
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { Settings } from '../lib/config/schema';
-import { componentLabels } from '../lib/labels';
-import { StackChart, StackChartProps } from '../lib/stack-chart';
-import { Connection } from '../lib/topology';
-
-export interface IngressChartProps extends StackChartProps {
-  /** The Ingress settings: class, host, TLS, stream timeouts. */
-  readonly ingress: Settings['ingress'];
-  /** The topology's entry: the ingress controller's connection to Letta's port. */
-  readonly entry: Connection;
-  /** Letta's image, whose version labels the Ingress like Letta's other objects. */
-  readonly lettaImage: string;
-}
+import { EntryChart, EntryChartProps } from '../lib/entry-chart';
 
 /**
  * The ingress-nginx Ingress in front of Letta. Letta streams Server-Sent Events and does not send
@@ -20,18 +8,18 @@ export interface IngressChartProps extends StackChartProps {
  * read/send timeouts are long. WebSocket upgrades pass through ingress-nginx as they are.
  * Snippet annotations are avoided: they are disabled by default since ingress-nginx 1.9.
  */
-export class IngressChart extends StackChart {
-  constructor(scope: Construct, id: string, props: IngressChartProps) {
+export class IngressChart extends EntryChart {
+  constructor(scope: Construct, id: string, props: EntryChartProps) {
     super(scope, id, props);
     const { ingress } = props;
-    const component = props.entry.to;
+    const component = this.backend;
     const http = props.entry.port;
     const timeout = String(ingress.streamTimeoutSeconds);
 
     new k8s.KubeIngress(this, 'ingress', {
       metadata: {
         name: component.name,
-        labels: componentLabels(component, props.lettaImage),
+        labels: this.backendLabels,
         annotations: {
           'nginx.ingress.kubernetes.io/proxy-read-timeout': timeout,
           'nginx.ingress.kubernetes.io/proxy-send-timeout': timeout,

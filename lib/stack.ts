@@ -1,5 +1,6 @@
 import { App, Chart } from 'cdk8s';
 import { DatabaseChart } from '../charts/database-chart';
+import { HttpRouteChart } from '../charts/http-route-chart';
 import { IngressChart } from '../charts/ingress-chart';
 import { LettaChart } from '../charts/letta-chart';
 import { NamespaceChart } from '../charts/namespace-chart';
@@ -35,7 +36,8 @@ export function addStack(app: App, settings: Settings): Chart[] {
     ...topology.components.map((component) => COMPONENT_CHARTS[component.id](app, settings, base)),
   ];
   if (topology.entry) {
-    charts.push(new IngressChart(app, 'ingress', { ...base, ingress: settings.ingress, entry: topology.entry, lettaImage: settings.letta.image }));
+    const entryProps = { ...base, ingress: settings.ingress, entry: topology.entry, lettaImage: settings.letta.image };
+    charts.push(settings.ingress.entry === 'gateway-api' ? new HttpRouteChart(app, 'http-route', entryProps) : new IngressChart(app, 'ingress', entryProps));
   }
   charts.slice(1).forEach((chart, index) => chart.addDependency(charts[index]));
   return charts;

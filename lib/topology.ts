@@ -183,6 +183,15 @@ export interface IngressControllerPeer {
   readonly podLabels: Readonly<Record<string, string>>;
 }
 
+/** The pods that serve the entry: ingress-nginx's controller, or the Gateway's data plane. */
+function entryDataPlane(settings: Settings): IngressControllerPeer {
+  if (settings.ingress.entry === 'ingress-nginx') return settings.ingress.controller;
+  const dataPlane = settings.ingress.gateway.dataPlane;
+  // The settings schema requires it with gateway-api; settings built by hand may lack it.
+  if (!dataPlane) throw new Error('topology: ingress.gateway.dataPlane is required when ingress.entry is gateway-api');
+  return dataPlane;
+}
+
 export class Topology {
   readonly namespace: string;
   readonly components: readonly DeployedComponent[];
@@ -214,7 +223,7 @@ export class Topology {
       }
       return [{ component, ports: egress.ports }];
     });
-    this.ingressController = settings.ingress.controller;
+    this.ingressController = entryDataPlane(settings);
     this.entry = this.connections.find((connection) => connection.from === 'ingress-controller');
   }
 

@@ -3,7 +3,6 @@
  * a real kube-apiserver (with etcd, without kubelet, scheduler or controllers): its validation,
  * defaulting, strict field validation and Pod Security admission.
  */
-import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ApplyResult,
@@ -15,9 +14,10 @@ import {
   type KubeObject,
   startControlPlane,
 } from './apiserver';
-import { ingressNginxWithoutWebhook } from './support/fixtures';
+import * as fs from 'node:fs';
+import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from './support/fixtures';
 import { available } from './support/requirements';
-import { PROFILES, renderProfile } from './support/render';
+import { renderProfile } from './support/render';
 
 const binaries = findControlPlaneBinaries();
 const runnable = available('apiserver', 'missing' in binaries ? binaries.missing : undefined);
@@ -36,6 +36,20 @@ const RESTRICTED = {
  * warning text, each with the reason. Any other warning fails the suite.
  */
 const EXPLAINED_WARNINGS: Record<string, Record<string, string>> = {};
+
+/** Waits until the server serves a kind whose CRD was just created (it takes a moment to be established). */
+async function untilServed(controlPlane: ControlPlane, kind: { apiVersion: string; kind: string }, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await getObject(controlPlane, { ...kind, name: 'probe', namespace: 'default' });
+      return;
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`${kind.kind} is not served ${timeoutMs / 1000} s after its CRD was created: ${(error as Error).message}`);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+  }
+}
 
 const WORKLOAD_KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);
 
@@ -118,28 +132,30 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
     it('WHEN it stops THEN its data directory is gone and the server refuses connections', async () => {
       await controlPlane.stop();
 
-      expect(existsSync(controlPlane.dataDir)).toBe(false);
+      expect(fs.existsSync(controlPlane.dataDir)).toBe(false);
       await expect(getObject(controlPlane, { apiVersion: 'v1', kind: 'Namespace', name: namespace })).rejects.toThrow();
     });
   });
 
-  describe.each(PROFILES)('GIVEN the %s profile rendered to dist/', (profile) => {
+  describe.each(VARIANTS)('GIVEN the $label rendered to dist/', ({ label, profile, values }) => {
     let controlPlane: ControlPlane;
     let documents: KubeObject[];
     let results: ApplyResult[];
 
     beforeAll(async () => {
-      documents = renderProfile(profile).documents;
+      documents = renderProfile(profile, values).documents;
       controlPlane = await startControlPlane();
-      const prerequisites = await applyObjects(controlPlane, ingressNginxWithoutWebhook(), { fieldManager: 'ingress-nginx' });
+      // What a cluster has before the stack: ingress-nginx, and the Gateway API CRDs.
+      const prerequisites = await applyObjects(controlPlane, [...ingressNginxWithoutWebhook(), ...gatewayApiCrds()], { fieldManager: 'prerequisites' });
       const refused = prerequisites.filter((result) => !result.accepted);
-      if (refused.length > 0) throw new Error(`ingress-nginx not installed:\n${report(refused)}`);
+      if (refused.length > 0) throw new Error(`ingress-nginx and the Gateway API CRDs not installed:\n${report(refused)}`);
+      await untilServed(controlPlane, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' });
 
       // WHEN every object is applied as `kubectl apply --server-side -f dist/` would, in its order.
       const started = performance.now();
       results = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
       const elapsed = Math.round(performance.now() - started);
-      console.log(`[apiserver] ${profile}: applied ${documents.length} objects in ${elapsed} ms`);
+      console.log(`[apiserver] ${label}: applied ${documents.length} objects in ${elapsed} ms`);
     }, SETUP_TIMEOUT_MS);
     afterAll(() => controlPlane?.stop());
 
@@ -194,8 +210,8 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       }
     });
 
-    it('THEN Services, NetworkPolicies and Ingresses read back as sent, plus server defaults', async () => {
-      const checked = ['Service', 'NetworkPolicy', 'Ingress'];
+    it('THEN Services, NetworkPolicies, Ingresses, Gateways and HTTPRoutes read back as sent, plus server defaults', async () => {
+      const checked = ['Service', 'NetworkPolicy', 'Ingress', 'Gateway', 'HTTPRoute'];
       const drift: string[] = [];
       for (const [index, sent] of documents.entries()) {
         if (!checked.includes(sent.kind)) continue;

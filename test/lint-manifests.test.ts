@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS, LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/lint-exceptions';
-import { PROFILES, renderProfile } from './support/render';
+import { VARIANTS } from './support/fixtures';
+import { renderProfile } from './support/render';
 import { available } from './support/requirements';
 import {
   Linter,
@@ -315,10 +316,10 @@ describe('trivy reports', () => {
 // LETTA_K8S_REQUIRE_ALL=1, fails the run); the other still runs.
 const runnable: Linter[] = Object.values(pinnedLinters()).filter((linter) => available(`lint-manifests: ${linter.name}`, missingReason(linter), linter.name));
 
-describe.each(PROFILES)('the rendered %s profile', (profile) => {
+describe.each(VARIANTS)('the rendered $label', ({ profile, values }) => {
   let rendered: ReturnType<typeof renderProfile>;
   beforeAll(() => {
-    rendered = renderProfile(profile);
+    rendered = renderProfile(profile, values);
   }, LINTER_TIMEOUT_MS);
 
   it('GIVEN its manifests WHEN their skip annotations are checked THEN each names one check and gives a reason', () => {

@@ -191,10 +191,44 @@ const redis = z
   .prefault({})
   .describe('Redis (stream resumption and conversation locks)');
 
+/** A Gateway API listener name (the spec's SectionName: an RFC 1123 subdomain). */
+const sectionName = dnsSubdomain;
+
+const gateway = z
+  .strictObject({
+    parentRef: z
+      .strictObject({
+        namespace: dnsLabel.describe("The Gateway's namespace"),
+        name: dnsSubdomain.describe("The Gateway's name"),
+        sectionName: sectionName.optional().describe('The listener to attach to (unset: every listener that admits the route)'),
+      })
+      .optional()
+      .describe('An existing Gateway the HTTPRoute attaches to; it must admit routes from the stack namespace'),
+    create: z
+      .strictObject({
+        className: dnsSubdomain.describe('The GatewayClass of the Gateway this stack creates'),
+      })
+      .optional()
+      .describe('Create a Gateway for the host in the stack namespace instead (HTTP on 80, or HTTPS on 443 with ingress.tlsSecretName)'),
+    dataPlane: z
+      .strictObject({
+        namespaceLabels: labels.describe("Labels of the namespace of the Gateway's data-plane pods"),
+        podLabels: labels.describe("Labels of the Gateway's data-plane pods"),
+      })
+      .optional()
+      .describe("Where the Gateway's data-plane pods run (NetworkPolicy peer of Letta's port); required with gateway-api"),
+  })
+  .prefault({})
+  .describe('Gateway API entry (ingress.entry gateway-api)');
+
 const ingress = z
   .strictObject({
-    enabled: z.boolean().default(true).describe('Create the Ingress'),
-    className: dnsSubdomain.default('nginx').describe('IngressClass'),
+    enabled: z.boolean().default(true).describe('Bring outside traffic to Letta (an Ingress or an HTTPRoute)'),
+    entry: z
+      .enum(['ingress-nginx', 'gateway-api'])
+      .default('ingress-nginx')
+      .describe('What brings traffic in: an ingress-nginx Ingress, or a Gateway API v1 HTTPRoute'),
+    className: dnsSubdomain.default('nginx').describe('IngressClass (ingress-nginx entry)'),
     host: dnsSubdomain.default('letta.localhost').describe('Host name served'),
     tlsSecretName: dnsSubdomain.optional().describe('TLS Secret for the host (unset: plain HTTP)'),
     streamTimeoutSeconds: wholeNumber()
@@ -217,9 +251,10 @@ const ingress = z
       })
       .prefault({})
       .describe('Where the ingress-nginx controller runs (NetworkPolicy peer)'),
+    gateway,
   })
   .prefault({})
-  .describe('ingress-nginx Ingress');
+  .describe('The entry: an ingress-nginx Ingress or a Gateway API HTTPRoute');
 
 const exporter = z
   .discriminatedUnion('type', [
@@ -335,6 +370,40 @@ export const settingsSchema = z
           code: 'custom',
           path: ['letta', 'serverPassword'],
           message: 'is required when letta.secure is true: name the Secret key that holds the server password',
+        });
+      }
+      const ingress = config.ingress;
+      if (ingress?.enabled === true && ingress.entry === 'gateway-api') {
+        const { parentRef, create, dataPlane } = ingress.gateway ?? {};
+        if (!parentRef === !create) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ingress', 'gateway', parentRef ? 'create' : 'parentRef'],
+            message: parentRef
+              ? 'must be unset when ingress.gateway.parentRef is set: the HTTPRoute attaches to one Gateway, either the one named or one this stack creates'
+              : 'is required when ingress.entry is gateway-api: name the Gateway (namespace, name, optionally sectionName), or set ingress.gateway.create.className',
+          });
+        }
+        if (parentRef && ingress.tlsSecretName) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ingress', 'tlsSecretName'],
+            message: "must be unset when the HTTPRoute attaches to an existing Gateway (ingress.gateway.parentRef): TLS terminates at that Gateway's listener, which names its own certificate",
+          });
+        }
+        if (!dataPlane) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['ingress', 'gateway', 'dataPlane'],
+            message: "is required when ingress.entry is gateway-api: give the namespace and pod labels of the Gateway's data-plane pods, the only peer admitted to Letta's port",
+          });
+        }
+      }
+      if (ingress?.entry === 'ingress-nginx' && (ingress.gateway?.parentRef || ingress.gateway?.create || ingress.gateway?.dataPlane)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['ingress', 'entry'],
+          message: 'is ingress-nginx, but ingress.gateway is set: set ingress.entry to gateway-api to use it, or remove ingress.gateway',
         });
       }
       const shm = parseQuantity(String(vllm?.shmSize)) ?? 0;

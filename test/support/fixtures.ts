@@ -1,5 +1,7 @@
+import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { KubeObject, loadManifests } from './render';
+import * as yaml from 'js-yaml';
+import { KubeObject, loadManifests, PROFILES } from './render';
 
 /** The ingress-nginx v1.15.1 kind manifest (upstream deploy/static/provider/kind/deploy.yaml). */
 export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml');
@@ -13,3 +15,37 @@ export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'fixtures', 
 export function ingressNginxWithoutWebhook(): KubeObject[] {
   return loadManifests([INGRESS_NGINX_MANIFEST]).filter((object) => object.kind !== 'ValidatingWebhookConfiguration');
 }
+
+/** The Gateway API v1.6.1 standard-channel CRDs (upstream config/crd/standard), as vendored. */
+export const GATEWAY_API_CRDS_DIR = path.resolve(__dirname, '..', 'fixtures', 'gateway-api-v1.6.1');
+
+export function gatewayApiCrds(): KubeObject[] {
+  const files = fs.readdirSync(GATEWAY_API_CRDS_DIR).filter((file) => file.endsWith('.yaml')).sort();
+  return loadManifests(files.map((file) => path.join(GATEWAY_API_CRDS_DIR, file)));
+}
+
+/** The values file of the gateway-api entry (an HTTPRoute on Traefik's Gateway). */
+export const GATEWAY_API_VALUES_FILE = path.resolve(__dirname, '..', 'values', 'gateway-api.yaml');
+export const GATEWAY_API_VALUES = yaml.load(fs.readFileSync(GATEWAY_API_VALUES_FILE, 'utf8')) as {
+  ingress: { gateway: { parentRef: Record<string, string>; dataPlane: Record<string, Record<string, string>> } };
+};
+
+/** A rendering the suites check: a profile, with values over it. */
+export interface Variant {
+  readonly label: string;
+  readonly profile: string;
+  readonly values?: unknown;
+}
+
+/** Every profile with the Ingress, and each entry of Gateway API: on a named Gateway, and on one of the stack's own. */
+export const VARIANTS: readonly Variant[] = [
+  ...PROFILES.map((profile) => ({ label: `${profile} profile`, profile })),
+  { label: 'kind profile with gateway-api on a named Gateway', profile: 'kind', values: GATEWAY_API_VALUES },
+  {
+    label: 'gpu profile with gateway-api on a Gateway of its own',
+    profile: 'gpu',
+    values: {
+      ingress: { entry: 'gateway-api', tlsSecretName: 'letta-tls', gateway: { create: { className: 'traefik' }, dataPlane: GATEWAY_API_VALUES.ingress.gateway.dataPlane } },
+    },
+  },
+];

@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import { loadSettings } from '../../lib/config/load';
 import { ExternalWorkloads, markdownMatrix } from './netpol/matrix';
 import { Topology } from '../../lib/topology';
@@ -5,6 +6,9 @@ import { INGRESS_NGINX_MANIFEST } from './fixtures';
 import { KubeObject, loadManifests, PROFILES, renderProfile } from './render';
 
 export const EXTERNAL: ExternalWorkloads = { ingressController: 'ingress-nginx/ingress-nginx-controller' };
+
+/** Traefik as a Gateway API data plane (test/tools/ingress/traefik-kind.yaml), for the gateway-api entry. */
+export const TRAEFIK_DATA_PLANE = { manifest: path.join(__dirname, '..', 'tools', 'ingress', 'traefik-kind.yaml'), workload: 'traefik/traefik' };
 
 /** A profile's objects next to the ingress controller's (a real workload there), and its topology. */
 export function stackWithController(profile: string, values?: unknown): { objects: KubeObject[]; topology: Topology } {

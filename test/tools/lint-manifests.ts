@@ -1,13 +1,14 @@
 /**
  * `npm run lint:manifests [DIR...]`: runs kube-linter, checkov, kube-score and trivy, as platform teams
- * do before admitting manifests, on the rendered output of every profile (or on the given
+ * do before admitting manifests, on the rendered output of every profile and entry (or on the given
  * directories of manifests), and checks that each skip annotation gives its reason. Exits 1 on any finding or
  * when a linter is not installed (test/tools/install-linters.sh installs them).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { PROFILES, renderProfile } from '../support/render';
+import { VARIANTS } from '../support/fixtures';
+import { renderProfile } from '../support/render';
 import { unobtainableReason } from '../support/requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
@@ -72,9 +73,9 @@ function directoryTarget(dir: string): Target {
 }
 
 function profileTargets(): Target[] {
-  return PROFILES.map((profile) => {
-    const rendered = renderProfile(profile);
-    return { label: `profile ${profile}`, dir: rendered.dir, documents: rendered.documents };
+  return VARIANTS.map(({ label, profile, values }) => {
+    const rendered = renderProfile(profile, values);
+    return { label, dir: rendered.dir, documents: rendered.documents };
   });
 }
 
