@@ -12,7 +12,7 @@ import { ingressNginxWithoutWebhook } from '../support/fixtures';
 import { renderProfile } from '../support/render';
 import { available } from '../support/requirements';
 import { Kubectl, type KubeObject } from './kubectl';
-import { BACKEND_NAME, E2E_NAMESPACE, findStackIngress } from './manifests';
+import { BACKEND_NAME, E2E_NAMESPACE, findStackEntry } from './manifests';
 import { probePodFor } from './netpol';
 import { NotReadyError, waitForWorkloads } from './readiness';
 import { processShell } from './shell';
@@ -54,7 +54,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
       const host = await deployStreamBackend(context, rendered.documents);
 
       const stored = await kubectl.get('ingress', BACKEND_NAME, E2E_NAMESPACE);
-      const stack = await kubectl.get('ingress', findStackIngress(rendered.documents, topology.namespace).metadata.name, topology.namespace);
+      const stack = await kubectl.get('ingress', findStackEntry(rendered.documents, topology.namespace).metadata.name, topology.namespace);
       expect(host).toBe(`e2e.${settings.ingress.host}`);
       expect(stored?.spec.ingressClassName).toBe(stack?.spec.ingressClassName);
       const nginx = (object?: KubeObject) =>

@@ -17,6 +17,7 @@ import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
+import { runGatewayVariant } from './gateway-variant';
 import { runReplicasVariant } from './replicas-variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
@@ -65,6 +66,8 @@ export interface ClusterPlan {
   /** Runs once the cluster exists (test hosts beside it, say); undone by `beforeDelete`. */
   readonly afterCreate?: (cluster: KindCluster) => Promise<void>;
   readonly beforeDelete?: (cluster: KindCluster) => Promise<void>;
+  /** The Gateway API controller that installIngress set up, for the gateway-api variant; unset: none, the variant is not run. */
+  readonly gatewayApiController?: string;
 }
 
 export const GITHUB_PLAN: ClusterPlan = {
@@ -171,6 +174,21 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
       }).catch((error: Error): CheckResult[] => [{ name: 'the replicas variant', problems: [error.message] }]),
     );
     results.push(...variant);
+    if (plan.gatewayApiController) {
+      const controller = plan.gatewayApiController;
+      const gateway = await step(`the gateway-api variant (kind profile behind an HTTPRoute on ${controller})`, () =>
+        runGatewayVariant(context, {
+          shell,
+          repoRoot: options.repoRoot,
+          baseValuesFile: plan.valuesFile,
+          ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
+          controller,
+        }).catch((error: Error): CheckResult[] => [{ name: 'the gateway-api variant', problems: [error.message] }]),
+      );
+      results.push(...gateway);
+    } else {
+      log(`the gateway-api variant is not run: ${plan.ingressController} serves no Gateway API here (npm run e2e:local runs it on Traefik)`);
+    }
     const failed = results.filter((r) => r.problems.length > 0);
     log(`${results.length - failed.length} passed, ${failed.length} failed`);
     // For CI's closing count: every check by name and whether it passed.

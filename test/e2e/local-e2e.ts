@@ -16,6 +16,7 @@ import { type ClusterPlan, progressLog, runKindE2e } from './kind-e2e';
 import { readManifestDir } from './steps';
 import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
+import { GATEWAY_API_CRDS_DIR, gatewayApiCrds } from '../support/fixtures';
 import { available } from '../support/requirements';
 
 const ROOT = join(__dirname, '..', '..');
@@ -116,9 +117,15 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
       preloadImages: [traefik, python],
       ingressController: `Traefik ${traefik.split(':')[1]} (kubernetesIngressNGINX provider; ingress-nginx cannot be built here)`,
       installIngress: async (context) => {
+        // Traefik's Gateway provider starts only once the Gateway API CRDs are served. Server-side:
+        // the HTTPRoute CRD is too large for client-side apply's last-applied annotation.
+        await context.kubectl.check(['apply', '--server-side', '--filename', GATEWAY_API_CRDS_DIR]);
+        const crds = gatewayApiCrds().filter((object) => object.kind === 'CustomResourceDefinition').map((crd) => `crd/${crd.metadata.name}`);
+        await context.kubectl.check(['wait', '--for=condition=Established', '--timeout=120s', ...crds], { timeoutMs: 3 * MINUTE });
         await context.kubectl.check(['apply', '--filename', TRAEFIK_MANIFEST]);
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
+      gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
       environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address },
       valuesFile: LOCAL_VALUES,
       ...internetTestHost(shell, python),

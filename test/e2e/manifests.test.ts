@@ -3,7 +3,8 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
 import { renderProfile } from '../support/render';
 import type { KubeObject } from './kubectl';
-import { E2E_NAMESPACE, findStackIngress, PYTHON_IMAGE, streamBackendObjects, streamBackendScript } from './manifests';
+import { GATEWAY_API_VALUES } from '../support/fixtures';
+import { E2E_NAMESPACE, findStackEntry, PYTHON_IMAGE, streamBackendObjects, streamBackendScript } from './manifests';
 import { networkProbeCases, probePodFor } from './netpol';
 import { INGRESS_DEFAULT_TIMEOUT_SECONDS, STREAM_IDLE_SECONDS } from './steps';
 
@@ -52,9 +53,9 @@ const byKind = (objects: KubeObject[], kind: string) => objects.filter((o) => o.
 
 describe('the stream backend objects', () => {
   it("GIVEN the kind profile's synthesized Ingress WHEN the backend's Ingress is built THEN it has the stack's class and nginx annotations, which outlast the check's silence", () => {
-    const stack = findStackIngress(renderProfile('kind').documents, 'letta');
+    const stack = findStackEntry(renderProfile('kind').documents, 'letta');
 
-    const [ingress] = byKind(streamBackendObjects({ stackIngress: stack, host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS }), 'Ingress');
+    const [ingress] = byKind(streamBackendObjects({ stackEntry: stack, host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS }), 'Ingress');
 
     expect(ingress.metadata.annotations).toEqual(stack.metadata.annotations);
     expect(ingress.spec.ingressClassName).toBe(stack.spec.ingressClassName);
@@ -66,9 +67,22 @@ describe('the stream backend objects', () => {
     }
   });
 
+  it("GIVEN the gateway-api variant's synthesized HTTPRoute WHEN the backend's entry is built THEN it is an HTTPRoute on the same Gateway with the same timeouts, and no Ingress", () => {
+    const stack = findStackEntry(renderProfile('kind', GATEWAY_API_VALUES).documents, 'letta');
+
+    const objects = streamBackendObjects({ stackEntry: stack, host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS });
+
+    expect(byKind(objects, 'Ingress')).toEqual([]);
+    const [route] = byKind(objects, 'HTTPRoute');
+    expect(route.spec.parentRefs).toEqual(stack.spec.parentRefs);
+    expect(route.spec.hostnames).toEqual(['e2e.letta.localhost']);
+    expect(route.spec.rules[0].timeouts).toEqual({ request: '0s', backendRequest: '0s' });
+    expect(route.spec.rules[0].backendRefs).toEqual([{ name: 'e2e-stream-backend', port: 8080 }]);
+  });
+
   it('GIVEN a stack Ingress with other annotations WHEN the backend Ingress is built THEN only the nginx ones are copied, whatever they are', () => {
     const objects = streamBackendObjects({
-      stackIngress: stackIngress({
+      stackEntry: stackIngress({
         'nginx.ingress.kubernetes.io/proxy-read-timeout': '120',
         'nginx.ingress.kubernetes.io/enable-cors': 'true',
         'cert-manager.io/cluster-issuer': 'letsencrypt',
@@ -84,7 +98,7 @@ describe('the stream backend objects', () => {
   });
 
   it('GIVEN the backend objects WHEN built THEN a pinned image runs the backend script, silent for longer than the default timeout, in its own restricted namespace', () => {
-    const objects = streamBackendObjects({ stackIngress: stackIngress({}), host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS });
+    const objects = streamBackendObjects({ stackEntry: stackIngress({}), host: 'e2e.letta.localhost', idleSeconds: STREAM_IDLE_SECONDS });
     const [deployment] = byKind(objects, 'Deployment');
     const container = deployment.spec.template.spec.containers[0];
 

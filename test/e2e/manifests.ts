@@ -4,8 +4,8 @@ import type { KubeObject } from './kubectl';
 
 /*
  * Objects the e2e run adds to the cluster for its checks only: the stream backend (SSE and
- * WebSocket echo) behind an Ingress that carries the stack's nginx annotations, and the
- * throwaway pods that probe NetworkPolicies.
+ * WebSocket echo) behind an entry made like the stack's (an Ingress with its nginx annotations,
+ * or an HTTPRoute with its parents and timeouts), and the throwaway pods that probe NetworkPolicies.
  */
 
 /**
@@ -52,24 +52,24 @@ function pythonContainer(image: string, name: string, script: string, args: read
   };
 }
 
-/** The stack's Ingress among rendered objects. */
-export function findStackIngress(objects: readonly KubeObject[], namespace: string): KubeObject {
-  const ingresses = objects.filter((o) => o.kind === 'Ingress' && o.metadata?.namespace === namespace);
-  if (ingresses.length !== 1) throw new Error(`expected one Ingress in namespace ${namespace}, found ${ingresses.length}`);
-  return ingresses[0];
+/** The stack's entry among rendered objects: its one Ingress or HTTPRoute. */
+export function findStackEntry(objects: readonly KubeObject[], namespace: string): KubeObject {
+  const entries = objects.filter((o) => (o.kind === 'Ingress' || o.kind === 'HTTPRoute') && o.metadata?.namespace === namespace);
+  if (entries.length !== 1) throw new Error(`expected one Ingress or HTTPRoute in namespace ${namespace}, found ${entries.length}`);
+  return entries[0];
 }
 
-/** The host the stack's Ingress serves. */
-export function ingressHost(ingress: KubeObject): string {
-  const host = ingress.spec?.rules?.[0]?.host;
-  if (typeof host !== 'string') throw new Error(`Ingress ${ingress.metadata.name} names no host`);
+/** The host the stack's entry serves. */
+export function entryHost(entry: KubeObject): string {
+  const host = entry.kind === 'HTTPRoute' ? entry.spec?.hostnames?.[0] : entry.spec?.rules?.[0]?.host;
+  if (typeof host !== 'string') throw new Error(`${entry.kind} ${entry.metadata.name} names no host`);
   return host;
 }
 
 export interface BackendOptions {
-  /** The stack's Ingress: its class and nginx annotations are copied. */
-  readonly stackIngress: KubeObject;
-  /** Host of the backend's Ingress. */
+  /** The stack's Ingress (its class and nginx annotations are copied) or HTTPRoute (its parents and timeouts are). */
+  readonly stackEntry: KubeObject;
+  /** Host of the backend's entry. */
   readonly host: string;
   /** How long the SSE stream stays silent between its two events. */
   readonly idleSeconds: number;
@@ -78,18 +78,14 @@ export interface BackendOptions {
 }
 
 /**
- * Namespace, Deployment, Service and Ingress of the stream backend. The Ingress takes the stack
- * Ingress's class and every nginx.ingress.kubernetes.io annotation, so that the checks through
- * it prove what the stack's own Ingress does for streams.
+ * Namespace, Deployment, Service and entry of the stream backend. An Ingress takes the stack
+ * Ingress's class and every nginx.ingress.kubernetes.io annotation; an HTTPRoute takes the stack
+ * route's parents and timeouts. So the checks through it prove what the stack's own entry does
+ * for streams.
  */
 export function streamBackendObjects(options: BackendOptions): KubeObject[] {
   const selector = { 'app.kubernetes.io/name': BACKEND_NAME };
   const labels = { ...E2E_LABELS, ...selector };
-  const annotations = Object.fromEntries(
-    Object.entries((options.stackIngress.metadata.annotations ?? {}) as Record<string, string>).filter(([key]) =>
-      key.startsWith('nginx.ingress.kubernetes.io/'),
-    ),
-  );
   return [
     {
       apiVersion: 'v1',
@@ -129,23 +125,44 @@ export function streamBackendObjects(options: BackendOptions): KubeObject[] {
       metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels },
       spec: { selector, ports: [{ name: 'http', port: BACKEND_PORT, targetPort: 'http' }] },
     },
-    {
-      apiVersion: 'networking.k8s.io/v1',
-      kind: 'Ingress',
-      metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels, annotations },
-      spec: {
-        ingressClassName: options.stackIngress.spec.ingressClassName,
-        rules: [
-          {
-            host: options.host,
-            http: {
-              paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: BACKEND_NAME, port: { name: 'http' } } } }],
-            },
-          },
-        ],
-      },
-    },
+    backendEntry(options, labels),
   ];
+}
+
+function backendEntry(options: BackendOptions, labels: Record<string, string>): KubeObject {
+  const { stackEntry } = options;
+  if (stackEntry.kind === 'HTTPRoute') {
+    const stackRule = stackEntry.spec.rules[0];
+    return {
+      apiVersion: stackEntry.apiVersion,
+      kind: 'HTTPRoute',
+      metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels },
+      spec: {
+        parentRefs: stackEntry.spec.parentRefs,
+        hostnames: [options.host],
+        rules: [{ matches: stackRule.matches, backendRefs: [{ name: BACKEND_NAME, port: BACKEND_PORT }], timeouts: stackRule.timeouts }],
+      },
+    };
+  }
+  const annotations = Object.fromEntries(
+    Object.entries((stackEntry.metadata.annotations ?? {}) as Record<string, string>).filter(([key]) => key.startsWith('nginx.ingress.kubernetes.io/')),
+  );
+  return {
+    apiVersion: 'networking.k8s.io/v1',
+    kind: 'Ingress',
+    metadata: { name: BACKEND_NAME, namespace: E2E_NAMESPACE, labels, annotations },
+    spec: {
+      ingressClassName: stackEntry.spec.ingressClassName,
+      rules: [
+        {
+          host: options.host,
+          http: {
+            paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: BACKEND_NAME, port: { name: 'http' } } } }],
+          },
+        },
+      ],
+    },
+  };
 }
 
 export interface ProbePodOptions {

@@ -12,6 +12,7 @@ import { secretsInLogs } from './logs';
 import { waitForWorkloads } from './readiness';
 import type { Shell } from './shell';
 import { applyStack, type StepContext, synthesize } from './steps';
+import { type VariantResult, variantRecorder } from './variant-results';
 
 /*
  * The second variant: the gpu profile without vLLM (no GPU here), so two Letta replicas, Redis
@@ -23,11 +24,6 @@ const MINUTE = 60_000;
 export const REPLICAS_PROFILE = 'gpu';
 /** Over the gpu profile: no vLLM, and CPU requests that let two replicas share a 2-core node. */
 export const REPLICAS_VALUES = { vllm: { enabled: false }, letta: { resources: { requests: { cpu: '100m' } } } };
-
-export interface VariantResult {
-  readonly name: string;
-  readonly problems: readonly string[];
-}
 
 export interface ReplicasVariantOptions {
   readonly shell: Shell;
@@ -64,17 +60,7 @@ export async function runReplicasVariant(base: StepContext, options: ReplicasVar
     await applyStack(context, dir);
     await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log });
 
-    const results: VariantResult[] = [];
-    const record = async (name: string, run: () => Promise<string[]>) => {
-      let problems: string[];
-      try {
-        problems = await run();
-      } catch (error) {
-        problems = [(error as Error).message];
-      }
-      results.push({ name, problems });
-      log(problems.length === 0 ? `PASS ${name}` : `FAIL ${name}\n${problems.map((p) => `    ${p}`).join('\n')}`);
-    };
+    const { results, record } = variantRecorder(log);
     const letta = topology.component('letta');
     const selector = Object.entries(letta.selector)
       .map(([key, value]) => `${key}=${value}`)

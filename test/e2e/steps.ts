@@ -6,7 +6,7 @@ import { INGRESS_NGINX_MANIFEST } from '../support/fixtures';
 import { loadManifests } from '../support/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
 import type { Kubectl, KubeObject } from './kubectl';
-import { E2E_NAMESPACE, findStackIngress, ingressHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
+import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
 import { type Clock, describePod, pollUntil, realClock, waitForWorkloads } from './readiness';
@@ -106,11 +106,11 @@ export async function applyStack(context: StepContext, dir: string): Promise<voi
   await applyWithWebhookRetry(() => context.kubectl.check(['apply', '--filename', dir]), context.clock);
 }
 
-/** The stream backend with its Ingress, whose annotations come from the stack's Ingress. */
+/** The stream backend with an entry made like the stack's (Ingress or HTTPRoute). */
 export async function deployStreamBackend(context: StepContext, stackObjects: readonly KubeObject[]): Promise<string> {
-  const stackIngress = findStackIngress(stackObjects, context.topology.namespace);
-  const host = `e2e.${ingressHost(stackIngress)}`;
-  const objects = streamBackendObjects({ stackIngress, host, idleSeconds: STREAM_IDLE_SECONDS, image: environmentOf(context).pythonImage });
+  const stackEntry = findStackEntry(stackObjects, context.topology.namespace);
+  const host = `e2e.${entryHost(stackEntry)}`;
+  const objects = streamBackendObjects({ stackEntry, host, idleSeconds: STREAM_IDLE_SECONDS, image: environmentOf(context).pythonImage });
   await applyWithWebhookRetry(() => context.kubectl.apply(objects), context.clock);
   return host;
 }
