@@ -112,7 +112,7 @@ describe('Gateway API settings', () => {
     [
       'a Gateway reference without a name',
       { ingress: { entry: 'gateway-api', gateway: { parentRef: { namespace: 'traefik' }, dataPlane: DATA_PLANE } } },
-      'ingress.gateway.parentRef.name: Invalid input: expected string, received undefined',
+      'ingress.gateway.parentRef.name: is required (string)',
     ],
     [
       'no data plane to admit',

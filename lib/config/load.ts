@@ -49,7 +49,7 @@ export function loadSettings(options: LoadOptions = {}): Settings {
 
   const merged = layers.reduce<unknown>((acc, layer) => mergeValues(acc, layer.values), {});
   const sources = layers.map((layer) => layer.source).join(' + ');
-  const result = settingsSchema.safeParse(merged);
+  const result = settingsSchema.safeParse(merged, { error: missingSettingMessage });
   if (!result.success) {
     throw new SettingsError(sources, result.error.issues.flatMap(describeIssue));
   }
@@ -91,6 +91,11 @@ export function mergeValues(base: unknown, override: unknown): unknown {
     else merged[key] = mergeValues(merged[key], value);
   }
   return merged;
+}
+
+/** A required setting left out says so, instead of zod's "expected string, received undefined". */
+function missingSettingMessage(issue: z.core.$ZodRawIssue): string | undefined {
+  return issue.code === 'invalid_type' && issue.input === undefined ? `is required (${issue.expected})` : undefined;
 }
 
 function describeIssue(issue: z.core.$ZodIssue): string[] {
