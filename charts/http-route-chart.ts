@@ -15,6 +15,8 @@ import { EntryChart, EntryChartProps } from '../lib/entry-chart';
  * agent talks: any finite value would cut every long stream.
  */
 const NO_TIMEOUT = '0s';
+/** A parentRef names its Gateway by API group ("gateway.networking.k8s.io"), not by apiVersion. */
+const GATEWAY_GROUP = Gateway.GVK.apiVersion.split('/')[0];
 
 /**
  * The Gateway API entry in front of Letta: an HTTPRoute for the host, attached to the Gateway the
@@ -47,7 +49,7 @@ export class HttpRouteChart extends EntryChart {
     new HttpRoute(this, 'route', {
       metadata: { name: component.name, labels },
       spec: {
-        parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', ...parent }],
+        parentRefs: [{ group: GATEWAY_GROUP, kind: Gateway.GVK.kind, ...parent }],
         hostnames: [ingress.host],
         rules: [
           {

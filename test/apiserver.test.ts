@@ -15,6 +15,7 @@ import {
   startControlPlane,
 } from './apiserver';
 import * as fs from 'node:fs';
+import { pollUntil, realClock } from './e2e/readiness';
 import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from './support/fixtures';
 import { available } from './support/requirements';
 import { renderProfile } from './support/render';
@@ -39,16 +40,19 @@ const EXPLAINED_WARNINGS: Record<string, Record<string, string>> = {};
 
 /** Waits until the server serves a kind whose CRD was just created (it takes a moment to be established). */
 async function untilServed(controlPlane: ControlPlane, kind: { apiVersion: string; kind: string }, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      await getObject(controlPlane, { ...kind, name: 'probe', namespace: 'default' });
-      return;
-    } catch (error) {
-      if (Date.now() > deadline) throw new Error(`${kind.kind} is not served ${timeoutMs / 1000} s after its CRD was created: ${(error as Error).message}`);
-      await new Promise((resolve) => setTimeout(resolve, 500));
-    }
-  }
+  let problem = '';
+  const served = await pollUntil(
+    () =>
+      getObject(controlPlane, { ...kind, name: 'probe', namespace: 'default' }).then(
+        () => true,
+        (error: Error) => {
+          problem = error.message;
+          return undefined;
+        },
+      ),
+    { timeoutMs, intervalMs: 500, clock: realClock },
+  );
+  if (!served) throw new Error(`${kind.kind} is not served ${timeoutMs / 1000} s after its CRD was created: ${problem}`);
 }
 
 const WORKLOAD_KINDS = new Set(['Pod', 'Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'Job', 'CronJob']);

@@ -2,18 +2,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../lib/config/load';
 import { COMPONENTS, portOf, Topology } from '../lib/topology';
-import { findObject, KubeObject, loadManifests, renderProfile, PROFILES } from './support/render';
+import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
 import { expectedConnections, stackConnections } from './support/netpol/matrix';
 import { formatConnection } from './support/netpol/evaluator';
-import { GATEWAY_API_VALUES } from './support/fixtures';
-import { TRAEFIK_DATA_PLANE } from './support/stack-netpol';
+import { GATEWAY_API_VALUES, ownGatewayValues } from './support/fixtures';
+import { stackWithController, TRAEFIK_DATA_PLANE } from './support/stack-netpol';
 
-/** The values file the README and the e2e use: an HTTPRoute on Traefik's Gateway. */
-const GATEWAY_VALUES = GATEWAY_API_VALUES;
-const DATA_PLANE = GATEWAY_VALUES.ingress.gateway.dataPlane;
-const withCreatedGateway = (extra: Record<string, unknown> = {}) => ({
-  ingress: { entry: 'gateway-api', ...extra, gateway: { create: { className: 'traefik' }, dataPlane: DATA_PLANE } },
-});
+const DATA_PLANE = GATEWAY_API_VALUES.ingress.gateway.dataPlane;
 const kinds = (documents: readonly KubeObject[]) => documents.map((doc) => doc.kind);
 
 function problemsWith(values: unknown): readonly string[] {
@@ -28,7 +23,7 @@ function problemsWith(values: unknown): readonly string[] {
 
 describe('the Gateway API entry', () => {
   it.each(PROFILES)('GIVEN the %s profile with gateway-api WHEN synthesized THEN an HTTPRoute replaces the Ingress', (profile) => {
-    const { documents, files } = renderProfile(profile, GATEWAY_VALUES);
+    const { documents, files } = renderProfile(profile, GATEWAY_API_VALUES);
     expect(kinds(documents)).toContain('HTTPRoute');
     expect(kinds(documents)).not.toContain('Ingress');
     expect(kinds(documents)).not.toContain('Gateway');
@@ -36,7 +31,7 @@ describe('the Gateway API entry', () => {
   });
 
   it('GIVEN a named Gateway WHEN synthesized THEN the route attaches to its listener and sends the host to Letta\'s Service port', () => {
-    const route = findObject(renderProfile('kind', GATEWAY_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
+    const route = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
     const letta = new Topology(loadSettings({ profile: 'kind' })).component('letta');
     expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
     expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'traefik', name: 'traefik', sectionName: 'web' }]);
@@ -47,12 +42,12 @@ describe('the Gateway API entry', () => {
   });
 
   it('GIVEN streams that last as long as an agent talks WHEN the route is synthesized THEN its request timeouts are disabled ("0s")', () => {
-    const route = findObject(renderProfile('kind', GATEWAY_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
+    const route = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
     expect(route.spec.rules[0].timeouts).toEqual({ request: '0s', backendRequest: '0s' });
   });
 
   it('GIVEN a GatewayClass to create a Gateway for WHEN synthesized THEN the stack\'s Gateway has one HTTP listener for the host, open to routes of its namespace only, and the route attaches to it', () => {
-    const { documents } = renderProfile('kind', withCreatedGateway());
+    const { documents } = renderProfile('kind', ownGatewayValues());
     const gateway = findObject(documents, 'Gateway', COMPONENTS.letta.name);
     expect(gateway.spec).toEqual({
       gatewayClassName: 'traefik',
@@ -64,7 +59,7 @@ describe('the Gateway API entry', () => {
   });
 
   it('GIVEN a created Gateway and a TLS Secret WHEN synthesized THEN the listener is HTTPS on 443 and terminates with that Secret', () => {
-    const gateway = findObject(renderProfile('kind', withCreatedGateway({ host: 'letta.example.com', tlsSecretName: 'letta-tls' })).documents, 'Gateway', COMPONENTS.letta.name);
+    const gateway = findObject(renderProfile('kind', ownGatewayValues({ host: 'letta.example.com', tlsSecretName: 'letta-tls' })).documents, 'Gateway', COMPONENTS.letta.name);
     expect(gateway.spec.listeners).toEqual([
       {
         name: 'https',
@@ -78,7 +73,7 @@ describe('the Gateway API entry', () => {
   });
 
   it('GIVEN gateway-api WHEN Letta\'s policy is synthesized THEN only the Gateway\'s data-plane pods are admitted to its port, the ingress-nginx controller no longer', () => {
-    const policy = findObject(renderProfile('kind', GATEWAY_VALUES).documents, 'NetworkPolicy', COMPONENTS.letta.name);
+    const policy = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'NetworkPolicy', COMPONENTS.letta.name);
     expect(policy.spec.ingress).toEqual([
       {
         from: [{ namespaceSelector: { matchLabels: DATA_PLANE.namespaceLabels }, podSelector: { matchLabels: DATA_PLANE.podLabels } }],
@@ -88,8 +83,7 @@ describe('the Gateway API entry', () => {
   });
 
   it.each(PROFILES)('GIVEN the %s profile with gateway-api next to a real data plane WHEN the policies are evaluated THEN the matrix equals the topology', (profile) => {
-    const objects = [...loadManifests([TRAEFIK_DATA_PLANE.manifest]), ...renderProfile(profile, GATEWAY_VALUES).documents];
-    const topology = new Topology(loadSettings({ profile, values: GATEWAY_VALUES }));
+    const { objects, topology } = stackWithController(profile, GATEWAY_API_VALUES, TRAEFIK_DATA_PLANE);
     const external = { ingressController: TRAEFIK_DATA_PLANE.workload };
     const computed = stackConnections(objects, topology).map(formatConnection);
     expect(computed).toEqual(expectedConnections(topology, external).map(formatConnection));
@@ -106,7 +100,7 @@ describe('Gateway API settings', () => {
     ],
     [
       'both a named Gateway and one to create',
-      { ingress: { entry: 'gateway-api', gateway: { ...GATEWAY_VALUES.ingress.gateway, create: { className: 'traefik' } } } },
+      { ingress: { entry: 'gateway-api', gateway: { ...GATEWAY_API_VALUES.ingress.gateway, create: { className: 'traefik' } } } },
       'ingress.gateway.create: must be unset when ingress.gateway.parentRef is set: the HTTPRoute attaches to one Gateway, either the one named or one this stack creates',
     ],
     [
@@ -116,17 +110,17 @@ describe('Gateway API settings', () => {
     ],
     [
       'no data plane to admit',
-      { ingress: { entry: 'gateway-api', gateway: { parentRef: GATEWAY_VALUES.ingress.gateway.parentRef } } },
+      { ingress: { entry: 'gateway-api', gateway: { parentRef: GATEWAY_API_VALUES.ingress.gateway.parentRef } } },
       "ingress.gateway.dataPlane: is required when ingress.entry is gateway-api: give the namespace and pod labels of the Gateway's data-plane pods, the only peer admitted to Letta's port",
     ],
     [
       'a TLS Secret for a Gateway the stack does not own',
-      { ingress: { ...GATEWAY_VALUES.ingress, tlsSecretName: 'letta-tls' } },
+      { ingress: { ...GATEWAY_API_VALUES.ingress, tlsSecretName: 'letta-tls' } },
       "ingress.tlsSecretName: must be unset when the HTTPRoute attaches to an existing Gateway (ingress.gateway.parentRef): TLS terminates at that Gateway's listener, which names its own certificate",
     ],
     [
       'Gateway settings while the entry is ingress-nginx',
-      { ingress: { gateway: GATEWAY_VALUES.ingress.gateway } },
+      { ingress: { gateway: GATEWAY_API_VALUES.ingress.gateway } },
       'ingress.entry: is ingress-nginx, but ingress.gateway is set: set ingress.entry to gateway-api to use it, or remove ingress.gateway',
     ],
     ['an unknown entry', { ingress: { entry: 'traefik' } }, 'ingress.entry: Invalid option: expected one of "ingress-nginx"|"gateway-api"'],
@@ -135,6 +129,6 @@ describe('Gateway API settings', () => {
   });
 
   it('GIVEN the values file WHEN loaded THEN it is valid', () => {
-    expect(problemsWith(GATEWAY_VALUES)).toEqual([]);
+    expect(problemsWith(GATEWAY_API_VALUES)).toEqual([]);
   });
 });

@@ -191,16 +191,14 @@ const redis = z
   .prefault({})
   .describe('Redis (stream resumption and conversation locks)');
 
-/** A Gateway API listener name (the spec's SectionName: an RFC 1123 subdomain). */
-const sectionName = dnsSubdomain;
-
 const gateway = z
   .strictObject({
     parentRef: z
       .strictObject({
         namespace: dnsLabel.describe("The Gateway's namespace"),
         name: dnsSubdomain.describe("The Gateway's name"),
-        sectionName: sectionName.optional().describe('The listener to attach to (unset: every listener that admits the route)'),
+        // The spec's SectionName is an RFC 1123 subdomain.
+        sectionName: dnsSubdomain.optional().describe('The listener to attach to (unset: every listener that admits the route)'),
       })
       .optional()
       .describe('An existing Gateway the HTTPRoute attaches to; it must admit routes from the stack namespace'),

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { freeHostPort, isPortInUse, KindCluster, kindHostPorts, missingPrerequisites, readKindHostPorts, withFreeHostPorts } from './cluster';
+import { freeHostPort, isPortInUse, KindCluster, kindHostPorts, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { fail, FakeShell, ok } from './support/fake-shell';
 
 function machine() {
@@ -42,7 +42,7 @@ describe('missingPrerequisites', () => {
 
 describe('kind configuration', () => {
   it("GIVEN the repository's kind-config.yaml WHEN read THEN the node's ports 80 and 443 reach the host", () => {
-    const ports = readKindHostPorts(join(__dirname, '..', '..', 'kind-config.yaml'));
+    const ports = kindHostPorts(readFileSync(join(__dirname, '..', '..', 'kind-config.yaml'), 'utf8'));
 
     expect(ports.get(80)).toBeDefined();
     expect(ports.get(443)).toBeDefined();

@@ -1,4 +1,3 @@
-import { readFileSync } from 'node:fs';
 import { type AddressInfo, connect, createServer } from 'node:net';
 import { dump, load } from 'js-yaml';
 import { check, type Shell } from './shell';
@@ -19,10 +18,6 @@ export function kindHostPorts(configText: string): Map<number, number> {
     for (const mapping of node.extraPortMappings ?? []) ports.set(mapping.containerPort, mapping.hostPort);
   }
   return ports;
-}
-
-export function readKindHostPorts(configPath: string): Map<number, number> {
-  return kindHostPorts(readFileSync(configPath, 'utf8'));
 }
 
 /** A host port that the kernel hands out as free right now. */

@@ -1,17 +1,9 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { dump, load } from 'js-yaml';
-import { loadSettings, mergeValues } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
-import { GATEWAY_API_VALUES_FILE } from '../support/fixtures';
-import type { IngressTarget } from './http';
+import { GATEWAY_API_VALUES } from '../support/fixtures';
 import type { KubeObject } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
-import { waitForWorkloads } from './readiness';
-import { type VariantResult, variantRecorder } from './variant-results';
-import type { Shell } from './shell';
-import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, synthesize } from './steps';
+import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems } from './steps';
+import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
 
 /*
  * The third variant: the kind profile behind Gateway API instead of the Ingress
@@ -24,12 +16,7 @@ import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBack
 const MINUTE = 60_000;
 const PROFILE = 'kind';
 
-export interface GatewayVariantOptions {
-  readonly shell: Shell;
-  readonly repoRoot: string;
-  /** The run's own values file (a cluster without a registry, say), merged under the variant's. */
-  readonly baseValuesFile?: string;
-  readonly ingress: (host: string) => IngressTarget;
+export interface GatewayVariantOptions extends VariantOptions {
   /** The Gateway API controller, as the report names it. */
   readonly controller: string;
 }
@@ -47,21 +34,11 @@ export function routeStatusProblems(route: KubeObject): string[] {
   });
 }
 
-export async function runGatewayVariant(base: StepContext, options: GatewayVariantOptions): Promise<VariantResult[]> {
-  const { kubectl, log } = base;
-  const work = mkdtempSync(join(tmpdir(), 'letta-e2e-gateway-'));
-  try {
-    const baseValues = options.baseValuesFile ? load(readFileSync(options.baseValuesFile, 'utf8')) : {};
-    const valuesFile = join(work, 'values.yaml');
-    writeFileSync(valuesFile, dump(mergeValues(baseValues, load(readFileSync(GATEWAY_API_VALUES_FILE, 'utf8')))));
-    const settings = loadSettings({ profile: PROFILE, valuesFile });
-    const topology = new Topology(settings);
-    const context: StepContext = { ...base, settings, topology };
+export function runGatewayVariant(base: StepContext, options: GatewayVariantOptions): Promise<CheckResult[]> {
+  return withVariantStack(base, { ...options, label: 'gateway variant', profile: PROFILE, values: GATEWAY_API_VALUES }, async ({ context, dir, objects }) => {
+    const { kubectl, log } = base;
+    const { settings, topology } = context;
     const namespace = topology.namespace;
-
-    log(`gateway variant: removing namespace ${namespace} of the previous variant`);
-    await kubectl.check(['delete', 'namespace', namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
-    const { dir, objects } = await synthesize(options.shell, options.repoRoot, PROFILE, valuesFile);
     await applyStack(context, dir);
     await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log });
 
@@ -73,16 +50,18 @@ export async function runGatewayVariant(base: StepContext, options: GatewayVaria
       if (route.kind !== 'HTTPRoute') return [...problems, `the entry is a ${route.kind}`];
       // The controller writes the status shortly after the route appears.
       let statusProblems: string[] = [];
-      for (const deadline = Date.now() + 2 * MINUTE; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 3_000))) {
-        const stored = await kubectl.get('httproute', route.metadata.name, namespace);
-        statusProblems = stored ? routeStatusProblems(stored) : [`HTTPRoute ${route.metadata.name} is not in the cluster`];
-        if (statusProblems.length === 0) break;
-      }
+      await pollUntil(
+        async () => {
+          const stored = await kubectl.get('httproute', route.metadata.name, namespace);
+          statusProblems = stored ? routeStatusProblems(stored) : [`HTTPRoute ${route.metadata.name} is not in the cluster`];
+          return statusProblems.length === 0 ? true : undefined;
+        },
+        { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock },
+      );
       return [...problems, ...statusProblems];
     });
-    const target = options.ingress(settings.ingress.host);
     await record(`gateway variant: Letta answers through the Gateway (${options.controller}), its port open to the data plane only`, () =>
-      healthThroughIngress(target, 5 * MINUTE),
+      healthThroughIngress(options.ingress(settings.ingress.host), 5 * MINUTE),
     );
     const backendHost = await deployStreamBackend(context, objects);
     await waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log });
@@ -92,7 +71,5 @@ export async function runGatewayVariant(base: StepContext, options: GatewayVaria
     add({ name: `gateway variant: WebSocket through the Gateway echoes after ${STREAM_IDLE_SECONDS} s idle`, problems: streams.webSocket });
     await removeStreamBackend(kubectl);
     return results;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

@@ -19,6 +19,7 @@ import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLet
 import { secretsInLogs } from './logs';
 import { runGatewayVariant } from './gateway-variant';
 import { runReplicasVariant } from './replicas-variant';
+import type { CheckResult, VariantOptions } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
 import { Kubectl } from './kubectl';
@@ -103,12 +104,6 @@ export function progressLog(write: (line: string) => void = console.log, started
   };
 }
 
-interface CheckResult {
-  readonly name: string;
-  readonly problems: readonly string[];
-}
-
-
 /**
  * The whole run. Returns the exit code: 0 when every check passed or the machine cannot run kind
  * (a skip, unless LETTA_K8S_REQUIRE_ALL=1), 1 when a step or check failed.
@@ -165,27 +160,23 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     log(`checks run through ${plan.ingressController}`);
     const results = await runChecks(context, { host: settings.ingress.host, backendHost, port: httpPort }, { cluster, shell, dir });
     await step('removing the test backend', () => removeStreamBackend(kubectl));
-    const variant = await step('the replicas variant (gpu profile without vLLM)', () =>
-      runReplicasVariant(context, {
-        shell,
-        repoRoot: options.repoRoot,
-        baseValuesFile: plan.valuesFile,
-        ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
-      }).catch((error: Error): CheckResult[] => [{ name: 'the replicas variant', problems: [error.message] }]),
-    );
-    results.push(...variant);
-    if (plan.gatewayApiController) {
-      const controller = plan.gatewayApiController;
-      const gateway = await step(`the gateway-api variant (kind profile behind an HTTPRoute on ${controller})`, () =>
-        runGatewayVariant(context, {
-          shell,
-          repoRoot: options.repoRoot,
-          baseValuesFile: plan.valuesFile,
-          ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
-          controller,
-        }).catch((error: Error): CheckResult[] => [{ name: 'the gateway-api variant', problems: [error.message] }]),
+    // The variants reinstall the stack in turn; a variant that breaks off counts as one failed check.
+    const variantOptions: VariantOptions = {
+      shell,
+      repoRoot: options.repoRoot,
+      baseValuesFile: plan.valuesFile,
+      ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
+    };
+    const runVariant = (title: string, name: string, run: () => Promise<CheckResult[]>) =>
+      step(title, () => run().catch((error: Error): CheckResult[] => [{ name, problems: [error.message] }]));
+    results.push(...(await runVariant('the replicas variant (gpu profile without vLLM)', 'the replicas variant', () => runReplicasVariant(context, variantOptions))));
+    const controller = plan.gatewayApiController;
+    if (controller) {
+      results.push(
+        ...(await runVariant(`the gateway-api variant (kind profile behind an HTTPRoute on ${controller})`, 'the gateway-api variant', () =>
+          runGatewayVariant(context, { ...variantOptions, controller }),
+        )),
       );
-      results.push(...gateway);
     } else {
       log(`the gateway-api variant is not run: ${plan.ingressController} serves no Gateway API here (npm run e2e:local runs it on Traefik)`);
     }

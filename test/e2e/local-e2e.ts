@@ -16,14 +16,12 @@ import { type ClusterPlan, progressLog, runKindE2e } from './kind-e2e';
 import { readManifestDir } from './steps';
 import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
-import { GATEWAY_API_CRDS_DIR, gatewayApiCrds } from '../support/fixtures';
+import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../support/fixtures';
 import { available } from '../support/requirements';
 
 const ROOT = join(__dirname, '..', '..');
 const TOOLS = join(ROOT, 'test', 'tools');
 const MINUTE = 60_000;
-/** test/tools/ingress/traefik-kind.yaml */
-const TRAEFIK_MANIFEST = join(TOOLS, 'ingress', 'traefik-kind.yaml');
 const TRAEFIK_NAMESPACE = 'traefik';
 export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
 

@@ -1,18 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dump, load } from 'js-yaml';
-import { loadSettings, mergeValues } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
-import type { IngressTarget } from './http';
 import type { KubeObject } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { waitForWorkloads } from './readiness';
-import type { Shell } from './shell';
-import { applyStack, type StepContext, synthesize } from './steps';
-import { type VariantResult, variantRecorder } from './variant-results';
+import { applyStack, type StepContext } from './steps';
+import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
 
 /*
  * The second variant: the gpu profile without vLLM (no GPU here), so two Letta replicas, Redis
@@ -25,32 +18,15 @@ export const REPLICAS_PROFILE = 'gpu';
 /** Over the gpu profile: no vLLM, and CPU requests that let two replicas share a 2-core node. */
 export const REPLICAS_VALUES = { vllm: { enabled: false }, letta: { resources: { requests: { cpu: '100m' } } } };
 
-export interface ReplicasVariantOptions {
-  readonly shell: Shell;
-  readonly repoRoot: string;
-  /** The run's own values file (a cluster without a registry, say), merged under the variant's. */
-  readonly baseValuesFile?: string;
-  readonly ingress: (host: string) => IngressTarget;
-}
-
 /** The README's `openssl rand -hex 24`. */
 const newPassword = () => randomBytes(24).toString('hex');
 
-export async function runReplicasVariant(base: StepContext, options: ReplicasVariantOptions): Promise<VariantResult[]> {
-  const { kubectl, log } = base;
-  const work = mkdtempSync(join(tmpdir(), 'letta-e2e-replicas-'));
-  try {
-    const values = mergeValues(options.baseValuesFile ? load(readFileSync(options.baseValuesFile, 'utf8')) : {}, REPLICAS_VALUES);
-    const valuesFile = join(work, 'values.yaml');
-    writeFileSync(valuesFile, dump(values));
-    const settings = loadSettings({ profile: REPLICAS_PROFILE, valuesFile });
-    const topology = new Topology(settings);
-    const context: StepContext = { ...base, settings, topology };
+export function runReplicasVariant(base: StepContext, options: VariantOptions): Promise<CheckResult[]> {
+  const variant = { ...options, label: 'replicas variant', profile: REPLICAS_PROFILE, values: REPLICAS_VALUES };
+  return withVariantStack(base, variant, async ({ context, dir }) => {
+    const { kubectl, log } = base;
+    const { settings, topology } = context;
     const namespace = topology.namespace;
-
-    log(`replicas variant: removing the kind profile's namespace ${namespace}`);
-    await kubectl.check(['delete', 'namespace', namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
-    const { dir } = await synthesize(options.shell, options.repoRoot, REPLICAS_PROFILE, valuesFile);
     // The README's order: the namespace, the Secrets synth never generates, then everything.
     await kubectl.check(['apply', '--filename', join(dir, '0000-namespace.k8s.yaml')]);
     const serverPassword = newPassword();
@@ -121,7 +97,5 @@ export async function runReplicasVariant(base: StepContext, options: ReplicasVar
       return scan.problems;
     });
     return results;
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
+  });
 }

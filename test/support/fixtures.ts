@@ -6,6 +6,9 @@ import { KubeObject, loadManifests, PROFILES } from './render';
 /** The ingress-nginx v1.15.1 kind manifest (upstream deploy/static/provider/kind/deploy.yaml). */
 export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml');
 
+/** Traefik as ingress and Gateway API data plane of the local kind cluster. */
+export const TRAEFIK_MANIFEST = path.resolve(__dirname, '..', 'tools', 'ingress', 'traefik-kind.yaml');
+
 /**
  * ingress-nginx as installed on kind, for a control plane without a kubelet: its
  * ValidatingWebhookConfiguration is left out, since the webhook's backend is the controller Pod,
@@ -25,10 +28,15 @@ export function gatewayApiCrds(): KubeObject[] {
 }
 
 /** The values file of the gateway-api entry (an HTTPRoute on Traefik's Gateway). */
-export const GATEWAY_API_VALUES_FILE = path.resolve(__dirname, '..', 'values', 'gateway-api.yaml');
+const GATEWAY_API_VALUES_FILE = path.resolve(__dirname, '..', 'values', 'gateway-api.yaml');
 export const GATEWAY_API_VALUES = yaml.load(fs.readFileSync(GATEWAY_API_VALUES_FILE, 'utf8')) as {
   ingress: { gateway: { parentRef: Record<string, string>; dataPlane: Record<string, Record<string, string>> } };
 };
+
+/** Values of the gateway-api entry on a Gateway the stack creates (GatewayClass traefik), with more ingress settings. */
+export function ownGatewayValues(ingress: Record<string, unknown> = {}): unknown {
+  return { ingress: { entry: 'gateway-api', ...ingress, gateway: { create: { className: 'traefik' }, dataPlane: GATEWAY_API_VALUES.ingress.gateway.dataPlane } } };
+}
 
 /** A rendering the suites check: a profile, with values over it. */
 export interface Variant {
@@ -44,8 +52,6 @@ export const VARIANTS: readonly Variant[] = [
   {
     label: 'gpu profile with gateway-api on a Gateway of its own',
     profile: 'gpu',
-    values: {
-      ingress: { entry: 'gateway-api', tlsSecretName: 'letta-tls', gateway: { create: { className: 'traefik' }, dataPlane: GATEWAY_API_VALUES.ingress.gateway.dataPlane } },
-    },
+    values: ownGatewayValues({ tlsSecretName: 'letta-tls' }),
   },
 ];

@@ -1,19 +1,29 @@
-import * as path from 'node:path';
 import { loadSettings } from '../../lib/config/load';
 import { ExternalWorkloads, markdownMatrix } from './netpol/matrix';
 import { Topology } from '../../lib/topology';
-import { INGRESS_NGINX_MANIFEST } from './fixtures';
+import { INGRESS_NGINX_MANIFEST, TRAEFIK_MANIFEST } from './fixtures';
 import { KubeObject, loadManifests, PROFILES, renderProfile } from './render';
 
-export const EXTERNAL: ExternalWorkloads = { ingressController: 'ingress-nginx/ingress-nginx-controller' };
+/** An entry's data plane as a real workload: the manifest that installs it and its workload's id. */
+export interface DataPlane {
+  readonly manifest: string;
+  readonly workload: string;
+}
 
-/** Traefik as a Gateway API data plane (test/tools/ingress/traefik-kind.yaml), for the gateway-api entry. */
-export const TRAEFIK_DATA_PLANE = { manifest: path.join(__dirname, '..', 'tools', 'ingress', 'traefik-kind.yaml'), workload: 'traefik/traefik' };
+export const INGRESS_NGINX_DATA_PLANE: DataPlane = { manifest: INGRESS_NGINX_MANIFEST, workload: 'ingress-nginx/ingress-nginx-controller' };
+/** Traefik, which also serves Gateway API, for the gateway-api entry. */
+export const TRAEFIK_DATA_PLANE: DataPlane = { manifest: TRAEFIK_MANIFEST, workload: 'traefik/traefik' };
 
-/** A profile's objects next to the ingress controller's (a real workload there), and its topology. */
-export function stackWithController(profile: string, values?: unknown): { objects: KubeObject[]; topology: Topology } {
+export const EXTERNAL: ExternalWorkloads = { ingressController: INGRESS_NGINX_DATA_PLANE.workload };
+
+/** A profile's objects next to its entry's data plane (a real workload there), and its topology. */
+export function stackWithController(
+  profile: string,
+  values?: unknown,
+  dataPlane: DataPlane = INGRESS_NGINX_DATA_PLANE,
+): { objects: KubeObject[]; topology: Topology } {
   return {
-    objects: [...loadManifests([INGRESS_NGINX_MANIFEST]), ...renderProfile(profile, values).documents],
+    objects: [...loadManifests([dataPlane.manifest]), ...renderProfile(profile, values).documents],
     topology: new Topology(loadSettings({ profile, values })),
   };
 }

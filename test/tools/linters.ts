@@ -10,6 +10,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../../lib/lint-exceptions';
+import { loadManifests } from '../support/render';
 
 export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';
 
@@ -99,13 +100,18 @@ function runCheckov(linter: Linter, dir: string): Finding[] {
   return parseCheckovReport(runJson(linter, args, [0, 1]));
 }
 
-function runKubeScore(linter: Linter, dir: string): Finding[] {
-  // All files in one run: checks such as service-targets-pod and pod-networkpolicy look across objects.
-  const files = fs
+/** The manifest files of a directory, in the order `kubectl apply -f` reads them. */
+function manifestFiles(dir: string): string[] {
+  return fs
     .readdirSync(dir)
     .filter((file) => /\.ya?ml$/.test(file))
     .sort()
     .map((file) => path.join(dir, file));
+}
+
+function runKubeScore(linter: Linter, dir: string): Finding[] {
+  // All files in one run: checks such as service-targets-pod and pod-networkpolicy look across objects.
+  const files = manifestFiles(dir);
   const args = [
     'score',
     '--output-format',
@@ -127,16 +133,9 @@ function runKubeScore(linter: Linter, dir: string): Finding[] {
 function runTrivy(linter: Linter, dir: string): Finding[] {
   const scan = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-trivy-'));
   try {
-    const objects = new Map<string, Manifest>();
-    const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file)).sort();
-    for (const file of files) {
-      for (const document of yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8'))) {
-        if (typeof document !== 'object' || document === null) continue;
-        const name = `${String(objects.size).padStart(4, '0')}.yaml`;
-        objects.set(name, document as Manifest);
-        fs.writeFileSync(path.join(scan, name), yaml.dump(document));
-      }
-    }
+    const files = manifestFiles(dir);
+    const objects = new Map(loadManifests(files).map((object, index) => [`${String(index).padStart(4, '0')}.yaml`, object as Manifest]));
+    for (const [name, object] of objects) fs.writeFileSync(path.join(scan, name), yaml.dump(object));
     const args = ['config', '--quiet', '--skip-check-update', '--misconfig-scanners', 'kubernetes', '--cache-dir', path.join(scan, '.cache'), '--format', 'json', scan];
     return parseTrivyReport(runJson(linter, args, [0]), objects);
   } finally {
