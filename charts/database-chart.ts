@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
+import { DATABASE_PASSWORD_KEY } from '../lib/database-secret';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
 import { listeningProbe } from '../lib/probes';
 import { containerResources, storageSize } from '../lib/resources';
@@ -17,9 +18,6 @@ const POSTGRES_UID = 10999;
 const SECRETS_DIR = '/run/secrets/postgres';
 const DATA_DIR = '/var/lib/postgresql/data';
 const TLS_DIR = '/run/secrets/postgres-tls';
-
-/** Key of the database Secret that holds the password. */
-export const DATABASE_PASSWORD_KEY = 'password';
 
 /** pgvector Postgres: a StatefulSet with a headless Service named like compose's alias. */
 export class DatabaseChart extends ComponentChart {

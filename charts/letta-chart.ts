@@ -3,14 +3,16 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
 import { SecretKeyRef } from '../lib/config/schema';
+import { BACKUP_KIND_LABEL } from '../lib/backup-pod';
+import { BACKUP_ENV } from '../lib/backup-scripts';
+import { DATABASE_PASSWORD_KEY } from '../lib/database-secret';
 import { exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS } from '../lib/lint-exceptions';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
 import { StackComponent } from '../lib/stack-component';
 import { portOf } from '../lib/topology';
-import { scratchVolume } from '../lib/volumes';
-import { DATABASE_PASSWORD_KEY } from './database-chart';
+import { databaseCaMounts, scratchVolume } from '../lib/volumes';
 
 /**
  * The upstream image has no USER and runs as root; nothing in it needs root once HOME and
@@ -31,9 +33,9 @@ const PRESTOP_DRAIN_SECONDS = 10;
  * image, whose pg_isready waits for the server.
  */
 export class LettaChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database'>) {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup'>) {
     super(scope, id, props, 'letta', props.letta.image);
-    const { letta, database } = props;
+    const { letta, database, backup } = props;
     const topology = this.topology;
     const http = portOf(this.component, 'http');
 
@@ -45,19 +47,7 @@ export class LettaChart extends ComponentChart {
     // The password as a reference, never the value: Kubernetes expands $(LETTA_PG_PASSWORD).
     const uri = `postgresql://${database.user}:$(LETTA_PG_PASSWORD)@${db.host}:${db.port}/${database.databaseName}`;
     // verify-full checks the server's certificate against the CA of its TLS Secret.
-    const caMounts: kplus.VolumeMount[] =
-      tls.mode === 'verify-full' && tls.secretName
-        ? [
-            {
-              path: DATABASE_TLS_DIR,
-              readOnly: true,
-              volume: kplus.Volume.fromSecret(this, 'database-ca', kplus.Secret.fromSecretName(this, 'database-tls', tls.secretName), {
-                name: 'database-ca',
-                items: { 'ca.crt': { path: 'ca.crt', mode: 0o444 } },
-              }),
-            },
-          ]
-        : [];
+    const caMounts = databaseCaMounts(this, tls, DATABASE_TLS_DIR);
     // What every Letta process needs; the migration and the server each add their own.
     const commonEnv: Record<string, kplus.EnvValue> = {
       HOME: kplus.EnvValue.fromValue(HOME),
@@ -79,6 +69,13 @@ export class LettaChart extends ComponentChart {
       [MIGRATE_ENV.sslMode]: kplus.EnvValue.fromValue(tls.mode),
       [MIGRATE_ENV.lockWaitSeconds]: kplus.EnvValue.fromValue(String(letta.migrationLockWaitSeconds)),
     };
+    if (topology.has('backup') && backup.preMigration.enabled) {
+      // A new schema only after the backup component's Job has dumped the current one.
+      const jobs = { ...topology.component('backup').selector, [BACKUP_KIND_LABEL]: 'pre-migration' };
+      databaseEnv[MIGRATE_ENV.preMigrationWaitSeconds] = kplus.EnvValue.fromValue(String(backup.preMigration.waitSeconds));
+      databaseEnv[MIGRATE_ENV.preMigrationJobs] = kplus.EnvValue.fromValue(Object.entries(jobs).map(([key, value]) => `${key}=${value}`).join(','));
+      databaseEnv[BACKUP_ENV.lettaImage] = kplus.EnvValue.fromValue(letta.image);
+    }
     // The server's asyncpg takes the mode as ?ssl=; without it Letta forces ssl=require whenever
     // SQLAlchemy pooling is on, which a Postgres without TLS refuses.
     const env: Record<string, kplus.EnvValue> = { ...commonEnv, LETTA_PG_URI: kplus.EnvValue.fromValue(`${uri}?ssl=${tls.mode}`) };

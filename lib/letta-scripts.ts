@@ -4,6 +4,10 @@
  * which migrates without a lock and logs the database URI with its password.
  */
 
+import { BACKUP_ENV, PRE_MIGRATION_RECORD } from './backup-scripts';
+
+const record = `${PRE_MIGRATION_RECORD.schema}.${PRE_MIGRATION_RECORD.table}`;
+
 /** Environment variable naming the variables whose values the output filter hides. */
 export const REDACT_ENV = 'LETTA_K8S_REDACT';
 /** What the output filter writes in place of a secret value. */
@@ -79,6 +83,10 @@ export const MIGRATE_ENV = {
   sslRootCert: 'PGSSLROOTCERT',
   /** How long to wait for another pod's migration before giving up. */
   lockWaitSeconds: 'LETTA_K8S_MIGRATION_LOCK_WAIT_SECONDS',
+  /** Set: a migration waits this long for the pre-migration dump of the schema it changes. */
+  preMigrationWaitSeconds: 'LETTA_K8S_PRE_MIGRATION_WAIT_SECONDS',
+  /** The label selector of the Jobs that take that dump, for the log. */
+  preMigrationJobs: 'LETTA_K8S_PRE_MIGRATION_JOBS',
 } as const;
 
 /**
@@ -103,6 +111,7 @@ import urllib.parse
 import pg8000.native
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
@@ -169,6 +178,38 @@ def acquire(connection, wait_seconds):
     return True
 
 
+def current_revision(connection):
+    if not connection.run("SELECT to_regclass('alembic_version') IS NOT NULL")[0][0]:
+        return None
+    return "+".join(sorted(row[0] for row in connection.run("SELECT version_num FROM alembic_version"))) or None
+
+
+def wait_for_pre_migration_dump(connection, revision, wait_seconds):
+    image = os.environ["${BACKUP_ENV.lettaImage}"]
+    jobs = os.environ.get("${MIGRATE_ENV.preMigrationJobs}", "")
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if connection.run("SELECT to_regclass('${record}') IS NOT NULL")[0][0]:
+            rows = connection.run(
+                "SELECT location, taken_at FROM ${record} WHERE revision = :revision AND letta_image = :image"
+                " ORDER BY taken_at DESC LIMIT 1",
+                revision=revision,
+                image=image,
+            )
+            if rows:
+                log(f"the pre-migration dump of revision {revision} is {rows[0][0]} (taken {rows[0][1]:%Y-%m-%d %H:%M:%S %Z})")
+                return True
+        if time.monotonic() >= deadline:
+            log(
+                f"gave up after {wait_seconds} s: no pre-migration dump of revision {revision} for {image};"
+                f" the Job that takes it: kubectl get jobs -l {jobs}; set backup.preMigration.enabled to false"
+                " to migrate without one; the pod retries"
+            )
+            return False
+        log(f"waiting for the pre-migration dump of revision {revision} before migrating (kubectl logs -l {jobs})")
+        time.sleep(POLL_SECONDS * 5)
+
+
 def main():
     uri = os.environ["LETTA_PG_URI"]
     context = tls_context(os.environ.get("${MIGRATE_ENV.sslMode}", "disable"))
@@ -182,10 +223,16 @@ def main():
     try:
         if not acquire(connection, wait_seconds):
             return 3
-        log("holding the migration lock: alembic upgrade head")
         config = Config(os.path.join(APP_DIR, "alembic.ini"))
         config.set_main_option("script_location", os.path.join(APP_DIR, "alembic"))
         config.set_main_option("prepend_sys_path", APP_DIR)
+        current = current_revision(connection)
+        head = "+".join(sorted(ScriptDirectory.from_config(config).get_heads()))
+        backup_wait = os.environ.get("${MIGRATE_ENV.preMigrationWaitSeconds}")
+        if backup_wait and current is not None and current != head:
+            if not wait_for_pre_migration_dump(connection, current, int(backup_wait)):
+                return 4
+        log(f"holding the migration lock: alembic upgrade head (from {current or 'an empty database'} to {head})")
         command.upgrade(config, "head")
         log("migrations are at head")
         connection.run("SELECT pg_advisory_unlock(:key)", key=LOCK_KEY)

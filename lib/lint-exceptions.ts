@@ -48,6 +48,7 @@ export const LINT_EXCEPTIONS: Readonly<Record<ComponentId, LintExceptions>> = {
     checkov: { CKV_K8S_35: LETTA_SECRETS_FROM_ENV },
   },
   database: {},
+  backup: {},
   redis: {
     kubeScore: {
       'deployment-replicas': 'Letta keeps its conversation locks and stream state in one Redis; replicas behind the Service would split them',

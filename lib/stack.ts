@@ -1,4 +1,5 @@
 import { App, Chart } from 'cdk8s';
+import { BackupChart } from '../charts/backup-chart';
 import { DatabaseChart } from '../charts/database-chart';
 import { HttpRouteChart } from '../charts/http-route-chart';
 import { IngressChart } from '../charts/ingress-chart';
@@ -15,10 +16,11 @@ import { ComponentId, Topology } from './topology';
 /** How each component's chart is built: its own slice of the settings, nothing more. */
 const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settings, base: StackChartProps) => Chart>> = {
   database: (app, s, base) => new DatabaseChart(app, 'database', { ...base, database: s.database }),
+  backup: (app, s, base) => new BackupChart(app, 'backup', { ...base, backup: s.backup, database: s.database, lettaImage: s.letta.image }),
   redis: (app, s, base) => new RedisChart(app, 'redis', { ...base, redis: s.redis }),
   telemetry: (app, s, base) => new TelemetryChart(app, 'telemetry', { ...base, telemetry: s.telemetry }),
   vllm: (app, s, base) => new VllmChart(app, 'vllm', { ...base, vllm: s.vllm }),
-  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database }),
+  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database, backup: s.backup }),
 };
 
 /**

@@ -7,7 +7,7 @@ import { Settings, InternetEgress } from './config/schema';
  * isolation tests. Nothing else in the project writes a port number or a host name by hand.
  */
 
-export type ComponentId = 'letta' | 'database' | 'redis' | 'telemetry' | 'vllm';
+export type ComponentId = 'letta' | 'database' | 'backup' | 'redis' | 'telemetry' | 'vllm';
 /** The ingress controller: outside the stack, but a client on the frontend network. */
 export type ClientId = ComponentId | 'ingress-controller';
 export type NetworkId = 'frontend' | 'backend' | 'telemetry' | 'internet';
@@ -69,6 +69,15 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     enabled: always,
     internetEgress: noInternet,
   },
+  backup: {
+    // The scheduled dump, the pre-migration dump and the restore: Jobs that serve nothing.
+    name: 'letta-db-backup',
+    role: 'backup',
+    ports: [],
+    networks: ['backend', 'internet'],
+    enabled: (s) => s.backup.enabled,
+    internetEgress: (s) => (s.backup.target === 's3' && s.backup.s3 ? { enabled: true, ports: [urlPort(s.backup.s3.endpoint)] } : undefined),
+  },
   redis: {
     name: 'letta-redis',
     role: 'cache',
@@ -128,6 +137,7 @@ export function edgeProblem(edge: EdgeDefinition): string | undefined {
 export const EDGES: readonly EdgeDefinition[] = [
   { from: 'ingress-controller', to: 'letta', port: 'http', network: 'frontend', when: (s) => s.ingress.enabled },
   { from: 'letta', to: 'database', port: 'postgres', network: 'backend' },
+  { from: 'backup', to: 'database', port: 'postgres', network: 'backend' },
   { from: 'letta', to: 'redis', port: 'redis', network: 'backend' },
   { from: 'letta', to: 'vllm', port: 'http', network: 'backend' },
   { from: 'letta', to: 'telemetry', port: 'otlp-grpc', network: 'telemetry' },
@@ -142,6 +152,12 @@ export const CLUSTER_DNS = {
     { name: 'dns-tcp', port: 53, protocol: 'TCP' },
   ] as readonly PortDefinition[],
 };
+
+/** The port a URL connects to: its own, or its scheme's. */
+function urlPort(text: string): number {
+  const url = new URL(text);
+  return url.port ? Number(url.port) : url.protocol === 'http:' ? 80 : 443;
+}
 
 function exporterPort(exporter: Settings['telemetry']['exporter']): number | undefined {
   switch (exporter.type) {

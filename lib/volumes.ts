@@ -36,3 +36,25 @@ export function secretFile(scope: Construct, id: string, options: SecretFileOpti
     }),
   };
 }
+
+/** The database's TLS settings: the mode and the Secret whose ca.crt a client checks the server against. */
+export interface DatabaseTls {
+  readonly mode: 'disable' | 'require' | 'verify-full';
+  readonly secretName?: string;
+}
+
+/**
+ * For verify-full, the CA of the database's TLS Secret as DIR/ca.crt (only that key: a client has
+ * no use for the server's private key); otherwise nothing.
+ */
+export function databaseCaMounts(scope: Construct, tls: DatabaseTls, directory: string): kplus.VolumeMount[] {
+  if (tls.mode !== 'verify-full' || !tls.secretName) return [];
+  const secret = kplus.Secret.fromSecretName(scope, 'database-tls', tls.secretName);
+  return [
+    {
+      path: directory,
+      readOnly: true,
+      volume: kplus.Volume.fromSecret(scope, 'database-ca', secret, { name: 'database-ca', items: { 'ca.crt': { path: 'ca.crt', mode: 0o444 } } }),
+    },
+  ];
+}

@@ -3,6 +3,7 @@ import { loadSettings } from '../lib/config/load';
 import { ClientId, COMPONENTS, EDGES, edgeProblem, NETWORKS, networksOf, Topology } from '../lib/topology';
 import { CLUSTER_DNS_PROBE, connectivity, PROBE_ADDRESSES } from './support/netpol/evaluator';
 import { PROFILES } from './support/render';
+import { stackComponentIds } from './support/netpol/matrix';
 import { EXTERNAL, stackWithController } from './support/stack-netpol';
 
 /*
@@ -23,9 +24,10 @@ const sharedNetworks = (a: ClientId, b: ClientId) => networksOf(a).filter((netwo
 const onOpenNetwork = (id: ClientId) => networksOf(id).some((network) => !NETWORKS[network].internal);
 
 /** The topology party a workload id of the evaluated manifests stands for, if it is one. */
-function partyOf(topology: Topology, workloadId: string): ClientId | undefined {
+function partyOf(topology: Topology, components: ReadonlyMap<string, string>, workloadId: string): ClientId | undefined {
   if (workloadId === EXTERNAL.ingressController) return 'ingress-controller';
-  return topology.components.find((component) => workloadId === `${topology.namespace}/${component.name}`)?.id;
+  const id = components.get(workloadId);
+  return topology.components.find((component) => id === `${topology.namespace}/${component.name}`)?.id;
 }
 
 describe('compose networks as the model of reachability', () => {
@@ -49,11 +51,12 @@ describe('compose networks as the model of reachability', () => {
 
   it.each(VARIANTS)('GIVEN %s WHEN the policies are evaluated THEN every allowed connection is inside a network both ends join', (_name, profile, values) => {
     const { objects, topology } = stackWithController(profile, values);
+    const components = stackComponentIds(objects, topology);
     const violations: string[] = [];
     let checked = 0;
     for (const connection of connectivity(objects)) {
-      const from = partyOf(topology, connection.from);
-      const to = partyOf(topology, connection.to);
+      const from = partyOf(topology, components, connection.from);
+      const to = partyOf(topology, components, connection.to);
       const component = (party: ClientId | undefined) => party !== undefined && party !== 'ingress-controller';
       // Connections among outside pods are not the stack's policies' doing; DNS is outside the model.
       if (!component(from) && !component(to)) continue;

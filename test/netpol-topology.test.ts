@@ -54,7 +54,7 @@ describe('NetworkPolicies against the topology', () => {
   it('GIVEN the kind profile WHEN synthesized THEN vLLM, being off, leaves no policy and no edge', () => {
     const { objects, topology } = stackWithController('kind');
     expect(objects.filter((o) => o.kind === 'NetworkPolicy').map((o) => o.metadata.name).sort()).toEqual(
-      ['default-deny', 'letta-db', 'letta-otel-collector', 'letta-redis', 'letta-server'].sort(),
+      ['default-deny', 'letta-db', 'letta-db-backup', 'letta-otel-collector', 'letta-redis', 'letta-server'].sort(),
     );
     expect(topology.connections.map((c) => c.to.id)).not.toContain('vllm');
   });
@@ -98,11 +98,25 @@ describe.each(PROFILES)('isolation in the %s profile', (profile) => {
     }
   });
 
-  it('GIVEN any pod WHEN it connects to Postgres THEN only Letta (whose pod also runs the migration) gets through', () => {
+  it('GIVEN any pod WHEN it connects to Postgres THEN only Letta (whose pod also runs the migration) and the backup Jobs get through', () => {
     const db = pod(id(COMPONENTS.database.name));
     const clients = [...workloadsFrom(objects), OUTSIDER_PROBE, CLUSTER_DNS_PROBE].filter((workload) => !isEmpty(evaluator.allowedPorts(asPeer(workload), db)));
-    expect(clients.map((workload) => workload.id)).toEqual([id(COMPONENTS.letta.name)]);
-    expect(evaluator.allowedPorts(pod(id(COMPONENTS.letta.name)), db).TCP).toEqual([[5432, 5432]]);
+    const backupJobs = workloadsFrom(objects).filter((workload) => workload.labels['app.kubernetes.io/name'] === COMPONENTS.backup.name);
+    // The scheduled CronJob and the pre-migration Job.
+    expect(backupJobs.map((workload) => workload.kind).sort()).toEqual(['CronJob', 'Job']);
+    expect(clients.map((workload) => workload.id).sort()).toEqual([id(COMPONENTS.letta.name), ...backupJobs.map((workload) => workload.id)].sort());
+    for (const client of clients) expect(evaluator.allowedPorts(asPeer(client), db).TCP, client.id).toEqual([[5432, 5432]]);
+  });
+
+  it('GIVEN the backup Jobs WHEN they connect anywhere but Postgres and DNS THEN nothing is allowed (a claim target reaches no internet)', () => {
+    for (const job of stack.filter((workload) => workload.labels['app.kubernetes.io/name'] === COMPONENTS.backup.name)) {
+      for (const address of Object.values(PROBE_ADDRESSES)) {
+        expect(isEmpty(evaluator.allowedPorts(asPeer(job), { kind: 'ip', ip: address })), `${job.name} -> ${address}`).toBe(true);
+      }
+      for (const other of stack.filter((workload) => workload.name !== COMPONENTS.database.name)) {
+        expect(isEmpty(evaluator.allowedPorts(asPeer(job), asPeer(other))), `${job.name} -> ${other.name}`).toBe(true);
+      }
+    }
   });
 
   it('GIVEN Letta WHEN it resolves names THEN DNS reaches only the cluster DNS pods on port 53', () => {

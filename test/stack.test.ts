@@ -55,7 +55,14 @@ describe('the stack as a whole', () => {
 
   it('GIVEN each profile WHEN synthesized THEN it has exactly its components', () => {
     expect(names(workloadsOf(kind().documents)).sort()).toEqual(
-      ['DaemonSet/letta-otel-collector', 'Deployment/letta-redis', 'Deployment/letta-server', 'StatefulSet/letta-db'].sort(),
+      [
+        'CronJob/letta-db-backup',
+        'DaemonSet/letta-otel-collector',
+        'Deployment/letta-redis',
+        'Deployment/letta-server',
+        expect.stringMatching(/^Job\/letta-db-backup-pre-migration-[0-9a-f]{10}$/),
+        'StatefulSet/letta-db',
+      ],
     );
     expect(names(workloadsOf(gpu().documents))).toContain('Deployment/vllm');
   });

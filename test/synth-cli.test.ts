@@ -61,7 +61,7 @@ describe('npx cdk8s synth', { timeout: CASE_BUDGET_MS }, () => {
 
     expect(status, output).toBe(0);
     const files = snapshotDir(dist);
-    expect(Object.keys(files)).toContain('0005-vllm.k8s.yaml');
+    expect(Object.keys(files)).toContain('0006-vllm.k8s.yaml');
     for (const [file, text] of Object.entries(files)) expect(text, file).not.toContain('agents');
     expect(fs.readdirSync(work).sort()).toEqual(['dist', 'staging', 'values.yaml']);
   });

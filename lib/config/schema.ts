@@ -329,6 +329,89 @@ const vllm = z
   .prefault({})
   .describe('vLLM OpenAI-compatible inference server on NVIDIA GPUs');
 
+// Five cron fields (minute hour day-of-month month day-of-week), as a CronJob's schedule takes them.
+const CRON_FIELD = /^[0-9A-Za-z*?\/,-]+$/;
+const cronSchedule = z
+  .string()
+  .refine((text) => {
+    const fields = text.trim().split(/\s+/);
+    return fields.length === 5 && fields.every((field) => CRON_FIELD.test(field));
+  }, 'must be a cron schedule of five fields (minute hour day-of-month month day-of-week) such as "0 3 * * *"');
+
+const backupClaim = z
+  .strictObject({
+    size: storage.default('20Gi').describe('Size of the backup claim: room for the kept dumps'),
+    storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
+  })
+  .prefault({})
+  .describe('The claim of the dumps (target claim), in the stack namespace');
+
+const backupS3 = z
+  .strictObject({
+    endpoint: z
+      .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com' })
+      .describe('S3 endpoint URL; reached as a public address (the NetworkPolicy opens its port to public IPv4 only)'),
+    bucket: z
+      .string()
+      .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3 to 63 of a-z, 0-9, ".", "-")')
+      .describe('Bucket; it must exist (the backup never creates one)'),
+    prefix: z
+      .string()
+      .regex(/^([A-Za-z0-9._-]+\/)*$/, 'must be empty or path segments ending in "/", such as "letta/prod/"')
+      .default('')
+      .describe('Key prefix of every dump'),
+    region: z.string().regex(/^[a-z0-9-]+$/, 'must be a region name such as eu-west-1').optional().describe("Region (unset: the store's default)"),
+    credentials: z
+      .strictObject({
+        secretName: dnsSubdomain.describe('Secret in the stack namespace with the access key pair'),
+        accessKeyIdKey: z.string().regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key').default('AWS_ACCESS_KEY_ID').describe('Key holding the access key id'),
+        secretAccessKeyKey: z
+          .string()
+          .regex(/^[-._a-zA-Z0-9]+$/, 'must be a valid Secret key')
+          .default('AWS_SECRET_ACCESS_KEY')
+          .describe('Key holding the secret access key'),
+      })
+      .describe('Credentials of the bucket, from a Secret you create'),
+  })
+  .optional()
+  .describe('The S3-compatible bucket of the dumps (target s3): AWS S3, MinIO, Ceph RGW, R2, ...');
+
+const backup = z
+  .strictObject({
+    enabled: z.boolean().default(false).describe('Scheduled pg_dump backups of the database (CronJob), and the pre-migration dump'),
+    schedule: cronSchedule.default('0 3 * * *').describe('When the scheduled backup runs (cron, in timeZone)'),
+    timeZone: z
+      .string()
+      .regex(/^[A-Za-z]+(?:[/_+-][A-Za-z0-9]+)*$/, 'must be an IANA time zone such as Etc/UTC or Europe/Berlin')
+      .default('Etc/UTC')
+      .describe('Time zone of the schedule'),
+    retention: wholeNumber().min(1, 'must keep at least 1 dump').default(7).describe('Scheduled dumps kept; older ones are deleted after each new dump'),
+    target: z.enum(['claim', 's3']).default('claim').describe('Where dumps are written: a claim of their own (backup.claim) or an S3-compatible bucket (backup.s3)'),
+    claim: backupClaim,
+    s3: backupS3,
+    preMigration: z
+      .strictObject({
+        enabled: z
+          .boolean()
+          .default(true)
+          .describe('Dump the database before Letta migrates it to a new schema; the migration waits for that dump'),
+        retention: wholeNumber().min(1, 'must keep at least 1 dump').default(3).describe('Pre-migration dumps kept'),
+        waitSeconds: wholeNumber()
+          .min(60, 'must be at least 60 seconds')
+          .default(1800)
+          .describe('How long a migration waits for its pre-migration dump before the pod fails and is retried'),
+      })
+      .prefault({})
+      .describe('The dump taken when a new Letta image is applied, before its migrations run'),
+    uploaderImage: image.default('rclone/rclone:1.76.0').describe('S3 client image (rclone) of the s3 target'),
+    // The s3 target stages each dump on the node's disk (an emptyDir) before the upload.
+    resources: resources({ cpu: '100m', memory: '256Mi', ephemeralStorage: '1Gi', cpuLimit: '1', memoryLimit: '1Gi', ephemeralStorageLimit: '10Gi' }).describe(
+      'Resources of each backup container; with the s3 target, limits.ephemeralStorage bounds the dump staged before its upload',
+    ),
+  })
+  .prefault({})
+  .describe('Database backups: pg_dump on a schedule and before migrations, to a claim or S3');
+
 export const settingsSchema = z
   .strictObject({
     namespace: dnsLabel.default('letta').describe('Namespace for every object of the stack'),
@@ -342,6 +425,7 @@ export const settingsSchema = z
     ingress,
     telemetry,
     vllm,
+    backup,
   })
   .superRefine(
     (config, ctx) => {
@@ -402,6 +486,14 @@ export const settingsSchema = z
           code: 'custom',
           path: ['ingress', 'entry'],
           message: 'is ingress-nginx, but ingress.gateway is set: set ingress.entry to gateway-api to use it, or remove ingress.gateway',
+        });
+      }
+      const backup = config.backup;
+      if (backup?.enabled === true && backup.target === 's3' && !backup.s3) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['backup', 's3'],
+          message: 'is required when backup.target is s3: give the endpoint, bucket and credentials Secret of the bucket',
         });
       }
       const shm = parseQuantity(String(vllm?.shmSize)) ?? 0;

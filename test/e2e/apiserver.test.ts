@@ -110,7 +110,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
       expect(error).toBeInstanceOf(NotReadyError);
       const headlines = (error as NotReadyError).report.split('\n').filter((line) => !line.startsWith(' '));
       const workloads = rendered.documents
-        .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind))
+        .filter((o) => ['Deployment', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind))
         .map((o) => `${o.kind} ${o.metadata.namespace}/${o.metadata.name}`);
       expect(headlines.map((line) => line.split(' is not ready')[0]).sort()).toEqual(workloads.sort());
       expect((error as NotReadyError).report).toContain('  no pods');

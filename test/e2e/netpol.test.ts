@@ -28,6 +28,7 @@ describe('networkProbeCases', () => {
     expect(allowed).toEqual([
       'ingress-nginx/probe-ingress-controller-to-letta-server letta-server.letta.svc:8283',
       'letta/probe-letta-server-to-letta-db letta-db:5432',
+      'letta/probe-letta-db-backup-to-letta-db letta-db:5432',
       'letta/probe-letta-server-to-letta-redis letta-redis:6379',
       'letta/probe-letta-server-to-letta-otel-collector letta-otel-collector:4317',
       'letta/probe-letta-server-to-internet 1.1.1.1:443',

@@ -89,6 +89,7 @@ export function networkProbeCases(topology: Topology, options: ProbePlanOptions)
   const hostFor = (component: DeployedComponent, namespace: string) => (namespace === stack ? component.name : `${component.name}.${stack}.svc`);
 
   const cases: ProbeCase[] = [];
+  const deniedTargets = new Set<string>();
   for (const connection of topology.connections) {
     const from = clientOf(connection.from);
     const target = connection.to;
@@ -102,6 +103,10 @@ export function networkProbeCases(topology: Topology, options: ProbePlanOptions)
       expect: 'connects',
       why: `${from.description} → ${target.name}:${connection.port.name} is an edge of the topology`,
     });
+    // Every other client is denied once per target port, however many edges lead there.
+    const targetPort = `${target.id}:${connection.port.name}`;
+    if (deniedTargets.has(targetPort)) continue;
+    deniedTargets.add(targetPort);
     const address = options.podAddresses.get(target.id);
     if (address === undefined) throw new Error(`no pod address for ${target.name}`);
     const allowed = new Set(topology.ingressOf(target.id).filter((c) => c.port.name === connection.port.name).map((c) => clientOf(c.from).id));

@@ -36,6 +36,19 @@ export interface E2eEnvironment {
   readonly pythonImage: string;
   /** The internet side of the egress probes; unset: no internet probes. */
   readonly internetAddress?: string;
+  /** An S3-compatible store at a public address, for the backups' s3 target; unset: that round trip is not run. */
+  readonly objectStore?: ObjectStore;
+}
+
+/** An S3 bucket outside the cluster, and the Docker container that serves it (to look inside). */
+export interface ObjectStore {
+  readonly endpoint: string;
+  readonly bucket: string;
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  /** The container serving it, and the directory that holds the bucket's objects there. */
+  readonly container: string;
+  readonly dataDir: string;
 }
 
 export const GITHUB_KIND: E2eEnvironment = {
@@ -161,7 +174,8 @@ export function probeCases(context: StepContext, podAddresses: ReadonlyMap<Compo
 /** The pod IP of one ready pod of each component. */
 export async function componentPodAddresses(context: StepContext): Promise<Map<ComponentId, string>> {
   const addresses = new Map<ComponentId, string>();
-  for (const component of context.topology.components) {
+  // Only what serves a port is a probe target; the backup's Jobs serve nothing.
+  for (const component of context.topology.components.filter((c) => c.ports.length > 0)) {
     const selector = Object.entries(component.selector)
       .map(([key, value]) => `${key}=${value}`)
       .join(',');

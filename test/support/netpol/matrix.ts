@@ -54,17 +54,36 @@ export function expectedConnections(topology: Topology, external: ExternalWorklo
   return normalizeConnections(connections);
 }
 
+/**
+ * The stack's workloads by id, each named after the component whose selector its pods carry: a
+ * component may run several workloads (the backup's CronJob and pre-migration Job), and the
+ * topology speaks of components.
+ */
+export function stackComponentIds(objects: readonly KubeObject[], topology: Topology): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const workload of workloadsFrom(objects).filter((w) => w.namespace === topology.namespace)) {
+    const component = topology.components.find((c) => Object.entries(c.selector).every(([key, value]) => workload.labels[key] === value));
+    ids.set(workload.id, component ? `${topology.namespace}/${component.name}` : workload.id);
+  }
+  return ids;
+}
+
 /** Every computed connection with a stack pod (or an unlabelled pod of its namespace) at either end. */
 export function stackConnections(objects: readonly KubeObject[], topology: Topology): Connection[] {
   const inStack = (id: string) => id.startsWith(`${topology.namespace}/`);
-  return normalizeConnections(connectivity(objects).filter((c) => inStack(c.from) || inStack(c.to)));
+  const ids = stackComponentIds(objects, topology);
+  const component = (id: string) => ids.get(id) ?? id;
+  return normalizeConnections(
+    connectivity(objects)
+      .filter((c) => inStack(c.from) || inStack(c.to))
+      .map((c) => ({ ...c, from: component(c.from), to: component(c.to) })),
+  );
 }
 
 /** The reachability matrix as a Markdown table: sources in rows, destinations in columns. */
 export function markdownMatrix(objects: readonly KubeObject[], topology: Topology, external: ExternalWorkloads): string {
   const connections = stackConnections(objects, topology);
-  const stack = workloadsFrom(objects).filter((workload) => workload.namespace === topology.namespace);
-  const stackColumns = stack.map((workload) => ({ id: workload.id, title: workload.name }));
+  const stackColumns = [...new Set(stackComponentIds(objects, topology).values())].map((id) => ({ id, title: id.split('/')[1] }));
   const others = {
     controller: { id: external.ingressController, title: 'ingress-nginx controller' },
     neighbour: { id: namespaceProbeId(topology.namespace), title: `other pod in ${topology.namespace}` },

@@ -1,0 +1,224 @@
+import { describe, expect, it } from 'vitest';
+import * as yaml from 'js-yaml';
+import { loadSettings, SettingsError } from '../lib/config/load';
+import { backupTaskManifest, BackupTaskError } from '../lib/backup-tasks';
+import { COMPONENTS, Topology } from '../lib/topology';
+import { PROBE_ADDRESSES } from './support/netpol/evaluator';
+import { expectedConnections, stackConnections } from './support/netpol/matrix';
+import { findObject, KubeObject, renderProfile } from './support/render';
+import { EXTERNAL, stackWithController } from './support/stack-netpol';
+import { envOf, podSpecOf, secretBehindFile } from './support/workloads';
+
+/*
+ * Backups (issue "Backups that restore"): what the CronJob, the pre-migration Job and the restore
+ * Job are made of, their policy, and the settings' errors. The e2e runs them on a cluster.
+ */
+
+const S3_BUCKET = {
+  endpoint: 'https://s3.eu-west-1.amazonaws.com',
+  bucket: 'letta-backups',
+  prefix: 'prod/',
+  region: 'eu-west-1',
+  credentials: { secretName: 'letta-backup-s3' },
+};
+const S3 = { backup: { target: 's3', s3: S3_BUCKET } };
+const BACKUP = COMPONENTS.backup.name;
+
+const byKind = (documents: readonly KubeObject[], kind: string) => documents.filter((doc) => doc.kind === kind);
+const backupObjects = (documents: readonly KubeObject[]) => documents.filter((doc) => doc.metadata.labels?.['app.kubernetes.io/name'] === BACKUP);
+const preMigrationJob = (documents: readonly KubeObject[]) => byKind(documents, 'Job').find((job) => job.metadata.name.startsWith(`${BACKUP}-pre-migration-`));
+const migrateEnv = (documents: readonly KubeObject[]) =>
+  envOf(podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name)).initContainers.find((c: any) => c.name === 'migrate'));
+
+function problemsWith(values: unknown): readonly string[] {
+  try {
+    loadSettings({ profile: 'gpu', values });
+    return [];
+  } catch (error) {
+    if (error instanceof SettingsError) return error.problems;
+    throw error;
+  }
+}
+
+describe('scheduled backups', () => {
+  it('GIVEN the gpu profile WHEN synthesized THEN a CronJob dumps nightly to a claim of its own and keeps 7 dumps', () => {
+    const { documents } = renderProfile('gpu');
+    const cron = findObject(documents, 'CronJob', BACKUP);
+    expect(cron.spec).toMatchObject({ schedule: '0 3 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 3600 });
+    const pod = podSpecOf(cron);
+    expect(pod.initContainers ?? []).toEqual([]);
+    const [backup] = pod.containers;
+    expect(backup.image).toBe('pgvector/pgvector:0.8.1-pg15');
+    expect(backup.command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'scheduled', '/backups/scheduled']);
+    expect(envOf(backup).LETTA_K8S_BACKUP_RETENTION.value).toBe('7');
+    const claim = findObject(documents, 'PersistentVolumeClaim', `${BACKUP}s`);
+    expect(claim.spec.resources.requests.storage).toBe('50Gi');
+    expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe(claim.metadata.name);
+  });
+
+  it('GIVEN a backup pod WHEN synthesized THEN it runs under Pod Security "restricted", without an API token, the password as a file', () => {
+    const pod = podSpecOf(findObject(renderProfile('gpu').documents, 'CronJob', BACKUP));
+    expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.automountServiceAccountToken).toBe(false);
+    expect(pod.restartPolicy).toBe('Never');
+    const env = envOf(pod.containers[0]);
+    // Not a variable of the manifest: database.sh reads the file at run time.
+    expect(Object.values(env).some((entry) => entry.valueFrom?.secretKeyRef)).toBe(false);
+    expect(env.LETTA_K8S_PG_PASSWORD_FILE.value).toBe('/run/secrets/postgres/password');
+    expect(pod.volumes.find((v: any) => v.secret)?.secret).toMatchObject({ secretName: 'letta-db-credentials', items: [{ key: 'password' }] });
+  });
+
+  it('GIVEN verify-full database TLS WHEN synthesized THEN pg_dump checks the server against the CA of its TLS Secret', () => {
+    const values = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
+    const pod = podSpecOf(findObject(renderProfile('gpu', values).documents, 'CronJob', BACKUP));
+    const env = envOf(pod.containers[0]);
+    expect(env.PGSSLMODE.value).toBe('verify-full');
+    expect(secretBehindFile(pod, pod.containers[0], env.PGSSLROOTCERT.value)).toEqual({ name: 'letta-db-tls', key: 'ca.crt' });
+  });
+
+  it('GIVEN an s3 target WHEN synthesized THEN the dump is staged, uploaded by rclone with the Secret\'s keys, and no claim exists', () => {
+    const { documents } = renderProfile('gpu', S3);
+    const pod = podSpecOf(findObject(documents, 'CronJob', BACKUP));
+    expect(pod.initContainers.map((c: any) => [c.name, c.image])).toEqual([['dump', 'pgvector/pgvector:0.8.1-pg15']]);
+    expect(pod.containers.map((c: any) => [c.name, c.image])).toEqual([['upload', 'rclone/rclone:1.76.0']]);
+    const upload = envOf(pod.containers[0]);
+    expect(upload.RCLONE_CONFIG_STORE_ENDPOINT.value).toBe('https://s3.eu-west-1.amazonaws.com');
+    expect(upload.RCLONE_CONFIG_STORE_REGION.value).toBe('eu-west-1');
+    expect(upload.LETTA_K8S_BACKUP_REMOTE.value).toBe('STORE:letta-backups/prod');
+    expect(upload.RCLONE_CONFIG_STORE_ACCESS_KEY_ID.valueFrom.secretKeyRef).toEqual({ name: 'letta-backup-s3', key: 'AWS_ACCESS_KEY_ID' });
+    expect(upload.RCLONE_CONFIG_STORE_SECRET_ACCESS_KEY.valueFrom.secretKeyRef).toEqual({ name: 'letta-backup-s3', key: 'AWS_SECRET_ACCESS_KEY' });
+    expect(byKind(documents, 'PersistentVolumeClaim').filter((claim) => claim.metadata.name === `${BACKUP}s`)).toEqual([]);
+    // The staging emptyDir is bounded by the disk limit that the containers declare.
+    expect(pod.volumes.find((v: any) => v.name === 'backups').emptyDir.sizeLimit).toBe('10240Mi');
+  });
+
+  it('GIVEN backups off WHEN synthesized THEN no backup object exists and only Letta reaches Postgres', () => {
+    const { documents } = renderProfile('gpu', { backup: { enabled: false } });
+    expect(backupObjects(documents)).toEqual([]);
+    expect(migrateEnv(documents).LETTA_K8S_PRE_MIGRATION_WAIT_SECONDS).toBeUndefined();
+    const db = findObject(documents, 'NetworkPolicy', COMPONENTS.database.name);
+    expect(db.spec.ingress.map((rule: any) => rule.from[0].podSelector.matchLabels['app.kubernetes.io/name'])).toEqual([COMPONENTS.letta.name]);
+  });
+});
+
+describe('the backup\'s NetworkPolicy, from the topology', () => {
+  it('GIVEN a claim target WHEN the policies are evaluated THEN the backup reaches Postgres and DNS only', () => {
+    const { objects, topology } = stackWithController('gpu');
+    const fromBackup = stackConnections(objects, topology).filter((c) => c.from === `letta/${BACKUP}`);
+    expect(fromBackup.map((c) => `${c.to} ${c.protocol} ${c.port}`)).toEqual([
+      'kube-system/kube-dns TCP 53',
+      'kube-system/kube-dns UDP 53',
+      'letta/letta-db TCP 5432',
+    ]);
+  });
+
+  it.each([
+    ['https://s3.eu-west-1.amazonaws.com', 443],
+    ['http://203.0.113.20:9000', 9000],
+  ])('GIVEN an s3 target at %s WHEN the policies are evaluated THEN the backup alone gains the internet, on port %i', (endpoint, port) => {
+    const values = { backup: { target: 's3', s3: { ...S3_BUCKET, endpoint } } };
+    const { objects, topology } = stackWithController('gpu', values);
+    const connections = stackConnections(objects, topology);
+    expect(connections).toEqual(expectedConnections(topology, EXTERNAL));
+    expect(connections.filter((c) => c.from === `letta/${BACKUP}` && c.to === PROBE_ADDRESSES.internet).map((c) => c.port)).toEqual([port]);
+    expect(new Topology(loadSettings({ profile: 'gpu', values })).internet.map((access) => access.component.id)).toContain('backup');
+  });
+});
+
+describe('the pre-migration backup', () => {
+  it('GIVEN the gpu profile WHEN synthesized THEN a Job dumps the schema for this Letta image, and Letta\'s migration waits for it', () => {
+    const { documents } = renderProfile('gpu');
+    const job = preMigrationJob(documents)!;
+    expect(job.spec.backoffLimit).toBe(6);
+    expect(job.spec.activeDeadlineSeconds).toBe(1800);
+    const [backup] = podSpecOf(job).containers;
+    expect(backup.command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'store-pre-migration', '/backups/pre-migration']);
+    expect(envOf(backup).LETTA_K8S_LETTA_IMAGE.value).toBe('letta/letta:0.16.8');
+    expect(envOf(backup).LETTA_K8S_BACKUP_RETENTION.value).toBe('3');
+    const migrate = migrateEnv(documents);
+    expect(migrate.LETTA_K8S_PRE_MIGRATION_WAIT_SECONDS.value).toBe('1800');
+    expect(migrate.LETTA_K8S_LETTA_IMAGE.value).toBe('letta/letta:0.16.8');
+    expect(migrate.LETTA_K8S_PRE_MIGRATION_JOBS.value).toBe(
+      `app.kubernetes.io/name=${BACKUP},app.kubernetes.io/part-of=letta,letta-k8s.dev/backup=pre-migration`,
+    );
+  });
+
+  it('GIVEN the same settings twice WHEN synthesized THEN the Job has the same name; GIVEN a new Letta image THEN a new Job (a Job cannot change)', () => {
+    const name = (values?: unknown) => preMigrationJob(renderProfile('gpu', values).documents)!.metadata.name;
+    expect(name()).toBe(name({ namespace: 'letta' }));
+    expect(name({ letta: { image: 'letta/letta:0.16.9' } })).not.toBe(name());
+    expect(name()).toMatch(/^letta-db-backup-pre-migration-[0-9a-f]{10}$/);
+  });
+
+  it('GIVEN an s3 target WHEN synthesized THEN the dump is recorded only after its upload', () => {
+    const pod = podSpecOf(preMigrationJob(renderProfile('gpu', S3).documents)!);
+    expect([...pod.initContainers, ...pod.containers].map((c: any) => `${c.name} ${c.command.slice(2).join(' ')}`)).toEqual([
+      'dump pre-migration /backups/pre-migration',
+      'upload upload /backups/pre-migration pre-migration',
+      'record record',
+    ]);
+  });
+
+  it('GIVEN preMigration off WHEN synthesized THEN no Job exists and the migration waits for none', () => {
+    const { documents } = renderProfile('gpu', { backup: { preMigration: { enabled: false } } });
+    expect(preMigrationJob(documents)).toBeUndefined();
+    expect(migrateEnv(documents).LETTA_K8S_PRE_MIGRATION_WAIT_SECONDS).toBeUndefined();
+    expect(findObject(documents, 'CronJob', BACKUP)).toBeDefined();
+  });
+});
+
+describe('backup settings', () => {
+  it.each([
+    [{ backup: { schedule: 'every night' } }, 'backup.schedule: must be a cron schedule of five fields'],
+    [{ backup: { retention: 0 } }, 'backup.retention: must keep at least 1 dump'],
+    [{ backup: { target: 's3' } }, 'backup.s3: is required when backup.target is s3'],
+    [{ backup: { target: 's3', s3: { endpoint: 'https://s3.example.com', credentials: { secretName: 'k' } } } }, 'backup.s3.bucket: is required (string)'],
+    [{ backup: { target: 's3', s3: { endpoint: 'ftp://s3.example.com', bucket: 'b1b', credentials: { secretName: 'k' } } } }, 'backup.s3.endpoint: must be an http(s) URL'],
+    [{ backup: { target: 's3', s3: { endpoint: 'https://s3.example.com', bucket: 'b1b' } } }, 'backup.s3.credentials: is required (object)'],
+    [{ backup: { target: 'nfs' } }, 'backup.target: '],
+    [{ backup: { claim: { size: '1.5Gi' } } }, 'backup.claim.size: must be a whole number of Mi, Gi or Ti'],
+    [{ backup: { preMigration: { waitSeconds: 5 } } }, 'backup.preMigration.waitSeconds: must be at least 60 seconds'],
+  ])('GIVEN %j WHEN validated THEN the error names the field', (values, message) => {
+    expect(problemsWith(values).join('\n')).toContain(message);
+  });
+});
+
+describe('the list and restore Jobs (npm run backup)', () => {
+  const gpu = () => loadSettings({ profile: 'gpu' });
+  const jobOf = (text: string) => yaml.load(text) as KubeObject;
+
+  it('GIVEN a dump WHEN the restore Job is made THEN it restores that file from the claim, once, under a name of the API server\'s choosing', () => {
+    const job = jobOf(backupTaskManifest(gpu(), { task: 'restore', dump: 'scheduled/letta-20261202T030000Z.dump', overwrite: false }));
+    expect(job.metadata).toMatchObject({ generateName: `${BACKUP}-restore-`, namespace: 'letta' });
+    expect(job.metadata.name).toBeUndefined();
+    expect(job.spec.backoffLimit).toBe(0);
+    const pod = podSpecOf(job);
+    expect(pod.containers[0].command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'restore', '/backups/scheduled/letta-20261202T030000Z.dump']);
+    expect(envOf(pod.containers[0]).LETTA_K8S_RESTORE_OVERWRITE).toBeUndefined();
+    expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe(`${BACKUP}s`);
+    // Labelled as the backup component: the same NetworkPolicy admits it to Postgres.
+    expect(pod.serviceAccountName).toBe(BACKUP);
+    expect(job.spec.template.metadata.labels).toMatchObject(new Topology(gpu()).component('backup').selector);
+  });
+
+  it('GIVEN --overwrite and an s3 target WHEN the restore Job is made THEN rclone downloads the dump first and the restore may replace the database', () => {
+    const settings = loadSettings({ profile: 'gpu', values: S3 });
+    const pod = podSpecOf(jobOf(backupTaskManifest(settings, { task: 'restore', dump: 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', overwrite: true })));
+    expect(pod.initContainers.map((c: any) => c.command.slice(2))).toEqual([['download', 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', '/backups/restore.dump']]);
+    expect(pod.containers[0].command.slice(2)).toEqual(['restore', '/backups/restore.dump']);
+    expect(envOf(pod.containers[0]).LETTA_K8S_RESTORE_OVERWRITE.value).toBe('true');
+  });
+
+  it('GIVEN a path that is no dump\'s WHEN the restore Job is made THEN the error names --dump and shows a valid one', () => {
+    expect(() => backupTaskManifest(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(BackupTaskError);
+    expect(() => backupTaskManifest(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(
+      /--dump "\.\.\/etc\/passwd": must be a dump's path as the backup Jobs log it, such as scheduled\/letta-20261202T030000Z\.dump/,
+    );
+  });
+
+  it('GIVEN backups off WHEN a listing is asked for THEN the error names backup.enabled', () => {
+    expect(() => backupTaskManifest(loadSettings({ profile: 'gpu', values: { backup: { enabled: false } } }), { task: 'list' })).toThrow(
+      /backup\.enabled is false/,
+    );
+  });
+});
