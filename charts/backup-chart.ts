@@ -11,7 +11,7 @@ import { storageSize } from '../lib/resources';
 /**
  * Database backups: a CronJob that dumps on a schedule, and a Job that dumps before a new Letta
  * image migrates the schema. Both write to a claim of their own or to an S3 bucket and prune old
- * dumps; the restore Job (lib/restore.ts) reads from the same place.
+ * dumps; the list and restore Jobs (lib/backup-tasks.ts) read from the same place.
  */
 export class BackupChart extends ComponentChart {
   constructor(scope: Construct, id: string, props: ComponentChartProps<'backup' | 'database'> & { readonly lettaImage: string }) {

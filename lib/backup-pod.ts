@@ -111,7 +111,10 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
     secretFile(scope, 'database-password', { secretName: database.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
   ];
 
-  const objectStoreEnv = (): Record<string, kplus.EnvValue> => {
+  // Made once per pod, by the first object-store step that needs it.
+  let objectStore: Record<string, kplus.EnvValue> | undefined;
+  const objectStoreEnv = (): Record<string, kplus.EnvValue> => (objectStore ??= bucketEnv());
+  const bucketEnv = (): Record<string, kplus.EnvValue> => {
     const target = backup.s3;
     if (!target) throw new Error('backup: an object-store step needs backup.s3');
     const secret = kplus.Secret.fromSecretName(scope, 'object-store-credentials', target.credentials.secretName);

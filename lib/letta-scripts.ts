@@ -99,6 +99,8 @@ export const MIGRATE_ENV = {
  * notice a holder whose node vanished. Alembic runs in-process with absolute paths, so the
  * working directory can be any writable one. pg8000 takes TLS only as an SSLContext, never from
  * the URI, so the context is handed to every connection through SQLAlchemy's do_connect hook.
+ * With pre-migration backups on, a schema behind the image's head is migrated only once the
+ * backup's Job has recorded a dump of that revision for this image (lib/backup-scripts.ts).
  */
 export const MIGRATE_PY = `"""letta-k8s: run Letta's migrations while holding a Postgres advisory lock."""
 import os

