@@ -144,7 +144,13 @@ case "\${1:-}" in
   record) record ;;
   prune) prune "$2" ;;
   scheduled) dump "$2" && prune "$2" ;;
-  list) for dir in "\${@:2}"; do find "$dir" -maxdepth 1 -name 'letta-*.dump' -printf "\${dir##*/}/%f %s bytes\\n" 2>/dev/null | sort; done ;;
+  list)
+    # A folder appears with its first dump (no pre-migration/ before the first upgrade).
+    for dir in "\${@:2}"; do
+      [ -d "$dir" ] || continue
+      find "$dir" -maxdepth 1 -name 'letta-*.dump' -printf "\${dir##*/}/%f %s bytes\\n" | sort
+    done
+    ;;
   store-pre-migration) pre_migration "$2" && record && prune "$2" ;;
   restore)
     file=$2

@@ -1,6 +1,11 @@
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as yaml from 'js-yaml';
 import { loadSettings, SettingsError } from '../lib/config/load';
+import { BACKUP_ENV, DATABASE_SH, DUMP_FOLDERS } from '../lib/backup-scripts';
 import { backupTaskManifest, BackupTaskError } from '../lib/backup-tasks';
 import { COMPONENTS, Topology } from '../lib/topology';
 import { PROBE_ADDRESSES } from './support/netpol/evaluator';
@@ -220,5 +225,57 @@ describe('the list and restore Jobs (npm run backup)', () => {
     expect(() => backupTaskManifest(loadSettings({ profile: 'gpu', values: { backup: { enabled: false } } }), { task: 'list' })).toThrow(
       /backup\.enabled is false/,
     );
+  });
+});
+
+describe('npm run backup (the command the README shows)', () => {
+  /** One tsx start takes about 1 s on an idle machine; a busy one may take many times that. */
+  const BUDGET_MS = 90_000;
+  const backupCommand = (args: readonly string[], env: Record<string, string> = {}) => {
+    const result = spawnSync('npm', ['run', '--silent', 'backup', '--', ...args], {
+      cwd: path.resolve(__dirname, '..'),
+      encoding: 'utf8',
+      timeout: BUDGET_MS,
+      env: { ...process.env, LETTA_PROFILE: '', LETTA_VALUES: '', ...env },
+    });
+    return { status: result.status, stdout: result.stdout, stderr: `${result.stderr}${result.error ? `\n${result.error.message}` : ''}` };
+  };
+
+  it('GIVEN the gpu profile WHEN a restore is asked for THEN stdout is one Job for kubectl create, and nothing else', { timeout: BUDGET_MS + 10_000 }, () => {
+    const { status, stdout, stderr } = backupCommand(['restore', '--dump', 'scheduled/letta-20261202T030000Z.dump'], { LETTA_PROFILE: 'gpu' });
+    expect(stderr).toBe('');
+    expect(status).toBe(0);
+    const documents = yaml.loadAll(stdout) as KubeObject[];
+    expect(documents.map((doc) => `${doc.kind} ${doc.metadata.generateName}`)).toEqual([`Job ${BACKUP}-restore-`]);
+  });
+
+  it('GIVEN no --dump WHEN a restore is asked for THEN it exits 1 naming --dump, with the usage, and prints no Job', { timeout: BUDGET_MS + 10_000 }, () => {
+    const { status, stdout, stderr } = backupCommand(['restore', '--overwrite']);
+    expect(status).toBe(1);
+    expect(stdout).toBe('');
+    expect(stderr).toContain('letta-k8s: --dump: is required: name the dump to restore');
+    expect(stderr).toContain('usage: npm run --silent backup -- list | restore --dump FOLDER/NAME.dump [--overwrite]');
+  });
+});
+
+describe('database.sh list, as the list Job runs it', () => {
+  it('GIVEN a claim with scheduled dumps and no pre-migration folder yet WHEN listed THEN it succeeds and shows each dump with its size', () => {
+    const claim = mkdtempSync(path.join(tmpdir(), 'letta-backup-list-'));
+    try {
+      mkdirSync(path.join(claim, DUMP_FOLDERS.scheduled));
+      writeFileSync(path.join(claim, DUMP_FOLDERS.scheduled, 'letta-20261202T030000Z.dump'), 'x'.repeat(42));
+      writeFileSync(path.join(claim, DUMP_FOLDERS.scheduled, '.letta-20261203T030000Z.dump.partial'), 'partial');
+      writeFileSync(path.join(claim, 'password'), 'not-a-real-password');
+      const result = spawnSync(
+        'bash',
+        ['--norc', '-c', DATABASE_SH, 'database.sh', 'list', ...Object.values(DUMP_FOLDERS).map((folder) => path.join(claim, folder))],
+        { encoding: 'utf8', timeout: 30_000, env: { PATH: process.env.PATH, PGDATABASE: 'letta', [BACKUP_ENV.passwordFile]: path.join(claim, 'password') } },
+      );
+      expect(result.stderr).toBe('');
+      expect(result.status).toBe(0);
+      expect(result.stdout).toBe('scheduled/letta-20261202T030000Z.dump 42 bytes\n');
+    } finally {
+      rmSync(claim, { recursive: true, force: true });
+    }
   });
 });
