@@ -4,7 +4,8 @@
  * Creates a kind cluster from kind-config.yaml, installs ingress-nginx, applies `npx cdk8s synth`'s
  * dist/ for the kind profile, waits for every workload and then checks, through the ingress and
  * from inside the cluster: Letta's health, an idle SSE stream, an idle WebSocket, the
- * NetworkPolicies and the database's persistence. The cluster is deleted at the end, also on
+ * NetworkPolicies, the database's persistence, a backup's restore and a migration that waits for
+ * its pre-migration dump. The cluster is deleted at the end, also on
  * failure, unless --keep or E2E_KEEP_CLUSTER=1. E2E_CLUSTER_NAME names the cluster (CI uses it to
  * collect diagnostics).
  */
@@ -16,13 +17,14 @@ import { available } from '../support/requirements';
 import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
+import { backupRoundTrip, preMigrationOnUpgrade } from './backup';
 import { secretsInLogs } from './logs';
 import { runGatewayVariant } from './gateway-variant';
 import { runReplicasVariant } from './replicas-variant';
 import type { CheckResult, VariantOptions } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
-import { Kubectl } from './kubectl';
+import { Kubectl, type KubeObject } from './kubectl';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
 import {
@@ -158,7 +160,11 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
       waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }),
     );
     log(`checks run through ${plan.ingressController}`);
-    const results = await runChecks(context, { host: settings.ingress.host, backendHost, port: httpPort }, { cluster, shell, dir });
+    const results = await runChecks(
+      context,
+      { host: settings.ingress.host, backendHost, port: httpPort },
+      { cluster, shell, dir, objects, repoRoot: options.repoRoot, valuesFile: plan.valuesFile },
+    );
     await step('removing the test backend', () => removeStreamBackend(kubectl));
     // The variants reinstall the stack in turn; a variant that breaks off counts as one failed check.
     const variantOptions: VariantOptions = {
@@ -201,8 +207,12 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
 interface CheckScope {
   readonly cluster: KindCluster;
   readonly shell: Shell;
-  /** The synthesized dist/, for re-applying. */
+  /** The synthesized dist/, for re-applying, and its objects. */
   readonly dir: string;
+  readonly objects: readonly KubeObject[];
+  readonly repoRoot: string;
+  /** The values file over the kind profile, which the restore Job is made with too. */
+  readonly valuesFile?: string;
 }
 
 /** The checks through the ingress and from inside the cluster; each runs whatever the others found. */
@@ -277,6 +287,18 @@ async function runChecks(
     log(`  ${result.requests} requests during the rollout`);
     return [result.problems];
   });
+  if (topology.has('backup')) {
+    const backupOptions = () => {
+      if (!written) throw new Error('nothing was written through the API to read back');
+      return { shell: scope.shell, repoRoot: scope.repoRoot, profile: PROFILE, valuesFile: scope.valuesFile, letta, written };
+    };
+    await guarded(['backup and restore: a dump, a refused restore over live data, the database dropped, the restore, Letta\'s agent and block back'], async () => [
+      await backupRoundTrip(context, { ...backupOptions(), overwrite: false }),
+    ]);
+    await guarded(['an upgrade\'s migration waits for the pre-migration dump of the schema it changes, then migrates'], async () => [
+      await preMigrationOnUpgrade(context, { ...backupOptions(), dir: scope.dir, objects: scope.objects }),
+    ]);
+  }
   if (topology.has('telemetry')) {
     await guarded(['the collector received Letta\'s traces'], async () => [await tracesProblems(context, scope, letta)]);
   }

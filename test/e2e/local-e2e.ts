@@ -8,12 +8,14 @@
  * same runner and checks as `npm run e2e:kind` on a cluster made from that node image, with the
  * images loaded onto the node and test/e2e/values/local-cluster.yaml over the kind profile.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { KindCluster } from './cluster';
 import { type ClusterPlan, progressLog, runKindE2e } from './kind-e2e';
-import { readManifestDir } from './steps';
+import { type ObjectStore, readManifestDir } from './steps';
+import { loadSettings } from '../../lib/config/load';
 import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
 import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../support/fixtures';
@@ -24,6 +26,8 @@ const TOOLS = join(ROOT, 'test', 'tools');
 const MINUTE = 60_000;
 const TRAEFIK_NAMESPACE = 'traefik';
 export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
+/** The S3 client of the backups' s3 target (not in the kind profile's dist/), also the test store's server. */
+const RCLONE_IMAGE = loadSettings({ profile: 'kind', valuesFile: LOCAL_VALUES }).backup.uploaderImage;
 
 /**
  * The internet side of the egress probes: a host of the run's own on a Docker network in
@@ -32,6 +36,8 @@ export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.y
  * the host through the node; no packet leaves the machine.
  */
 export const INTERNET_TEST_HOST = { network: 'letta-e2e-internet', subnet: '203.0.113.0/24', address: '203.0.113.10', port: 443 };
+/** The S3 store of the backups' s3 target, beside it: rclone's `serve s3`, from the rclone twin. */
+export const OBJECT_STORE_HOST = { address: '203.0.113.11', port: 9000, bucket: 'letta-backups', dataDir: '/data' };
 
 /** Listens on the port and accepts every connection: all an egress probe needs. */
 const LISTENER = `import socket
@@ -43,19 +49,36 @@ while True:
     s.accept()[0].close()
 `;
 
-function internetTestHost(shell: Shell, pythonImage: string) {
+function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string) {
   const host = `${INTERNET_TEST_HOST.network}-host`;
+  // Fresh for every run: the store lives only as long as the cluster.
+  const objectStore: ObjectStore = {
+    endpoint: `http://${OBJECT_STORE_HOST.address}:${OBJECT_STORE_HOST.port}`,
+    bucket: OBJECT_STORE_HOST.bucket,
+    accessKeyId: randomBytes(10).toString('hex'),
+    secretAccessKey: randomBytes(20).toString('hex'),
+    container: `${INTERNET_TEST_HOST.network}-s3`,
+    dataDir: OBJECT_STORE_HOST.dataDir,
+  };
   const docker = (args: string[]) => check(shell, 'docker', args, { timeoutMs: 2 * MINUTE });
   const remove = async (cluster: KindCluster) => {
     await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
-    await shell.run('docker', ['rm', '--force', host]);
+    await shell.run('docker', ['rm', '--force', host, objectStore.container]);
     await shell.run('docker', ['network', 'rm', INTERNET_TEST_HOST.network]);
   };
   return {
+    objectStore,
     afterCreate: async (cluster: KindCluster) => {
       await remove(cluster);
       await docker(['network', 'create', '--subnet', INTERNET_TEST_HOST.subnet, INTERNET_TEST_HOST.network]);
       await docker(['run', '--detach', '--name', host, '--network', INTERNET_TEST_HOST.network, '--ip', INTERNET_TEST_HOST.address, pythonImage, 'python3', '-c', LISTENER]);
+      // The bucket is a directory of the served tree; the keys reach rclone as its own variables, not arguments.
+      await docker([
+        'run', '--detach', '--name', objectStore.container, '--network', INTERNET_TEST_HOST.network, '--ip', OBJECT_STORE_HOST.address,
+        '--env', `LETTA_E2E_S3_KEYS=${objectStore.accessKeyId},${objectStore.secretAccessKey}`,
+        '--entrypoint', 'sh', rcloneImage, '-c',
+        `mkdir -p ${objectStore.dataDir}/${objectStore.bucket} && exec rclone serve s3 --addr :${OBJECT_STORE_HOST.port} --auth-key "$LETTA_E2E_S3_KEYS" ${objectStore.dataDir}`,
+      ]);
       await docker(['network', 'connect', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
     },
     beforeDelete: remove,
@@ -107,6 +130,7 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
   await phase('twins of the stack\'s images', 'images/build.sh');
   const traefik = lastLine(await phase('Traefik (ingress data plane)', 'ingress/build-traefik.sh'));
   const python = lastLine(await phase('Python image for the test backends', 'e2e-images/build-python.sh'));
+  const { objectStore, afterCreate, beforeDelete } = internetTestHost(shell, python, RCLONE_IMAGE);
   return {
     kubectlDir: dirname(cluster.KUBECTL),
     plan: {
@@ -124,9 +148,10 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
       gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
-      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address, objectStore },
       valuesFile: LOCAL_VALUES,
-      ...internetTestHost(shell, python),
+      afterCreate,
+      beforeDelete,
     },
   };
 }
@@ -161,6 +186,8 @@ async function main(): Promise<number> {
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
+  // The replicas variant's backups go to the object store through rclone.
+  stackImages.push(RCLONE_IMAGE);
   const missing: string[] = [];
   for (const image of stackImages) if ((await shell.run('docker', ['image', 'inspect', image])).code !== 0) missing.push(image);
   if (missing.length > 0) throw new Error(`no local image for ${missing.join(', ')}: test/tools/images/build.sh builds the twins`);

@@ -21,6 +21,28 @@ function isReady(pod: KubeObject): boolean {
   return (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
 }
 
+/** Runs SQL with psql inside the database pod (as the database's owner), in `database` (default: Letta's). */
+export type DatabaseShell = (sql: string, database?: string) => Promise<string>;
+
+/** psql in the StatefulSet's pod, with the password read from the stack's Secret at call time. */
+export function databaseShell(kubectl: Kubectl, settings: Settings, topology: Topology, pod: KubeObject): DatabaseShell {
+  const namespace = topology.namespace;
+  const database = topology.address('database', 'postgres');
+  const container: string = (pod.spec.containers.find((c: KubeObject) => c.image === settings.database.image) ?? pod.spec.containers[0]).name;
+  return async (sql, dbname = settings.database.databaseName) => {
+    const password = Buffer.from(
+      await kubectl.check(['get', 'secret', settings.database.credentials.secretName, '--namespace', namespace, '--output', 'jsonpath={.data.password}']),
+      'base64',
+    ).toString('utf8');
+    return kubectl.check([
+      'exec', pod.metadata.name, '--namespace', namespace, '--container', container, '--',
+      'env', `PGPASSWORD=${password}`,
+      'psql', '--host', '127.0.0.1', '--port', String(database.port), '--username', settings.database.user,
+      '--dbname', dbname, '--set', 'ON_ERROR_STOP=1', '--no-align', '--tuples-only', '--command', sql,
+    ]);
+  };
+}
+
 /** Problems found; none means the row written before the pod was deleted reads back after. */
 export async function persistenceProblems(
   kubectl: Kubectl,
@@ -34,19 +56,7 @@ export async function persistenceProblems(
   const podName = `${database.host}-0`;
   const pod = await kubectl.get('pod', podName, namespace);
   if (!pod) return [`pod ${namespace}/${podName} does not exist`];
-  const container: string = (pod.spec.containers.find((c: KubeObject) => c.image === settings.database.image) ?? pod.spec.containers[0]).name;
-  const { secretName } = settings.database.credentials;
-  const password = Buffer.from(
-    await kubectl.check(['get', 'secret', secretName, '--namespace', namespace, '--output', 'jsonpath={.data.password}']),
-    'base64',
-  ).toString('utf8');
-  const psql = (sql: string) =>
-    kubectl.check([
-      'exec', podName, '--namespace', namespace, '--container', container, '--',
-      'env', `PGPASSWORD=${password}`,
-      'psql', '--host', '127.0.0.1', '--port', String(database.port), '--username', settings.database.user,
-      '--dbname', settings.database.databaseName, '--set', 'ON_ERROR_STOP=1', '--no-align', '--tuples-only', '--command', sql,
-    ]);
+  const psql = databaseShell(kubectl, settings, topology, pod);
   // Hex only: safe to write into SQL as it is.
   const token = randomBytes(8).toString('hex');
   const select = `SELECT token FROM ${TABLE} WHERE token = '${token}'`;

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import type { KubeObject } from './kubectl';
-import { lettaCall, type LettaClient, readBackWithin, writeLettaData } from './letta-api';
+import { backupRoundTrip } from './backup';
+import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { waitForWorkloads } from './readiness';
-import { applyStack, type StepContext } from './steps';
+import { check } from './shell';
+import { applyStack, type ObjectStore, type StepContext } from './steps';
 import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
 
 /*
@@ -16,14 +18,27 @@ import { type CheckResult, type VariantOptions, variantRecorder, withVariantStac
 const MINUTE = 60_000;
 export const REPLICAS_PROFILE = 'gpu';
 /** Over the gpu profile: no vLLM, and CPU requests that let two replicas share a 2-core node. */
-export const REPLICAS_VALUES = { vllm: { enabled: false }, letta: { resources: { requests: { cpu: '100m' } } } };
+const REPLICAS_VALUES = { vllm: { enabled: false }, letta: { resources: { requests: { cpu: '100m' } } } };
+/** The Secret of the bucket's keys, created as the README's backup section says. */
+const S3_SECRET = 'letta-backup-s3';
+const S3_PREFIX = 'e2e/';
+
+/** With an object store beside the cluster, the backups go there instead of the gpu profile's claim. */
+function replicasValues(store: ObjectStore | undefined): unknown {
+  if (!store) return REPLICAS_VALUES;
+  return {
+    ...REPLICAS_VALUES,
+    backup: { target: 's3', s3: { endpoint: store.endpoint, bucket: store.bucket, prefix: S3_PREFIX, credentials: { secretName: S3_SECRET } } },
+  };
+}
 
 /** The README's `openssl rand -hex 24`. */
 const newPassword = () => randomBytes(24).toString('hex');
 
 export function runReplicasVariant(base: StepContext, options: VariantOptions): Promise<CheckResult[]> {
-  const variant = { ...options, label: 'replicas variant', profile: REPLICAS_PROFILE, values: REPLICAS_VALUES };
-  return withVariantStack(base, variant, async ({ context, dir }) => {
+  const store = base.environment?.objectStore;
+  const variant = { ...options, label: 'replicas variant', profile: REPLICAS_PROFILE, values: replicasValues(store) };
+  return withVariantStack(base, variant, async ({ context, dir, valuesFile }) => {
     const { kubectl, log } = base;
     const { settings, topology } = context;
     const namespace = topology.namespace;
@@ -33,6 +48,12 @@ export function runReplicasVariant(base: StepContext, options: VariantOptions): 
     const serverSecret = settings.letta.serverPassword!;
     await kubectl.check(['--namespace', namespace, 'create', 'secret', 'generic', settings.database.credentials.secretName, `--from-literal=password=${newPassword()}`]);
     await kubectl.check(['--namespace', namespace, 'create', 'secret', 'generic', serverSecret.name, `--from-literal=${serverSecret.key}=${serverPassword}`]);
+    if (store) {
+      await kubectl.check([
+        '--namespace', namespace, 'create', 'secret', 'generic', S3_SECRET,
+        `--from-literal=AWS_ACCESS_KEY_ID=${store.accessKeyId}`, `--from-literal=AWS_SECRET_ACCESS_KEY=${store.secretAccessKey}`,
+      ]);
+    }
     await applyStack(context, dir);
     await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log });
 
@@ -72,10 +93,25 @@ export function runReplicasVariant(base: StepContext, options: VariantOptions): 
       if (withPassword.status !== 200) problems.push(`with the password: status ${withPassword.status}: ${withPassword.body.slice(0, 200)}`);
       return problems;
     });
+    let written: WrittenData | undefined;
     await record('replicas variant: data written through one replica reads back through the Service', async () => {
-      const written = await writeLettaData(client);
+      written = await writeLettaData(client);
       return readBackWithin(client, written, MINUTE);
     });
+    if (store) {
+      await record(`replicas variant: backups to an S3 bucket (${store.endpoint}): the dump lands in the bucket, a restore with --overwrite brings both replicas' data back`, async () => {
+        if (!written) return ['nothing was written through the API to read back'];
+        const problems = await backupRoundTrip(context, { shell: options.shell, repoRoot: options.repoRoot, profile: REPLICAS_PROFILE, valuesFile, letta: client, written, overwrite: true });
+        // Looked at from the store's side, not through the project's own client.
+        const folder = `${store.dataDir}/${store.bucket}/${S3_PREFIX}scheduled`;
+        const objects = await check(options.shell, 'docker', ['exec', store.container, 'ls', folder], { timeoutMs: MINUTE }).catch((error: Error) => error.message);
+        log(`  the bucket's ${S3_PREFIX}scheduled/ holds: ${objects.trim().split('\n').join(', ')}`);
+        if (!/letta-[0-9]{8}T[0-9]{6}Z\.dump/.test(objects)) problems.push(`no dump in ${folder} of the store: ${objects}`);
+        return problems;
+      });
+    } else {
+      log('replicas variant: no object store beside this cluster, so the s3 backup target is not run (npm run e2e:local runs it)');
+    }
     await record('replicas variant: the PodDisruptionBudget lets one replica be evicted, not both', async () => {
       const pods = (await lettaPods()).map((p) => p.metadata.name as string);
       const evict = (pod: string) =>

@@ -32,6 +32,8 @@ export interface VariantStack {
   /** The synthesized dist/ and its objects. */
   readonly dir: string;
   readonly objects: KubeObject[];
+  /** The values file it was synthesized from (with the profile), for other commands of the project. */
+  readonly valuesFile: string;
 }
 
 /**
@@ -52,7 +54,7 @@ export async function withVariantStack<T>(
     base.log(`${options.label}: removing namespace ${topology.namespace} of the previous run`);
     await base.kubectl.check(['delete', 'namespace', topology.namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
     const { dir, objects } = await synthesize(options.shell, options.repoRoot, options.profile, valuesFile);
-    return await install({ context: { ...base, settings, topology }, dir, objects });
+    return await install({ context: { ...base, settings, topology }, dir, objects, valuesFile });
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
