@@ -1,5 +1,5 @@
 import { BACKUP_KIND_LABEL } from '../../lib/backup-pod';
-import type { Kubectl, KubeObject } from './kubectl';
+import { type Kubectl, type KubeObject, labelSelector } from './kubectl';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
@@ -46,7 +46,7 @@ async function finishedJob(kubectl: Kubectl, namespace: string, name: string, ti
 
 /** Where a Job's pods are stuck: phase, unmet conditions, waiting containers and their logs so far. */
 async function jobPodsState(kubectl: Kubectl, namespace: string, name: string): Promise<string> {
-  const pods = (JSON.parse(await kubectl.check(['get', 'pods', '--namespace', namespace, '--selector', `job-name=${name}`, '--output', 'json'])).items ?? []) as KubeObject[];
+  const pods = await kubectl.pods({ 'job-name': name }, namespace);
   if (pods.length === 0) return 'it has no pod';
   const states = await Promise.all(
     pods.map(async (pod) => {
@@ -75,9 +75,8 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
   const { kubectl, topology } = context;
   const letta = topology.component('letta');
   await kubectl.check(['scale', 'deployment', letta.name, '--namespace', topology.namespace, `--replicas=${replicas}`]);
-  const selector = Object.entries(letta.selector).map(([key, value]) => `${key}=${value}`).join(',');
   if (replicas === 0) {
-    const pods = async () => JSON.parse(await kubectl.check(['get', 'pods', '--namespace', topology.namespace, '--selector', selector, '--output', 'json'])).items ?? [];
+    const pods = () => kubectl.pods(letta.selector, topology.namespace);
     const gone = await pollUntil(async () => ((await pods()).length === 0 ? true : undefined), {
       timeoutMs: 3 * MINUTE,
       intervalMs: 2_000,
@@ -171,8 +170,7 @@ export async function preMigrationOnUpgrade(context: StepContext, options: Backu
   await kubectl.check(['delete', 'job', job.metadata.name, '--namespace', namespace, '--wait=true', '--timeout=120s']);
   await kubectl.check(['rollout', 'restart', `deployment/${letta.name}`, '--namespace', namespace]);
 
-  const selector = Object.entries(letta.selector).map(([key, value]) => `${key}=${value}`).join(',');
-  const migrateLogs = () => kubectl.run(['logs', '--selector', selector, '--namespace', namespace, '--container', 'migrate', '--tail=-1', '--prefix']);
+  const migrateLogs = () => kubectl.run(['logs', '--selector', labelSelector(letta.selector), '--namespace', namespace, '--container', 'migrate', '--tail=-1', '--prefix']);
   const waiting = await pollUntil(async () => ((await migrateLogs()).stdout.includes(`waiting for the pre-migration dump of revision ${previous}`) ? true : undefined), {
     timeoutMs: 5 * MINUTE,
     intervalMs: 5_000,

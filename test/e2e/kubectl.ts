@@ -4,6 +4,13 @@ import { check, type CommandResult, type RunOptions, type Shell } from './shell'
 /** A Kubernetes object as kubectl prints it with `-o json`. */
 export type KubeObject = Record<string, any>;
 
+/** The `--selector` argument that matches objects carrying all of `labels`. */
+export function labelSelector(labels: Readonly<Record<string, string>>): string {
+  return Object.entries(labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(',');
+}
+
 /** kubectl against one cluster: every call names the kubeconfig, so the user's context is never used. */
 export class Kubectl {
   constructor(
@@ -22,6 +29,12 @@ export class Kubectl {
   /** Items of `kubectl get RESOURCES -n NAMESPACE -o json`. */
   async list(resources: string, namespace: string): Promise<KubeObject[]> {
     const list = JSON.parse(await this.check(['get', resources, '--namespace', namespace, '--output', 'json']));
+    return list.items ?? [];
+  }
+
+  /** Pods in `namespace` that carry all of `labels`. */
+  async pods(labels: Readonly<Record<string, string>>, namespace: string): Promise<KubeObject[]> {
+    const list = JSON.parse(await this.check(['get', 'pods', '--namespace', namespace, '--selector', labelSelector(labels), '--output', 'json']));
     return list.items ?? [];
   }
 

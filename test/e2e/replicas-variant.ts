@@ -59,11 +59,7 @@ export function runReplicasVariant(base: StepContext, options: VariantOptions): 
 
     const { results, record } = variantRecorder(log);
     const letta = topology.component('letta');
-    const selector = Object.entries(letta.selector)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
-    const lettaPods = async () =>
-      (JSON.parse(await kubectl.check(['get', 'pods', '--namespace', namespace, '--selector', selector, '--output', 'json'])).items ?? []) as KubeObject[];
+    const lettaPods = () => kubectl.pods(letta.selector, namespace);
     const target = options.ingress(settings.ingress.host);
     const client: LettaClient = { target, password: serverPassword };
 

@@ -176,11 +176,7 @@ export async function componentPodAddresses(context: StepContext): Promise<Map<C
   const addresses = new Map<ComponentId, string>();
   // Only what serves a port is a probe target; the backup's Jobs serve nothing.
   for (const component of context.topology.components.filter((c) => c.ports.length > 0)) {
-    const selector = Object.entries(component.selector)
-      .map(([key, value]) => `${key}=${value}`)
-      .join(',');
-    const list = JSON.parse(await context.kubectl.check(['get', 'pods', '--namespace', context.topology.namespace, '--selector', selector, '--output', 'json']));
-    const pod = (list.items ?? []).find((p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
+    const pod = (await context.kubectl.pods(component.selector, context.topology.namespace)).find((p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
     if (!pod) throw new Error(`no ready pod of ${component.name} to probe`);
     addresses.set(component.id, pod.status.podIP);
   }
