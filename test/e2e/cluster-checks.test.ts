@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Kubectl } from './kubectl';
-import { imagesOf, parseBuildEnv } from './local-e2e';
+import { parseBuildEnv } from './local-e2e';
+import { imagesOf } from './steps';
 import { secretsInLogs } from './logs';
 import { spansByService } from './traces';
 import { FakeShell, json, ok } from './support/fake-shell';

@@ -129,9 +129,15 @@ export class KindCluster {
     await this.kind(['create', 'cluster', '--name', this.name, '--config', configPath, '--kubeconfig', this.kubeconfig, ...image, '--wait', '180s'], 600_000);
   }
 
-  /** Copies images from the local Docker engine onto every node: a cluster without a registry. */
-  async loadImages(images: readonly string[]): Promise<void> {
-    if (images.length > 0) await this.kind(['load', 'docker-image', '--name', this.name, ...images], 1_800_000);
+  /** Copies images from the local Docker engine onto `nodes` (default: every node): a cluster without a registry. */
+  async loadImages(images: readonly string[], nodes?: readonly string[]): Promise<void> {
+    const only = nodes ? ['--nodes', nodes.join(',')] : [];
+    if (images.length > 0) await this.kind(['load', 'docker-image', '--name', this.name, ...only, ...images], 1_800_000);
+  }
+
+  /** The Docker containers of all nodes, which are also the nodes' names. */
+  async nodeContainers(): Promise<string[]> {
+    return (await this.kind(['get', 'nodes', '--name', this.name], 60_000)).split('\n').map((line) => line.trim()).filter(Boolean);
   }
 
   /** The Docker container of the control-plane node, where the kubelet keeps pod volumes. */

@@ -1,18 +1,20 @@
 /**
- * End-to-end test on kind (issue #5): `npm run e2e:kind [-- --keep]`.
+ * End-to-end test on kind (issue #5): `npm run e2e:kind [-- --keep] [--profile gpu]`.
  *
  * Creates a kind cluster from kind-config.yaml, installs ingress-nginx, applies `npx cdk8s synth`'s
  * dist/ for the kind profile, waits for every workload and then checks, through the ingress and
  * from inside the cluster: Letta's health, an idle SSE stream, an idle WebSocket, the
  * NetworkPolicies, the database's persistence, a backup's restore and a migration that waits for
- * its pre-migration dump. The cluster is deleted at the end, also on
- * failure, unless --keep or E2E_KEEP_CLUSTER=1. E2E_CLUSTER_NAME names the cluster (CI uses it to
+ * its pre-migration dump. `--profile gpu` installs the gpu profile instead, on kind-config.yaml's
+ * control plane plus a plain and a simulated GPU worker (gpu-profile.ts). The cluster is deleted
+ * at the end, also on failure, unless --keep or E2E_KEEP_CLUSTER=1. E2E_CLUSTER_NAME names the cluster (CI uses it to
  * collect diagnostics).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { loadSettings } from '../../lib/config/load';
+import { dump, load } from 'js-yaml';
+import { loadSettings, mergeValues } from '../../lib/config/load';
 import { available } from '../support/requirements';
 import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
@@ -20,10 +22,12 @@ import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLet
 import { backupRoundTrip, preMigrationOnUpgrade } from './backup';
 import { secretsInLogs } from './logs';
 import { runGatewayVariant } from './gateway-variant';
-import { runReplicasVariant } from './replicas-variant';
+import { gpuClusterConfig, type GpuClusterNodes, simulateGpuNode, toleratesGpuTaint } from './gpu-cluster';
+import { GPU_PROFILE, gpuRunValues, runGpuProfile } from './gpu-profile';
 import type { CheckResult, VariantOptions } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
+import type { IngressTarget } from './http';
 import { Kubectl, type KubeObject } from './kubectl';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
@@ -35,6 +39,8 @@ import {
   GITHUB_KIND,
   deployStreamBackend,
   healthThroughIngress,
+  imagesOf,
+  podSpecOf,
   STREAM_IDLE_SECONDS,
   installIngressNginx,
   probeCases,
@@ -47,6 +53,9 @@ import {
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
 
 const PROFILE = 'kind';
+/** What a run installs: the kind profile on kind-config.yaml's cluster, or the gpu profile on three nodes, one a simulated GPU node. */
+export type E2eProfile = typeof PROFILE | typeof GPU_PROFILE;
+export const E2E_PROFILES: readonly E2eProfile[] = [PROFILE, GPU_PROFILE];
 /** The collector's trace volume (charts/telemetry-chart.ts). */
 const TRACE_VOLUME = 'traces';
 const MINUTE = 60_000;
@@ -96,6 +105,8 @@ export interface RunOptions {
   readonly portInUse?: (port: number) => Promise<boolean>;
   /** Where to write the checks' names and outcomes as JSON (E2E_RESULTS). */
   readonly resultsFile?: string;
+  /** @default "kind" */
+  readonly profile?: E2eProfile;
 }
 
 /** Progress lines prefixed with the time since the start. */
@@ -121,71 +132,63 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
     return result;
   };
 
+  const profile = options.profile ?? PROFILE;
   const userConfig = join(options.repoRoot, 'kind-config.yaml');
   const missing = await missingPrerequisites(shell, { kind: plan.kind.binary });
   if (!available('e2e:kind', missing.length ? `this machine lacks:\n${missing.map((m) => `  - ${m}`).join('\n')}` : undefined)) {
     return 0;
   }
-  const runConfig = await withFreeHostPorts(readFileSync(userConfig, 'utf8'), options.portInUse);
+  const userText = readFileSync(userConfig, 'utf8');
+  const runConfig = await withFreeHostPorts(profile === GPU_PROFILE ? gpuClusterConfig(userText) : userText, options.portInUse);
   const httpPort = runConfig.hostPorts.get(80);
   if (httpPort === undefined) throw new Error(`${userConfig} maps no host port to the node's port 80`);
   for (const line of runConfig.moved) log(line);
-  // A moved port gets a configuration of the run's own, beside its kubeconfig; the user's stays as it is.
-  const kindConfig = runConfig.moved.length > 0 ? join(dirname(options.kubeconfig), 'kind-config.e2e.yaml') : userConfig;
+  // A moved port or added nodes get a configuration of the run's own, beside its kubeconfig; the user's stays as it is.
+  const runDir = dirname(options.kubeconfig);
+  const kindConfig = runConfig.text !== userText ? join(runDir, 'kind-config.e2e.yaml') : userConfig;
   if (kindConfig !== userConfig) writeFileSync(kindConfig, runConfig.text);
 
-  const settings = loadSettings({ profile: PROFILE, valuesFile: plan.valuesFile });
+  const environment = plan.environment;
+  const valuesFile = profile === GPU_PROFILE ? writeValues(join(runDir, 'values.gpu.yaml'), plan.valuesFile, gpuRunValues(environment.objectStore)) : plan.valuesFile;
+  const settings = loadSettings({ profile, valuesFile });
   const topology = new Topology(settings);
-  const { dir, objects } = await step(`synthesizing dist/ (npx cdk8s synth, kind profile${plan.valuesFile ? ` + ${plan.valuesFile}` : ''})`, () =>
-    synthesize(shell, options.repoRoot, PROFILE, plan.valuesFile),
+  const { dir, objects } = await step(`synthesizing dist/ (npx cdk8s synth, ${profile} profile${valuesFile ? ` + ${valuesFile}` : ''})`, () =>
+    synthesize(shell, options.repoRoot, profile, valuesFile),
   );
   const cluster = new KindCluster(shell, options.clusterName, options.kubeconfig, plan.kind);
   const kubectl = new Kubectl(shell, options.kubeconfig);
-  const context: StepContext = { kubectl, settings, topology, log, environment: plan.environment };
+  const context: StepContext = { kubectl, settings, topology, log, environment };
 
   try {
     await step(`creating kind cluster ${cluster.name}${plan.kind.nodeImage ? ` from ${plan.kind.nodeImage}` : ''}`, () => cluster.create(kindConfig));
     if (plan.afterCreate) await step('preparing the machine around the cluster', () => plan.afterCreate!(cluster));
+    let gpuNodes: GpuClusterNodes | undefined;
+    if (profile === GPU_PROFILE) {
+      gpuNodes = await step('making one worker a GPU node (label, taint, nvidia.com/gpu in its status) and untainting the control plane', () => simulateGpuNode(kubectl));
+      log(`  control plane ${gpuNodes.controlPlane}, plain worker ${gpuNodes.plainWorker}, GPU worker ${gpuNodes.gpuWorker}`);
+    }
     if (plan.preloadImages.length > 0) {
-      await step(`loading ${plan.preloadImages.length} images onto the node`, () => cluster.loadImages(plan.preloadImages));
+      if (gpuNodes) {
+        // The GPU node takes only pods that tolerate its taint: the DaemonSets, vLLM, and the run's stand-in for vLLM.
+        const tolerating = new Set([...imagesOf(objects.filter((o) => toleratesGpuTaint(podSpecOf(o)))), environment.pythonImage]);
+        const gpuImages = plan.preloadImages.filter((image) => tolerating.has(image));
+        await step(`loading ${plan.preloadImages.length} images onto ${gpuNodes.controlPlane} and ${gpuNodes.plainWorker}, ${gpuImages.length} onto ${gpuNodes.gpuWorker}`, async () => {
+          await cluster.loadImages(plan.preloadImages, [gpuNodes!.controlPlane, gpuNodes!.plainWorker]);
+          await cluster.loadImages(gpuImages, [gpuNodes!.gpuWorker]);
+        });
+      } else {
+        await step(`loading ${plan.preloadImages.length} images onto the node`, () => cluster.loadImages(plan.preloadImages));
+      }
     }
     await step(`installing ${plan.ingressController}`, () => plan.installIngress(context));
-    await step('applying dist/', () => applyStack(context, dir));
-    const backendHost = await step('deploying the stream test backend', () => deployStreamBackend(context, objects));
-    await step(`waiting for the stack in namespace ${topology.namespace}`, () =>
-      // The first start pulls Letta's image and runs its migrations.
-      waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 20 * MINUTE, log }),
-    );
-    await step(`waiting for the test backend in namespace ${E2E_NAMESPACE}`, () =>
-      waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }),
-    );
-    log(`checks run through ${plan.ingressController}`);
-    const results = await runChecks(
-      context,
-      { host: settings.ingress.host, backendHost, port: httpPort },
-      { cluster, shell, dir, objects, repoRoot: options.repoRoot, valuesFile: plan.valuesFile },
-    );
-    await step('removing the test backend', () => removeStreamBackend(kubectl));
-    // The variants reinstall the stack in turn; a variant that breaks off counts as one failed check.
-    const variantOptions: VariantOptions = {
-      shell,
-      repoRoot: options.repoRoot,
-      baseValuesFile: plan.valuesFile,
-      ingress: (host) => ({ host, address: '127.0.0.1', port: httpPort }),
-    };
-    const runVariant = (title: string, name: string, run: () => Promise<CheckResult[]>) =>
-      step(title, () => run().catch((error: Error): CheckResult[] => [{ name, problems: [error.message] }]));
-    results.push(...(await runVariant('the replicas variant (gpu profile without vLLM)', 'the replicas variant', () => runReplicasVariant(context, variantOptions))));
-    const controller = plan.gatewayApiController;
-    if (controller) {
-      results.push(
-        ...(await runVariant(`the gateway-api variant (kind profile behind an HTTPRoute on ${controller})`, 'the gateway-api variant', () =>
-          runGatewayVariant(context, { ...variantOptions, controller }),
-        )),
-      );
-    } else {
-      log(`the gateway-api variant is not run: ${plan.ingressController} serves no Gateway API here (npm run e2e:local runs it on Traefik)`);
-    }
+    const ingress = (host: string) => ({ host, address: '127.0.0.1', port: httpPort });
+    const results = gpuNodes
+      ? await step('the gpu profile on a simulated GPU node', () =>
+          runGpuProfile(context, { shell, repoRoot: options.repoRoot, valuesFile: valuesFile!, kubeconfig: options.kubeconfig, nodes: gpuNodes!, ingress }).catch(
+            (error: Error): CheckResult[] => [{ name: 'the gpu profile run', problems: [error.message] }],
+          ),
+        )
+      : await runKindProfile(context, { cluster, shell, dir, objects, repoRoot: options.repoRoot, valuesFile, plan, ingress, step });
     const failed = results.filter((r) => r.problems.length > 0);
     log(`${results.length - failed.length} passed, ${failed.length} failed`);
     // For CI's closing count: every check by name and whether it passed.
@@ -215,10 +218,49 @@ interface CheckScope {
   readonly valuesFile?: string;
 }
 
+interface KindProfileScope extends CheckScope {
+  readonly plan: ClusterPlan;
+  readonly ingress: (host: string) => IngressTarget;
+  readonly step: <T>(title: string, run: () => Promise<T>) => Promise<T>;
+}
+
+/** The kind profile: dist/ applied, the checks, then the gateway-api variant where the plan serves Gateway API. */
+async function runKindProfile(context: StepContext, scope: KindProfileScope): Promise<CheckResult[]> {
+  const { kubectl, log, settings, topology } = context;
+  const { plan, step } = scope;
+  await step('applying dist/', () => applyStack(context, scope.dir));
+  const backendHost = await step('deploying the stream test backend', () => deployStreamBackend(context, scope.objects));
+  await step(`waiting for the stack in namespace ${topology.namespace}`, () =>
+    // The first start pulls Letta's image and runs its migrations.
+    waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 20 * MINUTE, log }),
+  );
+  await step(`waiting for the test backend in namespace ${E2E_NAMESPACE}`, () => waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }));
+  log(`checks run through ${plan.ingressController}`);
+  const results = await runChecks(context, { host: settings.ingress.host, backendHost, ingress: scope.ingress }, scope);
+  await step('removing the test backend', () => removeStreamBackend(kubectl));
+  const controller = plan.gatewayApiController;
+  if (!controller) {
+    log(`the gateway-api variant is not run: ${plan.ingressController} serves no Gateway API here (npm run e2e:local runs it on Traefik)`);
+    return results;
+  }
+  // The variant reinstalls the stack; if it breaks off, that counts as one failed check.
+  const variantOptions: VariantOptions = { shell: scope.shell, repoRoot: scope.repoRoot, baseValuesFile: plan.valuesFile, ingress: scope.ingress };
+  const variant = await step(`the gateway-api variant (kind profile behind an HTTPRoute on ${controller})`, () =>
+    runGatewayVariant(context, { ...variantOptions, controller }).catch((error: Error): CheckResult[] => [{ name: 'the gateway-api variant', problems: [error.message] }]),
+  );
+  return [...results, ...variant];
+}
+
+/** The run's values file: the plan's own (if any) with the profile run's values over it. */
+function writeValues(path: string, baseValuesFile: string | undefined, values: unknown): string {
+  writeFileSync(path, dump(mergeValues(baseValuesFile ? load(readFileSync(baseValuesFile, 'utf8')) : {}, values)));
+  return path;
+}
+
 /** The checks through the ingress and from inside the cluster; each runs whatever the others found. */
 async function runChecks(
   context: StepContext,
-  ingress: { host: string; backendHost: string; port: number },
+  ingress: { host: string; backendHost: string; ingress: (host: string) => IngressTarget },
   scope: CheckScope,
 ): Promise<CheckResult[]> {
   const { log, kubectl, topology } = context;
@@ -235,7 +277,7 @@ async function runChecks(
       names.forEach((name) => record(name, [(error as Error).message]));
     }
   };
-  const target = (host: string) => ({ host, address: '127.0.0.1', port: ingress.port });
+  const target = ingress.ingress;
   const letta: LettaClient = { target: target(ingress.host) };
 
   await guarded(['health through the ingress'], async () => [await healthThroughIngress(target(ingress.host), 5 * MINUTE)]);
@@ -334,8 +376,20 @@ async function tracesProblems(context: StepContext, scope: CheckScope, letta: Le
   return found ? [] : ['no span from letta-server in the collector\'s file output within 2 minutes'];
 }
 
+/** `--profile NAME` or `--profile=NAME` among the arguments; the kind profile without it. */
+export function profileArgument(argv: readonly string[]): E2eProfile {
+  const index = argv.findIndex((arg) => arg === '--profile' || arg.startsWith('--profile='));
+  if (index < 0) return 'kind';
+  const value = argv[index].includes('=') ? argv[index].slice('--profile='.length) : argv[index + 1];
+  if (!E2E_PROFILES.includes(value as E2eProfile)) {
+    throw new Error(`--profile: ${value === undefined ? 'needs a value' : `unknown profile "${value}"`}; one of ${E2E_PROFILES.join(', ')}`);
+  }
+  return value as E2eProfile;
+}
+
 async function main(): Promise<number> {
   const shell = processShell;
+  const profile = profileArgument(process.argv.slice(2));
   const keep = process.argv.includes('--keep') || process.env.E2E_KEEP_CLUSTER === '1';
   const clusterName = process.env.E2E_CLUSTER_NAME || `letta-e2e-${Date.now().toString(36)}`;
   const workDir = mkdtempSync(join(tmpdir(), 'letta-e2e-'));
@@ -349,7 +403,7 @@ async function main(): Promise<number> {
     });
   }
   try {
-    return await runKindE2e({ shell, repoRoot: join(__dirname, '..', '..'), keep, clusterName, kubeconfig, log, resultsFile: process.env.E2E_RESULTS });
+    return await runKindE2e({ shell, repoRoot: join(__dirname, '..', '..'), keep, clusterName, kubeconfig, log, resultsFile: process.env.E2E_RESULTS, profile });
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });
   }

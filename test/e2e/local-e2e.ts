@@ -7,14 +7,16 @@
  * Traefik as the ingress data plane and a Python image for the test backends. Then it runs the
  * same runner and checks as `npm run e2e:kind` on a cluster made from that node image, with the
  * images loaded onto the node and test/e2e/values/local-cluster.yaml over the kind profile.
+ * `--profile gpu` runs the gpu profile instead, on three nodes of which one is a simulated GPU
+ * node (gpu-cluster.ts, gpu-profile.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { KindCluster } from './cluster';
-import { type ClusterPlan, progressLog, runKindE2e } from './kind-e2e';
-import { type ObjectStore, readManifestDir } from './steps';
+import { type ClusterPlan, profileArgument, progressLog, runKindE2e } from './kind-e2e';
+import { imagesOf, type ObjectStore, readManifestDir } from './steps';
 import { loadSettings } from '../../lib/config/load';
 import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
@@ -32,21 +34,26 @@ const RCLONE_IMAGE = loadSettings({ profile: 'kind', valuesFile: LOCAL_VALUES })
 /**
  * The internet side of the egress probes: a host of the run's own on a Docker network in
  * TEST-NET-3 (RFC 5737, documentation only, never routed), which the policies treat as public
- * like any address outside the private ranges. The node joins that network too, so pods reach
- * the host through the node; no packet leaves the machine.
+ * like any address outside the private ranges. Every node joins that network too, so pods reach
+ * the host through their node; no packet leaves the machine.
  */
-export const INTERNET_TEST_HOST = { network: 'letta-e2e-internet', subnet: '203.0.113.0/24', address: '203.0.113.10', port: 443 };
+export const INTERNET_TEST_HOST = { network: 'letta-e2e-internet', subnet: '203.0.113.0/24', address: '203.0.113.10' };
 /** The S3 store of the backups' s3 target, beside it: rclone's `serve s3`, from the rclone twin. */
 export const OBJECT_STORE_HOST = { address: '203.0.113.11', port: 9000, bucket: 'letta-backups', dataDir: '/data' };
+/** Every port the stack's internet egress names in these runs: HTTPS, and the object store's for the s3 target. */
+export const INTERNET_TEST_PORTS = [443, OBJECT_STORE_HOST.port];
 
-/** Listens on the port and accepts every connection: all an egress probe needs. */
-const LISTENER = `import socket
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("0.0.0.0", ${INTERNET_TEST_HOST.port}))
-s.listen(64)
-while True:
-    s.accept()[0].close()
+/** Listens on each port and accepts every connection: all an egress probe needs. */
+const LISTENER = `import socket, threading
+def serve(port):
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", port))
+    s.listen(64)
+    while True:
+        s.accept()[0].close()
+for port in ${JSON.stringify(INTERNET_TEST_PORTS)}:
+    threading.Thread(target=serve, args=(port,)).start()
 `;
 
 function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string) {
@@ -62,7 +69,7 @@ function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string
   };
   const docker = (args: string[]) => check(shell, 'docker', args, { timeoutMs: 2 * MINUTE });
   const remove = async (cluster: KindCluster) => {
-    await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
+    for (const node of await cluster.nodeContainers()) await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_HOST.network, node]);
     await shell.run('docker', ['rm', '--force', host, objectStore.container]);
     await shell.run('docker', ['network', 'rm', INTERNET_TEST_HOST.network]);
   };
@@ -79,7 +86,8 @@ function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string
         '--entrypoint', 'sh', rcloneImage, '-c',
         `mkdir -p ${objectStore.dataDir}/${objectStore.bucket} && exec rclone serve s3 --addr :${OBJECT_STORE_HOST.port} --auth-key "$LETTA_E2E_S3_KEYS" ${objectStore.dataDir}`,
       ]);
-      await docker(['network', 'connect', INTERNET_TEST_HOST.network, cluster.controlPlaneContainer]);
+      // Every node: a probe pod may run on any of them.
+      for (const node of await cluster.nodeContainers()) await docker(['network', 'connect', INTERNET_TEST_HOST.network, node]);
     },
     beforeDelete: remove,
   };
@@ -97,16 +105,6 @@ export function parseBuildEnv(text: string): Record<string, string> {
       .filter((match): match is RegExpExecArray => match !== null)
       .map((match) => [match[1], match[2].replace(/^"(.*)"$/, '$1')]),
   );
-}
-
-/** Every image the synthesized objects run. */
-export function imagesOf(objects: ReadonlyArray<Record<string, any>>): string[] {
-  const images = new Set<string>();
-  for (const object of objects) {
-    const spec = object.spec?.template?.spec ?? object.spec?.jobTemplate?.spec?.template?.spec;
-    for (const container of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) images.add(container.image);
-  }
-  return [...images].sort();
 }
 
 interface BuiltParts {
@@ -158,6 +156,7 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
 
 async function main(): Promise<number> {
   const shell = processShell;
+  const profile = profileArgument(process.argv.slice(2));
   const log = progressLog();
   const unable =
     process.platform !== 'linux'
@@ -167,7 +166,7 @@ async function main(): Promise<number> {
         : undefined;
   if (!available('e2e:local', unable)) return 0;
   const keep = process.argv.includes('--keep') || process.env.E2E_KEEP_CLUSTER === '1';
-  const clusterName = process.env.E2E_CLUSTER_NAME || `letta-local-${Date.now().toString(36)}`;
+  const clusterName = process.env.E2E_CLUSTER_NAME || `letta-${profile === 'gpu' ? 'gpu' : 'local'}-${Date.now().toString(36)}`;
   const started = Date.now();
   const { plan, kubectlDir } = await buildParts(shell, log);
   // The runner calls kubectl by name: the one built with the node's Kubernetes.
@@ -179,15 +178,20 @@ async function main(): Promise<number> {
   try {
     await check(shell, 'npx', ['cdk8s', 'synth'], {
       cwd: ROOT,
-      env: { CDK8S_CHECK_UPGRADE: 'false', LETTA_VALUES: LOCAL_VALUES, LETTA_K8S_DIST: join(probe, 'dist'), CDK8S_OUTPUT: join(probe, 'staging') },
+      env: { CDK8S_CHECK_UPGRADE: 'false', LETTA_PROFILE: profile, LETTA_VALUES: LOCAL_VALUES, LETTA_K8S_DIST: join(probe, 'dist'), CDK8S_OUTPUT: join(probe, 'staging') },
       timeoutMs: 5 * MINUTE,
     });
     stackImages = imagesOf(readManifestDir(join(probe, 'dist')));
   } finally {
     rmSync(probe, { recursive: true, force: true });
   }
-  // The replicas variant's backups go to the object store through rclone.
+  // The gpu profile's backups go to the object store through rclone.
   stackImages.push(RCLONE_IMAGE);
+  if (profile === 'gpu') {
+    const vllmImage = loadSettings({ profile, valuesFile: LOCAL_VALUES }).vllm.image;
+    stackImages = stackImages.filter((image) => image !== vllmImage);
+    log(`${vllmImage} cannot be had here (no registry serves it, and a CUDA build of vLLM is not made from these registries): its pod is scheduled and its container waits for the image`);
+  }
   const missing: string[] = [];
   for (const image of stackImages) if ((await shell.run('docker', ['image', 'inspect', image])).code !== 0) missing.push(image);
   if (missing.length > 0) throw new Error(`no local image for ${missing.join(', ')}: test/tools/images/build.sh builds the twins`);
@@ -210,10 +214,11 @@ async function main(): Promise<number> {
       clusterName,
       kubeconfig,
       log,
-      plan: { ...plan, preloadImages: [...stackImages, ...plan.preloadImages] },
+      plan: { ...plan, preloadImages: [...new Set([...stackImages, ...plan.preloadImages])] },
       resultsFile: process.env.E2E_RESULTS,
+      profile,
     });
-    log(`e2e:local finished in ${Math.round((Date.now() - started) / 1000)} s, builds included`);
+    log(`e2e:local (${profile} profile) finished in ${Math.round((Date.now() - started) / 1000)} s, builds included`);
     return code;
   } finally {
     if (!keep) rmSync(workDir, { recursive: true, force: true });

@@ -23,6 +23,9 @@ const UID = 65534;
 const SCRIPTS = join(__dirname, 'backends');
 export const streamBackendScript = (): string => readFileSync(join(SCRIPTS, 'stream_backend.py'), 'utf8');
 export const connectProbeScript = (): string => readFileSync(join(SCRIPTS, 'connect_probe.py'), 'utf8');
+export const openAiStandInScript = (): string => readFileSync(join(SCRIPTS, 'openai_stand_in.py'), 'utf8');
+/** Marks the stand-in among the pods that carry vLLM's labels. */
+export const STAND_IN_LABEL = { 'letta-e2e/stand-in': 'true' } as const;
 
 const E2E_LABELS = { 'app.kubernetes.io/part-of': 'letta-e2e' };
 
@@ -66,6 +69,12 @@ export function entryHost(entry: KubeObject): string {
   return host;
 }
 
+/** The namespace of the test backends and the "outside the stack" probes. */
+export function outsideNamespace(): KubeObject {
+  // Restricted like the stack's namespace, so the test pods prove they comply.
+  return { apiVersion: 'v1', kind: 'Namespace', metadata: { name: E2E_NAMESPACE, labels: { ...E2E_LABELS, 'pod-security.kubernetes.io/enforce': 'restricted' } } };
+}
+
 export interface BackendOptions {
   /** The stack's Ingress (its class and nginx annotations are copied) or HTTPRoute (its parents and timeouts are). */
   readonly stackEntry: KubeObject;
@@ -87,12 +96,7 @@ export function streamBackendObjects(options: BackendOptions): KubeObject[] {
   const selector = { 'app.kubernetes.io/name': BACKEND_NAME };
   const labels = { ...E2E_LABELS, ...selector };
   return [
-    {
-      apiVersion: 'v1',
-      kind: 'Namespace',
-      // Restricted like the stack's namespace, so the test pods prove they comply.
-      metadata: { name: E2E_NAMESPACE, labels: { ...E2E_LABELS, 'pod-security.kubernetes.io/enforce': 'restricted' } },
-    },
+    outsideNamespace(),
     {
       apiVersion: 'apps/v1',
       kind: 'Deployment',
@@ -159,6 +163,52 @@ function backendEntry(options: BackendOptions, labels: Record<string, string>): 
           http: {
             paths: [{ path: '/', pathType: 'Prefix', backend: { service: { name: BACKEND_NAME, port: { name: 'http' } } } }],
           },
+        },
+      ],
+    },
+  };
+}
+
+export interface StandInOptions {
+  readonly name: string;
+  readonly namespace: string;
+  /** The component's selector labels: its Service and NetworkPolicy then take the stand-in for it. */
+  readonly selector: Readonly<Record<string, string>>;
+  readonly port: number;
+  readonly model: string;
+  readonly maxModelLen: number;
+  /** Placed where the component would be. */
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  readonly tolerations: readonly KubeObject[];
+  /** Image with python3. @default PYTHON_IMAGE */
+  readonly image?: string;
+}
+
+/**
+ * A bare pod that answers what Letta asks of vLLM (openai_stand_in.py) where vLLM's image cannot
+ * be had. A bare pod, without the pod-template-hash label, so that the vLLM Deployment's
+ * ReplicaSet never adopts it; it requests no GPU, so the real vLLM pod keeps the node's one.
+ */
+export function openAiStandIn(options: StandInOptions): KubeObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: options.name, namespace: options.namespace, labels: { ...options.selector, ...STAND_IN_LABEL } },
+    spec: {
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      securityContext: RESTRICTED_POD_SECURITY,
+      nodeSelector: options.nodeSelector,
+      tolerations: options.tolerations,
+      containers: [
+        {
+          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'openai', openAiStandInScript(), [], {
+            PORT: String(options.port),
+            MODEL: options.model,
+            MAX_MODEL_LEN: String(options.maxModelLen),
+          }),
+          ports: [{ name: 'http', containerPort: options.port }],
+          readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 2 },
         },
       ],
     },

@@ -65,9 +65,12 @@ export interface StepContext {
   readonly clock?: Clock;
   /** @default GITHUB_KIND */
   readonly environment?: E2eEnvironment;
+  /** Workloads (`Kind/name`) that cannot become ready in this run, so never waited for. */
+  readonly notWaitedFor?: readonly string[];
 }
 
-const environmentOf = (context: StepContext) => context.environment ?? GITHUB_KIND;
+/** The run's environment, GitHub's kind when the context names none. */
+export const environmentOf = (context: StepContext): E2eEnvironment => context.environment ?? GITHUB_KIND;
 
 /** `npx cdk8s synth` as a user runs it, for one profile; returns the objects written to dist/. */
 export async function synthesize(shell: Shell, repoRoot: string, profile: string, valuesFile?: string): Promise<{ dir: string; objects: KubeObject[] }> {
@@ -89,6 +92,20 @@ export function readManifestDir(dir: string): KubeObject[] {
       .sort()
       .map((file) => join(dir, file)),
   );
+}
+
+/** The pod spec of a workload, CronJob or Pod among synthesized objects; undefined for anything else. */
+export function podSpecOf(object: KubeObject): KubeObject | undefined {
+  return object.spec?.template?.spec ?? object.spec?.jobTemplate?.spec?.template?.spec ?? (object.kind === 'Pod' ? object.spec : undefined);
+}
+
+/** Every image the synthesized objects run. */
+export function imagesOf(objects: readonly KubeObject[]): string[] {
+  const images = new Set<string>();
+  for (const spec of objects.map(podSpecOf)) {
+    for (const container of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])]) images.add(container.image);
+  }
+  return [...images].sort();
 }
 
 /**

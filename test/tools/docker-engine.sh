@@ -30,8 +30,9 @@ if ! pgrep -x dockerd >/dev/null; then
   log="$LETTA_K8S_CACHE/dockerd.log"
   touch "$log" 2>/dev/null || log=/var/log/dockerd.log
   echo "starting dockerd (log: $log)..." >&2
-  # setsid + nohup: the engine outlives this script and the shell that started it.
-  setsid nohup dockerd >>"$log" 2>&1 < /dev/null &
+  # setsid + nohup: the engine outlives this script and the shell that started it, so it takes
+  # no caller's temporary folder either (.ci/run removes its own at the end).
+  TMPDIR=/tmp setsid nohup dockerd >>"$log" 2>&1 < /dev/null &
 else
   log="a running dockerd's own log"
 fi

@@ -1,0 +1,157 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { load } from 'js-yaml';
+import { afterEach, describe, expect, it } from 'vitest';
+import { loadSettings } from '../../lib/config/load';
+import { Topology } from '../../lib/topology';
+import { findObject, renderProfile } from '../support/render';
+import { classifyNodes, GPU_NODE_LABEL, gpuClusterConfig, toleratesGpuTaint } from './gpu-cluster';
+import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
+import { profileArgument } from './kind-e2e';
+import { freeHostPort } from './cluster';
+import { openAiStandIn, STAND_IN_LABEL } from './manifests';
+import { podSpecOf } from './steps';
+
+/*
+ * The gpu profile's e2e run, in the parts that need no cluster: the cluster it asks kind for,
+ * the README commands it runs, and the stand-in it puts where vLLM would run.
+ */
+
+const ROOT = join(__dirname, '..', '..');
+const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
+const KIND_CONFIG = readFileSync(join(ROOT, 'kind-config.yaml'), 'utf8');
+
+describe('the gpu profile\'s cluster', () => {
+  it('GIVEN kind-config.yaml WHEN the gpu run derives its cluster THEN the control plane stays as it is and a plain and a GPU-labelled worker join it', () => {
+    const config = load(gpuClusterConfig(KIND_CONFIG)) as { nodes: Array<Record<string, any>> };
+    const user = load(KIND_CONFIG) as { nodes: Array<Record<string, any>> };
+
+    expect(config.nodes).toHaveLength(3);
+    expect(config.nodes[0]).toEqual(user.nodes[0]);
+    expect(config.nodes[1]).toEqual({ role: 'worker' });
+    expect(config.nodes[2]).toEqual({ role: 'worker', labels: { 'nvidia.com/gpu.present': 'true' } });
+  });
+
+  it('GIVEN a configuration with workers already WHEN the gpu run derives its cluster THEN it refuses, saying what it expects', () => {
+    const two = 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n  - role: worker\n';
+    expect(() => gpuClusterConfig(two)).toThrow('kind-config.yaml: the gpu profile\'s cluster adds its workers to a configuration of one control-plane node');
+  });
+
+  it('GIVEN the nodes kind made WHEN classified THEN each is found by its labels, and a missing GPU node is an error naming the nodes', () => {
+    const node = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels } });
+    const controlPlane = node('c-control-plane', { 'node-role.kubernetes.io/control-plane': '' });
+    const nodes = [controlPlane, node('c-worker', {}), node('c-worker2', { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value })];
+
+    expect(classifyNodes(nodes)).toEqual({ controlPlane: 'c-control-plane', plainWorker: 'c-worker', gpuWorker: 'c-worker2' });
+    expect(() => classifyNodes([controlPlane, node('c-worker', {})])).toThrow(
+      'expected one control plane, one GPU worker and one plain worker; found c-control-plane, c-worker',
+    );
+  });
+
+  it('GIVEN the gpu profile WHEN its pods are matched against the GPU taint THEN vLLM and the collector tolerate it and Letta does not', () => {
+    const { documents } = renderProfile('gpu');
+    const spec = (kind: string, name: string) => podSpecOf(findObject(documents, kind, name));
+
+    expect(toleratesGpuTaint(spec('Deployment', 'vllm'))).toBe(true);
+    expect(toleratesGpuTaint(spec('DaemonSet', 'letta-otel-collector'))).toBe(true);
+    expect(toleratesGpuTaint(spec('Deployment', 'letta-server'))).toBe(false);
+    expect(toleratesGpuTaint({ tolerations: [{ key: 'nvidia.com/gpu', operator: 'Equal', value: 'other', effect: 'NoSchedule' }] })).toBe(false);
+  });
+});
+
+describe('the README\'s GPU steps', () => {
+  it('GIVEN README.md WHEN its GPU section is read THEN the commands end with applying dist/ and create every Secret the gpu profile references', () => {
+    const commands = readmeGpuCommands(README);
+    const settings = loadSettings({ profile: 'gpu' });
+    const referenced = [settings.database.credentials.secretName, settings.letta.serverPassword!.name, settings.vllm.hfToken!.name];
+
+    expect(commands[0]).toBe('LETTA_PROFILE=gpu npx cdk8s synth');
+    expect(commands.at(-1)).toBe('kubectl apply -f dist/');
+    for (const name of referenced) {
+      expect(commands.some((c) => c.startsWith(`kubectl -n ${settings.namespace} create secret generic ${name} `))).toBe(true);
+    }
+  });
+
+  it('GIVEN a README whose GPU block no longer ends with applying dist/ WHEN read THEN the run refuses with the reason', () => {
+    const edited = README.replace(/kubectl apply -f dist\/\n```/, 'kubectl apply -k dist/\n```');
+    expect(() => readmeGpuCommands(edited)).toThrow('the block must end with `kubectl apply -f dist/`');
+    expect(() => readmeGpuCommands('# letta-k8s\n')).toThrow('README.md has no section "## Run it on a GPU cluster"');
+  });
+});
+
+describe('the gpu run\'s values and arguments', () => {
+  it('GIVEN no object store WHEN the gpu run\'s values are made THEN only vLLM\'s CPU request changes, and with a store the backups go to its bucket', () => {
+    expect(gpuRunValues(undefined)).toEqual({ vllm: { resources: { requests: { cpu: '100m' } } } });
+    const store = { endpoint: 'http://203.0.113.11:9000', bucket: 'letta-backups', accessKeyId: 'key-id-2f9c', secretAccessKey: 'secret-key-81d0a7', container: 'c', dataDir: '/data' };
+    const settings = loadSettings({ profile: 'gpu' });
+    expect(gpuRunValues(store)).toMatchObject({ backup: { target: 's3', s3: { endpoint: store.endpoint, bucket: 'letta-backups', credentials: { secretName: 'letta-backup-s3' } } } });
+    expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.accessKeyId);
+    expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.secretAccessKey);
+    expect(settings.vllm.resources.requests.cpu).toBe('2');
+  });
+
+  it('GIVEN the e2e\'s arguments WHEN a profile is named THEN it is taken, and an unknown one is refused naming the flag', () => {
+    expect(profileArgument([])).toBe('kind');
+    expect(profileArgument(['--keep', '--profile', 'gpu'])).toBe('gpu');
+    expect(profileArgument(['--profile=gpu'])).toBe('gpu');
+    expect(() => profileArgument(['--profile', 'tpu'])).toThrow('--profile: unknown profile "tpu"; one of kind, gpu');
+    expect(() => profileArgument(['--profile'])).toThrow('--profile: needs a value');
+  });
+});
+
+describe('the stand-in for vLLM', () => {
+  const settings = loadSettings({ profile: 'gpu' });
+  const topology = new Topology(settings);
+  const vllm = topology.component('vllm');
+  const pod = openAiStandIn({
+    name: 'vllm-stand-in',
+    namespace: topology.namespace,
+    selector: vllm.selector,
+    port: topology.address('vllm', 'http').port,
+    model: settings.vllm.model,
+    maxModelLen: settings.vllm.maxModelLen,
+    nodeSelector: settings.vllm.nodeSelector,
+    tolerations: settings.vllm.tolerations,
+  });
+
+  it('GIVEN the gpu profile WHEN the stand-in is made THEN the vLLM Service selects it, no ReplicaSet can adopt it, and it asks for no GPU', () => {
+    const service = findObject(renderProfile('gpu').documents, 'Service', vllm.name);
+
+    for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>)) expect(pod.metadata.labels[key]).toBe(value);
+    expect(pod.metadata.labels).toMatchObject(STAND_IN_LABEL);
+    expect(pod.metadata.labels['pod-template-hash']).toBeUndefined();
+    expect(JSON.stringify(pod.spec.containers[0].resources)).not.toContain('nvidia.com/gpu');
+    expect(pod.spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    expect(pod.spec.containers[0].securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+  });
+
+  let server: ChildProcess | undefined;
+  afterEach(() => {
+    server?.kill();
+    server = undefined;
+  });
+
+  it('GIVEN the stand-in\'s script WHEN Letta\'s provider asks it for models THEN it answers as vLLM does, with the model\'s id and length', async () => {
+    const port = await freeHostPort();
+    const container = pod.spec.containers[0];
+    const env = Object.fromEntries((container.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
+    server = spawn('python3', ['-u', '-c', container.command[3]], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    server.stdout!.on('data', (chunk) => (output += chunk));
+
+    let health: Response | undefined;
+    for (let attempt = 0; attempt < 100 && !health; attempt++) {
+      health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
+      if (!health) await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
+
+    expect(health?.status).toBe(200);
+    expect(models).toMatchObject({ object: 'list', data: [{ id: settings.vllm.model, max_model_len: settings.vllm.maxModelLen }] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(output).toContain('request from 127.0.0.1: "GET /v1/models HTTP/1.1" 200');
+    expect(output).not.toContain('/health');
+  }, 60_000);
+});
