@@ -16,8 +16,11 @@ export const GPU_NODE_TAINT = { key: 'nvidia.com/gpu', value: 'present', effect:
 /** The extended resource the device plugin advertises, and how many the simulated node has. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
 export const GPU_COUNT = 1;
-/** kind taints its control plane once a cluster has workers (it untaints single-node clusters only). */
-const CONTROL_PLANE_TAINT = 'node-role.kubernetes.io/control-plane';
+/**
+ * The control plane's role label, and the key of the taint kind leaves on it once a cluster has
+ * workers (it untaints single-node clusters only).
+ */
+const CONTROL_PLANE_ROLE = 'node-role.kubernetes.io/control-plane';
 
 /** A kind node's role, as kind-config.yaml names them. */
 interface KindNode {
@@ -51,7 +54,7 @@ export interface GpuClusterNodes {
 /** Which node is which, from their labels (kind names workers in creation order). */
 export function classifyNodes(nodes: readonly KubeObject[]): GpuClusterNodes {
   const labelled = (node: KubeObject, key: string) => node.metadata?.labels?.[key] !== undefined;
-  const controlPlanes = nodes.filter((n) => labelled(n, CONTROL_PLANE_TAINT));
+  const controlPlanes = nodes.filter((n) => labelled(n, CONTROL_PLANE_ROLE));
   const gpus = nodes.filter((n) => n.metadata?.labels?.[GPU_NODE_LABEL.key] === GPU_NODE_LABEL.value);
   const plain = nodes.filter((n) => !controlPlanes.includes(n) && !gpus.includes(n));
   if (controlPlanes.length !== 1 || gpus.length !== 1 || plain.length !== 1) {
@@ -70,7 +73,7 @@ export function classifyNodes(nodes: readonly KubeObject[]): GpuClusterNodes {
  */
 export async function simulateGpuNode(kubectl: Kubectl): Promise<GpuClusterNodes> {
   const nodes = classifyNodes(await kubectl.list('nodes', ''));
-  await kubectl.check(['taint', 'nodes', nodes.controlPlane, `${CONTROL_PLANE_TAINT}:NoSchedule-`]);
+  await kubectl.check(['taint', 'nodes', nodes.controlPlane, `${CONTROL_PLANE_ROLE}:NoSchedule-`]);
   await kubectl.check(['taint', 'nodes', nodes.gpuWorker, `${GPU_NODE_TAINT.key}=${GPU_NODE_TAINT.value}:${GPU_NODE_TAINT.effect}`, '--overwrite']);
   const path = `/status/capacity/${GPU_RESOURCE.replace('/', '~1')}`;
   await kubectl.check(['patch', 'node', nodes.gpuWorker, '--subresource=status', '--type=json', '--patch', JSON.stringify([{ op: 'add', path, value: String(GPU_COUNT) }])]);

@@ -10,7 +10,7 @@ import { classifyNodes, GPU_NODE_LABEL, gpuClusterConfig, toleratesGpuTaint } fr
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
 import { profileArgument } from './kind-e2e';
 import { freeHostPort } from './cluster';
-import { openAiStandIn, STAND_IN_LABEL } from './manifests';
+import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from './steps';
 
 /*
@@ -120,6 +120,8 @@ describe('the stand-in for vLLM', () => {
 
     for (const [key, value] of Object.entries(service.spec.selector as Record<string, string>)) expect(pod.metadata.labels[key]).toBe(value);
     expect(pod.metadata.labels).toMatchObject(STAND_IN_LABEL);
+    expect(isStandIn(pod)).toBe(true);
+    expect(isStandIn({ metadata: { labels: { ...vllm.selector, 'pod-template-hash': '657f67b868' } } })).toBe(false);
     expect(pod.metadata.labels['pod-template-hash']).toBeUndefined();
     expect(JSON.stringify(pod.spec.containers[0].resources)).not.toContain('nvidia.com/gpu');
     expect(pod.spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });

@@ -6,7 +6,7 @@ import { backupRoundTrip } from './backup';
 import type { KubeObject } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
-import { E2E_NAMESPACE, openAiStandIn, outsideNamespace, STAND_IN_LABEL } from './manifests';
+import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
 import { check, type Shell } from './shell';
 import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext } from './steps';
@@ -109,7 +109,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
   if (!installed) return results;
 
   const lettaPods = () => kubectl.pods(letta.selector, namespace);
-  const vllmPods = async () => (await kubectl.pods(vllm.selector, namespace)).filter((p) => !p.metadata.labels?.[Object.keys(STAND_IN_LABEL)[0]]);
+  const vllmPods = async () => (await kubectl.pods(vllm.selector, namespace)).filter((p) => !isStandIn(p));
   const target = options.ingress(settings.ingress.host);
   const client: LettaClient = { target, password: await secretValue(settings.letta.serverPassword!.name, settings.letta.serverPassword!.key) };
   const { nodes } = options;

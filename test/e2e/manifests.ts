@@ -25,7 +25,9 @@ export const streamBackendScript = (): string => readFileSync(join(SCRIPTS, 'str
 export const connectProbeScript = (): string => readFileSync(join(SCRIPTS, 'connect_probe.py'), 'utf8');
 export const openAiStandInScript = (): string => readFileSync(join(SCRIPTS, 'openai_stand_in.py'), 'utf8');
 /** Marks the stand-in among the pods that carry vLLM's labels. */
-export const STAND_IN_LABEL = { 'letta-e2e/stand-in': 'true' } as const;
+const STAND_IN_KEY = 'letta-e2e/stand-in';
+export const STAND_IN_LABEL: Readonly<Record<string, string>> = { [STAND_IN_KEY]: 'true' };
+export const isStandIn = (pod: KubeObject): boolean => pod.metadata?.labels?.[STAND_IN_KEY] === STAND_IN_LABEL[STAND_IN_KEY];
 
 const E2E_LABELS = { 'app.kubernetes.io/part-of': 'letta-e2e' };
 
