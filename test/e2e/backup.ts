@@ -84,7 +84,7 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
     });
     if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
   } else {
-    await waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 10 * MINUTE, log: context.log, except: context.notWaitedFor });
+    await waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 10 * MINUTE, log: context.log, notWaitedFor: context.notWaitedFor });
   }
 }
 

@@ -81,7 +81,6 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
   const store = environmentOf(context).objectStore;
   const letta = topology.component('letta');
   const { results, record } = variantRecorder(log);
-  const notVllm = { except: context.notWaitedFor };
   const secretValue = async (name: string, key: string) =>
     Buffer.from(await kubectl.check(['get', 'secret', name, '--namespace', namespace, '--output', `jsonpath={.data.${key}}`]), 'base64').toString('utf8');
 
@@ -102,7 +101,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
       await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }), context.clock);
     }
     log(`  vLLM's Deployment is not waited for: its image cannot be had here (checked below)`);
-    await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log, ...notVllm });
+    await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log, notWaitedFor: context.notWaitedFor });
     installed = true;
     return [];
   });
@@ -259,7 +258,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
     if (first.code !== 0) problems.push(`evicting ${pods[0]} was refused: ${first.stderr.trim()}`);
     if (second.code === 0) problems.push(`evicting ${pods[1]} too went through: the budget did not hold`);
     else if (!/disruption budget/i.test(second.stderr)) problems.push(`evicting ${pods[1]} failed for another reason: ${second.stderr.trim()}`);
-    await waitForWorkloads(kubectl, namespace, { timeoutMs: 10 * MINUTE, log, ...notVllm });
+    await waitForWorkloads(kubectl, namespace, { timeoutMs: 10 * MINUTE, log, notWaitedFor: context.notWaitedFor });
     return problems;
   });
 

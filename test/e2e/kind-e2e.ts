@@ -13,8 +13,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { dump, load } from 'js-yaml';
-import { loadSettings, mergeValues } from '../../lib/config/load';
+import { loadSettings } from '../../lib/config/load';
 import { available } from '../support/requirements';
 import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
@@ -24,7 +23,7 @@ import { secretsInLogs } from './logs';
 import { runGatewayVariant } from './gateway-variant';
 import { gpuClusterConfig, type GpuClusterNodes, simulateGpuNode, toleratesGpuTaint } from './gpu-cluster';
 import { GPU_PROFILE, gpuRunValues, runGpuProfile } from './gpu-profile';
-import type { CheckResult, VariantOptions } from './variant';
+import { type CheckResult, type VariantOptions, writeValuesOver } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { collectorTraceFiles, spansByService } from './traces';
 import type { IngressTarget } from './http';
@@ -149,7 +148,7 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   if (kindConfig !== userConfig) writeFileSync(kindConfig, runConfig.text);
 
   const environment = plan.environment;
-  const valuesFile = profile === GPU_PROFILE ? writeValues(join(runDir, 'values.gpu.yaml'), plan.valuesFile, gpuRunValues(environment.objectStore)) : plan.valuesFile;
+  const valuesFile = profile === GPU_PROFILE ? writeValuesOver(join(runDir, 'values.gpu.yaml'), plan.valuesFile, gpuRunValues(environment.objectStore)) : plan.valuesFile;
   const settings = loadSettings({ profile, valuesFile });
   const topology = new Topology(settings);
   const { dir, objects } = await step(`synthesizing dist/ (npx cdk8s synth, ${profile} profile${valuesFile ? ` + ${valuesFile}` : ''})`, () =>
@@ -249,12 +248,6 @@ async function runKindProfile(context: StepContext, scope: KindProfileScope): Pr
     runGatewayVariant(context, { ...variantOptions, controller }).catch((error: Error): CheckResult[] => [{ name: 'the gateway-api variant', problems: [error.message] }]),
   );
   return [...results, ...variant];
-}
-
-/** The run's values file: the plan's own (if any) with the profile run's values over it. */
-function writeValues(path: string, baseValuesFile: string | undefined, values: unknown): string {
-  writeFileSync(path, dump(mergeValues(baseValuesFile ? load(readFileSync(baseValuesFile, 'utf8')) : {}, values)));
-  return path;
 }
 
 /** The checks through the ingress and from inside the cluster; each runs whatever the others found. */

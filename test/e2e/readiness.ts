@@ -187,7 +187,7 @@ export interface WaitOptions {
   /** Progress lines, printed when the set of workloads still waited for changes. */
   readonly log?: (line: string) => void;
   /** Workloads not waited for, as `Kind/name` (one that cannot become ready here, say). */
-  readonly except?: readonly string[];
+  readonly notWaitedFor?: readonly string[];
 }
 
 /**
@@ -199,7 +199,7 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   let lastProgress = '';
   const done = await pollUntil(
     async () => {
-      last = (await kubectl.list(WORKLOAD_RESOURCES, namespace)).map(workloadStatus).filter((s) => !options.except?.includes(`${s.kind}/${s.name}`));
+      last = (await kubectl.list(WORKLOAD_RESOURCES, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
       const waiting = last.filter((s) => !s.ready);
       const progress =
         last.length === 0 ? 'no workloads yet' : waiting.map((s) => `${s.kind}/${s.name} (${s.detail})`).join(', ');

@@ -36,6 +36,12 @@ export interface VariantStack {
   readonly valuesFile: string;
 }
 
+/** Writes `values` merged over the run's own values file (if any) to `path`, and returns `path`. */
+export function writeValuesOver(path: string, baseValuesFile: string | undefined, values: unknown): string {
+  writeFileSync(path, dump(mergeValues(baseValuesFile ? load(readFileSync(baseValuesFile, 'utf8')) : {}, values)));
+  return path;
+}
+
 /**
  * Synthesizes a profile with the variant's values over the run's own, after deleting the previous
  * variant's namespace, and hands the stack to `install`. The values file lives only meanwhile.
@@ -47,8 +53,7 @@ export async function withVariantStack<T>(
 ): Promise<T> {
   const work = mkdtempSync(join(tmpdir(), 'letta-e2e-variant-'));
   try {
-    const valuesFile = join(work, 'values.yaml');
-    writeFileSync(valuesFile, dump(mergeValues(options.baseValuesFile ? load(readFileSync(options.baseValuesFile, 'utf8')) : {}, options.values)));
+    const valuesFile = writeValuesOver(join(work, 'values.yaml'), options.baseValuesFile, options.values);
     const settings = loadSettings({ profile: options.profile, valuesFile });
     const topology = new Topology(settings);
     base.log(`${options.label}: removing namespace ${topology.namespace} of the previous run`);
