@@ -15,6 +15,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { KindCluster } from './cluster';
+import { Kubectl } from './kubectl';
+import { settlePodNetwork } from './pod-network';
 import { type ClusterPlan, profileArgument, progressLog, runKindE2e } from './kind-e2e';
 import { imagesOf, type ObjectStore, readManifestDir } from './steps';
 import { loadSettings } from '../../lib/config/load';
@@ -148,7 +150,10 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
       gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
       environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address, objectStore },
       valuesFile: LOCAL_VALUES,
-      afterCreate,
+      afterCreate: async (created) => {
+        await settlePodNetwork(new Kubectl(shell, created.kubeconfig), { log });
+        await afterCreate(created);
+      },
       beforeDelete,
     },
   };

@@ -17,7 +17,8 @@ export interface SecretScan {
   readonly containers: number;
 }
 
-export async function secretsInLogs(kubectl: Kubectl, namespaces: readonly string[]): Promise<SecretScan> {
+/** Every Secret value in the namespaces long enough to be told from chance, with where it is kept. */
+export async function secretValues(kubectl: Kubectl, namespaces: readonly string[]): Promise<Array<{ where: string; value: string }>> {
   const secrets: Array<{ where: string; value: string }> = [];
   for (const namespace of namespaces) {
     for (const secret of await kubectl.list('secrets', namespace)) {
@@ -27,6 +28,16 @@ export async function secretsInLogs(kubectl: Kubectl, namespaces: readonly strin
       }
     }
   }
+  return secrets;
+}
+
+/** `text` with every one of `values` replaced, for printing a log that was not yet scanned. */
+export function redact(text: string, values: readonly string[]): string {
+  return values.reduce((result, value) => result.split(value).join('[redacted]'), text);
+}
+
+export async function secretsInLogs(kubectl: Kubectl, namespaces: readonly string[]): Promise<SecretScan> {
+  const secrets = await secretValues(kubectl, namespaces);
   const problems: string[] = [];
   let linesRead = 0;
   let containers = 0;

@@ -81,6 +81,54 @@ describe('waitForWorkloads', () => {
     expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(60_000);
   });
 
+  it('GIVEN a pod stuck in an init container on a node WHEN the wait runs out THEN the report holds that container\'s log tail, Secret values redacted, and the node agents\' logs there, not those of a ready pod\'s node', async () => {
+    const password = 'd0e1f2a3b4c5d6e7f8';
+    const server = {
+      kind: 'Deployment',
+      metadata: { name: 'letta-server', namespace: 'letta', generation: 1 },
+      spec: { replicas: 1, selector: { matchLabels: { app: 'letta' } } },
+      status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1 },
+    };
+    const stuck = {
+      metadata: { name: 'letta-server-1', namespace: 'letta', labels: { app: 'letta' } },
+      spec: { nodeName: 'kind-worker' },
+      status: {
+        phase: 'Pending',
+        podIP: '10.244.1.7',
+        initContainerStatuses: [{ name: 'wait-for-database', ready: false, state: { running: {} } }],
+      },
+    };
+    const serving = {
+      metadata: { name: 'letta-server-0', namespace: 'letta', labels: { app: 'letta' } },
+      spec: { nodeName: 'kind-control-plane' },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    };
+    const agent = (name: string, node: string) => ({
+      metadata: { name, namespace: 'kube-system', ownerReferences: [{ kind: 'DaemonSet', name: 'kube-router' }] },
+      spec: { nodeName: node, containers: [{ name: 'kube-router' }] },
+      status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
+    });
+    const shell = new FakeShell()
+      .on(WORKLOADS, json({ items: [server] }))
+      .on(['get', 'pods', 'letta'], json({ items: [serving, stuck] }))
+      .on(['get', 'pods', 'kube-system'], json({ items: [agent('kube-router-a', 'kind-worker'), agent('kube-router-b', 'kind-control-plane')] }))
+      .on(['get', 'events'], json({ items: [] }))
+      .on(['get', 'secrets'], json({ items: [{ metadata: { name: 'letta-db-credentials' }, data: { password: Buffer.from(password).toString('base64') } }] }))
+      .on(['logs', 'letta-server-1'], ok(`letta-db:5432 - no response\nconnecting with ${password}\n`))
+      .on(['logs', 'kube-router-a'], ok('E1203 sync of network policies failed\n'));
+
+    const error = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 10_000, clock: fakeClock() }).catch((e: unknown) => e);
+
+    const report = (error as NotReadyError).report;
+    expect(report).toContain('  pod letta-server-1 on kind-worker (10.244.1.7): Pending, not ready; wait-for-database running, not ready');
+    expect(report).toContain('log of letta-server-1 container wait-for-database (last 5 lines):\n  | letta-db:5432 - no response\n  | connecting with [redacted]');
+    expect(report).not.toContain(password);
+    expect(report).toContain('node kind-worker: 1 pods in kube-system');
+    expect(report).toContain('  log of kube-router-a container kube-router (last 10 lines):\n    | E1203 sync of network policies failed');
+    expect(report).not.toContain('kube-router-b');
+    expect(shell.callsWith('logs', 'letta-server-1')[0].args).toEqual(expect.arrayContaining(['--container', 'wait-for-database', '--tail', '5']));
+  });
+
   it('GIVEN a namespace without workloads WHEN the wait runs out THEN the error says none exist', async () => {
     const shell = new FakeShell().on(WORKLOADS, json({ kind: 'List', items: [] }));
 

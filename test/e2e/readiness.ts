@@ -1,8 +1,10 @@
 import type { KubeObject, Kubectl } from './kubectl';
+import { redact, secretValues } from './logs';
 
 /*
  * Waiting for workloads, and saying precisely what is not ready when the wait runs out: the
- * workload, its pods' states and the events about either.
+ * workload, its pods' states and the events about either, the last lines of each container that
+ * runs without becoming ready, and the node agents (CNI, kube-proxy) on the nodes of those pods.
  */
 
 export interface Clock {
@@ -106,9 +108,11 @@ function matches(labels: Record<string, string> | undefined, selector: Readonly<
 }
 
 /** One line per pod: phase, readiness, and why each container is not running or ready. */
+const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
+
 export function describePod(pod: KubeObject): string {
   const status = pod.status ?? {};
-  const ready = (status.conditions ?? []).find((c: KubeObject) => c.type === 'Ready')?.status === 'True';
+  const ready = podReady(pod);
   const parts = [`${status.phase ?? 'Unknown'}${ready ? ', ready' : ', not ready'}`];
   const scheduling = (status.conditions ?? []).find((c: KubeObject) => c.type === 'PodScheduled' && c.status === 'False');
   if (scheduling) parts.push(`unschedulable: ${scheduling.message ?? scheduling.reason}`);
@@ -123,7 +127,8 @@ export function describePod(pod: KubeObject): string {
       parts.push(`${container.name} running, not ready${restarts}`);
     }
   }
-  return `pod ${pod.metadata.name}: ${parts.join('; ')}`;
+  const node = pod.spec?.nodeName ? ` on ${pod.spec.nodeName}${status.podIP ? ` (${status.podIP})` : ''}` : '';
+  return `pod ${pod.metadata.name}${node}: ${parts.join('; ')}`;
 }
 
 function eventTime(event: KubeObject): string {
@@ -212,5 +217,52 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   if (done) return done;
   if (last.length === 0) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);
   const [pods, events] = await Promise.all([kubectl.list('pods', namespace), kubectl.list('events', namespace)]);
-  throw new NotReadyError(namespace, notReadyReport(last, pods, events));
+  const stuck = pods.filter((pod) => !podReady(pod) && last.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
+  const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
+  throw new NotReadyError(namespace, [notReadyReport(last, pods, events), ...evidence].join('\n'));
+}
+
+const STUCK_LOG_LINES = 5;
+const AGENT_LOG_LINES = 10;
+const AGENTS_NAMESPACE = 'kube-system';
+
+async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number): Promise<string[]> {
+  const result = await kubectl.run(['logs', pod.metadata.name, '--namespace', pod.metadata.namespace, '--container', container, '--tail', String(lines)]);
+  const text = result.code === 0 ? result.stdout.trimEnd() : `(no log: ${result.stderr.trim()})`;
+  return text ? text.split('\n') : ['(empty log)'];
+}
+
+/**
+ * What a stuck pod shows beyond its status: the log tail of each container that runs but is not
+ * ready (Secret values of the namespace redacted, as that log has not been scanned yet), and on
+ * each node of those pods, the node's kube-system pods and the log tails of the DaemonSet ones.
+ */
+export async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: readonly KubeObject[]): Promise<string[]> {
+  const running = stuck.flatMap((pod) =>
+    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
+      .filter((container: KubeObject) => container.state?.running && !container.ready)
+      .map((container: KubeObject) => ({ pod, container: container.name as string })),
+  );
+  const nodes = [...new Set(stuck.map((pod) => pod.spec?.nodeName).filter((node): node is string => typeof node === 'string'))];
+  if (running.length === 0 && nodes.length === 0) return [];
+  const hidden = (await secretValues(kubectl, [namespace])).map((secret) => secret.value);
+  const lines: string[] = [];
+  for (const { pod, container } of running) {
+    lines.push(`log of ${pod.metadata.name} container ${container} (last ${STUCK_LOG_LINES} lines):`);
+    for (const line of await logTail(kubectl, pod, container, STUCK_LOG_LINES)) lines.push(`  | ${redact(line, hidden)}`);
+  }
+  const agents = nodes.length > 0 ? await kubectl.list('pods', AGENTS_NAMESPACE) : [];
+  for (const node of nodes) {
+    const here = agents.filter((pod) => pod.spec?.nodeName === node);
+    lines.push(`node ${node}: ${here.length} pods in ${AGENTS_NAMESPACE}`);
+    for (const pod of here) {
+      lines.push(`  ${describePod(pod)}`);
+      if (!pod.metadata.ownerReferences?.some((owner: KubeObject) => owner.kind === 'DaemonSet')) continue;
+      for (const container of pod.spec.containers ?? []) {
+        lines.push(`  log of ${pod.metadata.name} container ${container.name} (last ${AGENT_LOG_LINES} lines):`);
+        for (const line of await logTail(kubectl, pod, container.name, AGENT_LOG_LINES)) lines.push(`    | ${line}`);
+      }
+    }
+  }
+  return lines;
 }

@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import { Kubectl } from './kubectl';
+import { ipsetMembers, KUBE_ROUTER, settlePodNetwork } from './pod-network';
+import type { Clock } from './readiness';
+import { FakeShell, json, ok } from './support/fake-shell';
+
+const instantClock = (): Clock => {
+  let now = 0;
+  return { now: () => now, sleep: async (ms) => void (now += ms) };
+};
+
+const NODES = json({
+  items: [
+    { metadata: { name: 'cp' }, spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } },
+    { metadata: { name: 'worker' }, spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] } },
+  ],
+});
+const router = (name: string, node: string) => ({ metadata: { name }, spec: { nodeName: node } });
+const saved = (...members: string[]) =>
+  ok([`create ${KUBE_ROUTER.podSubnets} hash:net family inet hashsize 1024 maxelem 65536 timeout 0`, ...members.map((m) => `add ${KUBE_ROUTER.podSubnets} ${m} timeout 0`)].join('\n'));
+
+describe('ipsetMembers', () => {
+  it('GIVEN `ipset save` of a set WHEN read THEN its members, and nothing of another set', () => {
+    const text = `create s hash:net\nadd s 10.244.0.0/24 timeout 0\nadd other 10.0.0.0/8 timeout 0\nadd s 10.244.3.0/24 timeout 0\n`;
+    expect(ipsetMembers(text, 's')).toEqual(['10.244.0.0/24', '10.244.3.0/24']);
+  });
+});
+
+describe('settlePodNetwork', () => {
+  it('GIVEN every kube-router knows every node\'s pod subnet WHEN settled THEN nothing is restarted', async () => {
+    const shell = new FakeShell()
+      .on(['get', 'nodes'], NODES)
+      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+      .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'));
+
+    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
+
+    expect(shell.callsWith('exec')).toHaveLength(2);
+    expect(shell.callsWith('delete')).toHaveLength(0);
+  });
+
+  it('GIVEN the control plane\'s kube-router started before the worker joined WHEN settled THEN that one is restarted and the sets looked at again', async () => {
+    const shell = new FakeShell()
+      .on(['get', 'nodes'], NODES)
+      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }), 1)
+      .on(['get', 'pods'], json({ items: [router('kr-c', 'cp'), router('kr-b', 'worker')] }))
+      .on(['exec', 'kr-a'], saved('10.244.0.0/24'))
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
+      .on(['delete'], ok())
+      .on(['rollout', 'status'], ok());
+    const lines: string[] = [];
+
+    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock(), log: (line) => lines.push(line) });
+
+    expect(shell.callsWith('delete').map((call) => call.args)).toEqual([expect.arrayContaining(['pod', 'kr-a', '--namespace', 'kube-system'])]);
+    expect(shell.callsWith('exec', 'kr-c')).toHaveLength(1);
+    expect(lines).toEqual(['kube-router on cp lacks the pod subnets 10.244.1.0/24: restarting kr-a']);
+  });
+
+  it('GIVEN a kube-router that still lacks a subnet after its restart WHEN the look runs out THEN the error names the node and the subnet', async () => {
+    const shell = new FakeShell()
+      .on(['get', 'nodes'], NODES)
+      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+      .on(['exec', 'kr-a'], saved('10.244.0.0/24'))
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
+      .on(['delete'], ok())
+      .on(['rollout', 'status'], ok());
+
+    await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
+      'kube-router still lacks pod subnets after a restart: cp lacks 10.244.1.0/24',
+    );
+  });
+});
