@@ -31,12 +31,40 @@ describe('settlePodNetwork', () => {
     const shell = new FakeShell()
       .on(['get', 'nodes'], NODES)
       .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
-      .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'));
+      .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'))
+      .on(['rollout', 'status'], ok());
 
     await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
 
     expect(shell.callsWith('exec')).toHaveLength(2);
     expect(shell.callsWith('delete')).toHaveLength(0);
+  });
+
+  it('GIVEN a kube-router that has not yet written its set on the first look WHEN settled THEN it is waited for, not restarted', async () => {
+    const shell = new FakeShell()
+      .on(['get', 'nodes'], NODES)
+      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+      .on(['exec', 'kr-b'], { code: 1, stdout: '', stderr: 'ipset v7.19: The set with the given name does not exist' }, 1)
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
+      .on(['rollout', 'status'], ok());
+
+    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
+
+    expect(shell.callsWith('exec', 'kr-b')).toHaveLength(2);
+    expect(shell.callsWith('delete')).toHaveLength(0);
+  });
+
+  it('GIVEN a kube-router that never writes its own subnet WHEN the look runs out THEN the error names its node', async () => {
+    const shell = new FakeShell()
+      .on(['get', 'nodes'], NODES)
+      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+      .on(['exec', 'kr-b'], saved('10.244.0.0/24'))
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
+      .on(['rollout', 'status'], ok());
+
+    await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
+      'kube-router has not written its own pod subnet in 3 minutes: worker lacks 10.244.1.0/24',
+    );
   });
 
   it('GIVEN the control plane\'s kube-router started before the worker joined WHEN settled THEN that one is restarted and the sets looked at again', async () => {

@@ -40,44 +40,64 @@ export interface SettleOptions {
   readonly log?: (line: string) => void;
 }
 
-/** For each kube-router pod, the pod subnets its node's set lacks. */
-async function missingSubnets(kubectl: Kubectl): Promise<Array<{ pod: string; node: string; missing: string[] }>> {
-  const subnets = nodePodSubnets(await kubectl.list('nodes', 'default'));
-  const routers = await kubectl.pods(KUBE_ROUTER.labels, KUBE_ROUTER.namespace);
-  if (routers.length === 0) throw new Error(`no kube-router pod in ${KUBE_ROUTER.namespace}`);
-  const gaps = [];
-  for (const pod of routers) {
-    const saved = await kubectl.run(['exec', pod.metadata.name, '--namespace', KUBE_ROUTER.namespace, '--container', KUBE_ROUTER.container, '--', 'ipset', 'save', KUBE_ROUTER.podSubnets]);
-    const members = saved.code === 0 ? ipsetMembers(saved.stdout, KUBE_ROUTER.podSubnets) : [];
-    const missing = subnets.filter((subnet) => !members.includes(subnet));
-    if (missing.length > 0) gaps.push({ pod: pod.metadata.name as string, node: pod.spec.nodeName as string, missing });
-  }
-  return gaps;
+/** One kube-router instance: its pod, its node, and the pod subnets its node's set lacks. */
+interface RouterSubnets {
+  readonly pod: string;
+  readonly node: string;
+  /** Whether the set holds the node's own subnet: the instance has begun writing it. */
+  readonly begun: boolean;
+  readonly missing: readonly string[];
 }
 
+async function routerSubnets(kubectl: Kubectl): Promise<RouterSubnets[]> {
+  const nodes = await kubectl.list('nodes', 'default');
+  const subnets = nodePodSubnets(nodes);
+  const routers = await kubectl.pods(KUBE_ROUTER.labels, KUBE_ROUTER.namespace);
+  if (routers.length === 0) throw new Error(`no kube-router pod in ${KUBE_ROUTER.namespace}`);
+  const found: RouterSubnets[] = [];
+  for (const pod of routers) {
+    const node = pod.spec.nodeName as string;
+    const saved = await kubectl.run(['exec', pod.metadata.name, '--namespace', KUBE_ROUTER.namespace, '--container', KUBE_ROUTER.container, '--', 'ipset', 'save', KUBE_ROUTER.podSubnets]);
+    const members = saved.code === 0 ? ipsetMembers(saved.stdout, KUBE_ROUTER.podSubnets) : [];
+    const own = nodePodSubnets(nodes.filter((n) => n.metadata.name === node));
+    found.push({ pod: pod.metadata.name as string, node, begun: own.length > 0 && own.every((subnet) => members.includes(subnet)), missing: subnets.filter((subnet) => !members.includes(subnet)) });
+  }
+  return found;
+}
+
+const LOOK = { timeoutMs: 3 * MINUTE, intervalMs: 5_000 };
+
 /**
- * Makes every node's kube-router know every node's pod subnet: the instances whose set lacks one
- * are restarted, and the sets are looked at until complete. Throws naming the node and the subnets
- * when a restarted instance still lacks them.
+ * Makes every node's kube-router know every node's pod subnet: once each instance has begun, those
+ * whose set lacks a subnet are restarted, and the sets are looked at until complete. Throws naming
+ * the node and the subnets when an instance never begins or still lacks them after its restart.
  */
 export async function settlePodNetwork(kubectl: Kubectl, options: SettleOptions = {}): Promise<void> {
   const clock = options.clock ?? realClock;
-  const stale = await missingSubnets(kubectl);
+  const rolledOut = () =>
+    kubectl.check(['rollout', 'status', `daemonset/${KUBE_ROUTER.daemonSet}`, '--namespace', KUBE_ROUTER.namespace, '--timeout=180s'], { timeoutMs: 4 * MINUTE });
+  let last: RouterSubnets[] = [];
+  const lookUntil = (done: (routers: RouterSubnets[]) => boolean) =>
+    pollUntil(
+      async () => {
+        last = await routerSubnets(kubectl);
+        return done(last) ? last : undefined;
+      },
+      { ...LOOK, clock },
+    );
+  const lacking = (routers: RouterSubnets[]) => routers.map((r) => `${r.node} lacks ${r.missing.join(', ')}`).join('; ');
+
+  await rolledOut();
+  const begun = await lookUntil((routers) => routers.every((r) => r.begun));
+  if (!begun) throw new Error(`kube-router has not written its own pod subnet in ${LOOK.timeoutMs / MINUTE} minutes: ${lacking(last.filter((r) => !r.begun))}`);
+  const stale = begun.filter((r) => r.missing.length > 0);
   if (stale.length === 0) return;
   for (const { pod, node, missing } of stale) {
     options.log?.(`kube-router on ${node} lacks the pod subnets ${missing.join(', ')}: restarting ${pod}`);
     await kubectl.check(['delete', 'pod', pod, '--namespace', KUBE_ROUTER.namespace, '--wait=true', '--timeout=120s'], { timeoutMs: 3 * MINUTE });
   }
-  await kubectl.check(['rollout', 'status', `daemonset/${KUBE_ROUTER.daemonSet}`, '--namespace', KUBE_ROUTER.namespace, '--timeout=180s'], { timeoutMs: 4 * MINUTE });
-  let left = stale;
-  const settled = await pollUntil(
-    async () => {
-      left = await missingSubnets(kubectl);
-      return left.length === 0 ? true : undefined;
-    },
-    { timeoutMs: 3 * MINUTE, intervalMs: 5_000, clock },
-  );
-  if (!settled) {
-    throw new Error(`kube-router still lacks pod subnets after a restart: ${left.map((gap) => `${gap.node} lacks ${gap.missing.join(', ')}`).join('; ')}`);
+  await rolledOut();
+  if (!(await lookUntil((routers) => routers.every((r) => r.missing.length === 0)))) {
+    throw new Error(`kube-router still lacks pod subnets after a restart: ${lacking(last.filter((r) => r.missing.length > 0))}`);
   }
 }
