@@ -24,6 +24,7 @@ import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
 import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../support/fixtures';
 import { available } from '../support/requirements';
+import { addressesInUse, freeTestNet, hostAddress, TEST_NETS } from './test-net';
 
 const ROOT = join(__dirname, '..', '..');
 const TOOLS = join(ROOT, 'test', 'tools');
@@ -33,17 +34,14 @@ export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.y
 /** The S3 client of the backups' s3 target (not in the kind profile's dist/), also the test store's server. */
 const RCLONE_IMAGE = loadSettings({ profile: 'kind', valuesFile: LOCAL_VALUES }).backup.uploaderImage;
 
-/**
- * The internet side of the egress probes: a host of the run's own on a Docker network in
- * TEST-NET-3 (RFC 5737, documentation only, never routed), which the policies treat as public
- * like any address outside the private ranges. Every node joins that network too, so pods reach
- * the host through their node; no packet leaves the machine.
- */
-export const INTERNET_TEST_HOST = { network: 'letta-e2e-internet', subnet: '203.0.113.0/24', address: '203.0.113.10' };
+/** The network of the internet side of the egress probes, in a documentation range this machine does not use (test-net.ts). */
+const INTERNET_TEST_NETWORK = 'letta-e2e-internet';
+/** The internet test host's address in that range. */
+const INTERNET_HOST_NUMBER = 10;
 /** The S3 store of the backups' s3 target, beside it: rclone's `serve s3`, from the rclone twin. */
-export const OBJECT_STORE_HOST = { address: '203.0.113.11', port: 9000, bucket: 'letta-backups', dataDir: '/data' };
+const OBJECT_STORE = { hostNumber: 11, port: 9000, bucket: 'letta-backups', dataDir: '/data' };
 /** Every port the stack's internet egress names in these runs: HTTPS, and the object store's for the s3 target. */
-export const INTERNET_TEST_PORTS = [443, OBJECT_STORE_HOST.port];
+const INTERNET_TEST_PORTS = [443, OBJECT_STORE.port];
 
 /** Listens on each port and accepts every connection: all an egress probe needs. */
 const LISTENER = `import socket, threading
@@ -58,38 +56,47 @@ for port in ${JSON.stringify(INTERNET_TEST_PORTS)}:
     threading.Thread(target=serve, args=(port,)).start()
 `;
 
-function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string) {
-  const host = `${INTERNET_TEST_HOST.network}-host`;
+/**
+ * The internet side of the egress probes: a host of the run's own on a Docker network over
+ * `subnet`, which the policies treat as public like any address outside the private ranges.
+ * Every node joins that network too, so pods reach the host through their node; no packet leaves
+ * the machine.
+ */
+function internetTestHost(shell: Shell, pythonImage: string, rcloneImage: string, subnet: string) {
+  const host = `${INTERNET_TEST_NETWORK}-host`;
+  const address = hostAddress(subnet, INTERNET_HOST_NUMBER);
+  const storeAddress = hostAddress(subnet, OBJECT_STORE.hostNumber);
   // Fresh for every run: the store lives only as long as the cluster.
   const objectStore: ObjectStore = {
-    endpoint: `http://${OBJECT_STORE_HOST.address}:${OBJECT_STORE_HOST.port}`,
-    bucket: OBJECT_STORE_HOST.bucket,
+    endpoint: `http://${storeAddress}:${OBJECT_STORE.port}`,
+    bucket: OBJECT_STORE.bucket,
     accessKeyId: randomBytes(10).toString('hex'),
     secretAccessKey: randomBytes(20).toString('hex'),
-    container: `${INTERNET_TEST_HOST.network}-s3`,
-    dataDir: OBJECT_STORE_HOST.dataDir,
+    container: `${INTERNET_TEST_NETWORK}-s3`,
+    dataDir: OBJECT_STORE.dataDir,
   };
   const docker = (args: string[]) => check(shell, 'docker', args, { timeoutMs: 2 * MINUTE });
   const remove = async (cluster: KindCluster) => {
-    for (const node of await cluster.nodeContainers()) await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_HOST.network, node]);
+    for (const node of await cluster.nodeContainers()) await shell.run('docker', ['network', 'disconnect', '--force', INTERNET_TEST_NETWORK, node]);
     await shell.run('docker', ['rm', '--force', host, objectStore.container]);
-    await shell.run('docker', ['network', 'rm', INTERNET_TEST_HOST.network]);
+    await shell.run('docker', ['network', 'rm', INTERNET_TEST_NETWORK]);
   };
   return {
+    address,
     objectStore,
     afterCreate: async (cluster: KindCluster) => {
       await remove(cluster);
-      await docker(['network', 'create', '--subnet', INTERNET_TEST_HOST.subnet, INTERNET_TEST_HOST.network]);
-      await docker(['run', '--detach', '--name', host, '--network', INTERNET_TEST_HOST.network, '--ip', INTERNET_TEST_HOST.address, pythonImage, 'python3', '-c', LISTENER]);
+      await docker(['network', 'create', '--subnet', subnet, INTERNET_TEST_NETWORK]);
+      await docker(['run', '--detach', '--name', host, '--network', INTERNET_TEST_NETWORK, '--ip', address, pythonImage, 'python3', '-c', LISTENER]);
       // The bucket is a directory of the served tree; the keys reach rclone as its own variables, not arguments.
       await docker([
-        'run', '--detach', '--name', objectStore.container, '--network', INTERNET_TEST_HOST.network, '--ip', OBJECT_STORE_HOST.address,
+        'run', '--detach', '--name', objectStore.container, '--network', INTERNET_TEST_NETWORK, '--ip', storeAddress,
         '--env', `LETTA_E2E_S3_KEYS=${objectStore.accessKeyId},${objectStore.secretAccessKey}`,
         '--entrypoint', 'sh', rcloneImage, '-c',
-        `mkdir -p ${objectStore.dataDir}/${objectStore.bucket} && exec rclone serve s3 --addr :${OBJECT_STORE_HOST.port} --auth-key "$LETTA_E2E_S3_KEYS" ${objectStore.dataDir}`,
+        `mkdir -p ${objectStore.dataDir}/${objectStore.bucket} && exec rclone serve s3 --addr :${OBJECT_STORE.port} --auth-key "$LETTA_E2E_S3_KEYS" ${objectStore.dataDir}`,
       ]);
       // Every node: a probe pod may run on any of them.
-      for (const node of await cluster.nodeContainers()) await docker(['network', 'connect', INTERNET_TEST_HOST.network, node]);
+      for (const node of await cluster.nodeContainers()) await docker(['network', 'connect', INTERNET_TEST_NETWORK, node]);
     },
     beforeDelete: remove,
   };
@@ -130,7 +137,11 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
   await phase('twins of the stack\'s images', 'images/build.sh');
   const traefik = lastLine(await phase('Traefik (ingress data plane)', 'ingress/build-traefik.sh'));
   const python = lastLine(await phase('Python image for the test backends', 'e2e-images/build-python.sh'));
-  const { objectStore, afterCreate, beforeDelete } = internetTestHost(shell, python, RCLONE_IMAGE);
+  const subnet = freeTestNet(await addressesInUse(shell));
+  if (!subnet) throw new Error(`this machine uses all of RFC 5737's documentation ranges (${TEST_NETS.join(', ')}): none is left for the e2e's internet stand-in`);
+  log(`the internet stand-in's network: ${subnet} (a documentation range this machine does not use)`);
+  const internet = internetTestHost(shell, python, RCLONE_IMAGE, subnet);
+  const { objectStore, afterCreate, beforeDelete } = internet;
   return {
     kubectlDir: dirname(cluster.KUBECTL),
     plan: {
@@ -148,7 +159,7 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
       gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
-      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: INTERNET_TEST_HOST.address, objectStore },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: internet.address, objectStore },
       valuesFile: LOCAL_VALUES,
       afterCreate: async (created) => {
         await settlePodNetwork(new Kubectl(shell, created.kubeconfig), { log });
