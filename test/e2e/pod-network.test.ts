@@ -19,6 +19,16 @@ const router = (name: string, node: string) => ({ metadata: { name }, spec: { no
 const saved = (...members: string[]) =>
   ok([`create ${KUBE_ROUTER.podSubnets} hash:net family inet hashsize 1024 maxelem 65536 timeout 0`, ...members.map((m) => `add ${KUBE_ROUTER.podSubnets} ${m} timeout 0`)].join('\n'));
 
+/**
+ * Two nodes whose kube-router pods are `routers` until one is restarted, then `restarted`; deletes
+ * and rollouts succeed. Each test adds the sets' answers.
+ */
+function twoNodes(routers = [router('kr-a', 'cp'), router('kr-b', 'worker')], restarted = routers): FakeShell {
+  const shell = new FakeShell().on(['get', 'nodes'], NODES).on(['delete'], ok()).on(['rollout', 'status'], ok());
+  shell.on(['get', 'pods'], () => json({ items: shell.callsWith('delete').length > 0 ? restarted : routers }));
+  return shell;
+}
+
 describe('ipsetMembers', () => {
   it('GIVEN `ipset save` of a set WHEN read THEN its members, and nothing of another set', () => {
     const text = `create s hash:net\nadd s 10.244.0.0/24 timeout 0\nadd other 10.0.0.0/8 timeout 0\nadd s 10.244.3.0/24 timeout 0\n`;
@@ -28,11 +38,8 @@ describe('ipsetMembers', () => {
 
 describe('settlePodNetwork', () => {
   it('GIVEN every kube-router knows every node\'s pod subnet WHEN settled THEN nothing is restarted', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'nodes'], NODES)
-      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
-      .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'))
-      .on(['rollout', 'status'], ok());
+    const shell = twoNodes()
+      .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'));
 
     await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
 
@@ -41,12 +48,9 @@ describe('settlePodNetwork', () => {
   });
 
   it('GIVEN a kube-router that has not yet written its set on the first look WHEN settled THEN it is waited for, not restarted', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'nodes'], NODES)
-      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+    const shell = twoNodes()
       .on(['exec', 'kr-b'], { code: 1, stdout: '', stderr: 'ipset v7.19: The set with the given name does not exist' }, 1)
-      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
-      .on(['rollout', 'status'], ok());
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
     await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
 
@@ -55,12 +59,9 @@ describe('settlePodNetwork', () => {
   });
 
   it('GIVEN a kube-router that never writes its own subnet WHEN the look runs out THEN the error names its node', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'nodes'], NODES)
-      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+    const shell = twoNodes()
       .on(['exec', 'kr-b'], saved('10.244.0.0/24'))
-      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
-      .on(['rollout', 'status'], ok());
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
     await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
       'kube-router has not written its own pod subnet in 3 minutes: worker lacks 10.244.1.0/24',
@@ -68,14 +69,9 @@ describe('settlePodNetwork', () => {
   });
 
   it('GIVEN the control plane\'s kube-router started before the worker joined WHEN settled THEN that one is restarted and the sets looked at again', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'nodes'], NODES)
-      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }), 1)
-      .on(['get', 'pods'], json({ items: [router('kr-c', 'cp'), router('kr-b', 'worker')] }))
+    const shell = twoNodes(undefined, [router('kr-c', 'cp'), router('kr-b', 'worker')])
       .on(['exec', 'kr-a'], saved('10.244.0.0/24'))
-      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
-      .on(['delete'], ok())
-      .on(['rollout', 'status'], ok());
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
     const lines: string[] = [];
 
     await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock(), log: (line) => lines.push(line) });
@@ -86,13 +82,9 @@ describe('settlePodNetwork', () => {
   });
 
   it('GIVEN a kube-router that still lacks a subnet after its restart WHEN the look runs out THEN the error names the node and the subnet', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'nodes'], NODES)
-      .on(['get', 'pods'], json({ items: [router('kr-a', 'cp'), router('kr-b', 'worker')] }))
+    const shell = twoNodes()
       .on(['exec', 'kr-a'], saved('10.244.0.0/24'))
-      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'))
-      .on(['delete'], ok())
-      .on(['rollout', 'status'], ok());
+      .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
     await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
       'kube-router still lacks pod subnets after a restart: cp lacks 10.244.1.0/24',
