@@ -21,7 +21,7 @@ import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLet
 import { backupRoundTrip, preMigrationOnUpgrade } from './backup';
 import { secretsInLogs } from './logs';
 import { runGatewayVariant } from './gateway-variant';
-import { gpuClusterConfig, type GpuClusterNodes, simulateGpuNode, toleratesGpuTaint } from './gpu-cluster';
+import { gpuClusterConfig, simulateGpuNode, toleratesGpuTaint } from './gpu-cluster';
 import { GPU_PROFILE, gpuRunValues, runGpuProfile } from './gpu-profile';
 import { type CheckResult, type VariantOptions, writeValuesOver } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
@@ -132,13 +132,14 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   };
 
   const profile = options.profile ?? PROFILE;
+  const profileRun = PROFILE_RUNS[profile];
   const userConfig = join(options.repoRoot, 'kind-config.yaml');
   const missing = await missingPrerequisites(shell, { kind: plan.kind.binary });
   if (!available('e2e:kind', missing.length ? `this machine lacks:\n${missing.map((m) => `  - ${m}`).join('\n')}` : undefined)) {
     return 0;
   }
   const userText = readFileSync(userConfig, 'utf8');
-  const runConfig = await withFreeHostPorts(profile === GPU_PROFILE ? gpuClusterConfig(userText) : userText, options.portInUse);
+  const runConfig = await withFreeHostPorts(profileRun.clusterConfig(userText), options.portInUse);
   const httpPort = runConfig.hostPorts.get(80);
   if (httpPort === undefined) throw new Error(`${userConfig} maps no host port to the node's port 80`);
   for (const line of runConfig.moved) log(line);
@@ -148,7 +149,7 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   if (kindConfig !== userConfig) writeFileSync(kindConfig, runConfig.text);
 
   const environment = plan.environment;
-  const valuesFile = profile === GPU_PROFILE ? writeValuesOver(join(runDir, 'values.gpu.yaml'), plan.valuesFile, gpuRunValues(environment.objectStore)) : plan.valuesFile;
+  const valuesFile = profileRun.values ? writeValuesOver(join(runDir, `values.${profile}.yaml`), plan.valuesFile, profileRun.values(environment)) : plan.valuesFile;
   const settings = loadSettings({ profile, valuesFile });
   const topology = new Topology(settings);
   const { dir, objects } = await step(`synthesizing dist/ (npx cdk8s synth, ${profile} profile${valuesFile ? ` + ${valuesFile}` : ''})`, () =>
@@ -157,37 +158,14 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   const cluster = new KindCluster(shell, options.clusterName, options.kubeconfig, plan.kind);
   const kubectl = new Kubectl(shell, options.kubeconfig);
   const context: StepContext = { kubectl, settings, topology, log, environment };
+  const ingress = (host: string) => ({ host, address: '127.0.0.1', port: httpPort });
 
   try {
     await step(`creating kind cluster ${cluster.name}${plan.kind.nodeImage ? ` from ${plan.kind.nodeImage}` : ''}`, () => cluster.create(kindConfig));
     if (plan.afterCreate) await step('preparing the machine around the cluster', () => plan.afterCreate!(cluster));
-    let gpuNodes: GpuClusterNodes | undefined;
-    if (profile === GPU_PROFILE) {
-      gpuNodes = await step('making one worker a GPU node (label, taint, nvidia.com/gpu in its status) and untainting the control plane', () => simulateGpuNode(kubectl));
-      log(`  control plane ${gpuNodes.controlPlane}, plain worker ${gpuNodes.plainWorker}, GPU worker ${gpuNodes.gpuWorker}`);
-    }
-    if (plan.preloadImages.length > 0) {
-      if (gpuNodes) {
-        // The GPU node takes only pods that tolerate its taint: the DaemonSets, vLLM, and the run's stand-in for vLLM.
-        const tolerating = new Set([...imagesOf(objects.filter((o) => toleratesGpuTaint(podSpecOf(o)))), environment.pythonImage]);
-        const gpuImages = plan.preloadImages.filter((image) => tolerating.has(image));
-        await step(`loading ${plan.preloadImages.length} images onto ${gpuNodes.controlPlane} and ${gpuNodes.plainWorker}, ${gpuImages.length} onto ${gpuNodes.gpuWorker}`, async () => {
-          await cluster.loadImages(plan.preloadImages, [gpuNodes!.controlPlane, gpuNodes!.plainWorker]);
-          await cluster.loadImages(gpuImages, [gpuNodes!.gpuWorker]);
-        });
-      } else {
-        await step(`loading ${plan.preloadImages.length} images onto the node`, () => cluster.loadImages(plan.preloadImages));
-      }
-    }
+    const checks = await profileRun.prepare({ context, cluster, shell, dir, objects, repoRoot: options.repoRoot, valuesFile, kubeconfig: options.kubeconfig, plan, ingress, step });
     await step(`installing ${plan.ingressController}`, () => plan.installIngress(context));
-    const ingress = (host: string) => ({ host, address: '127.0.0.1', port: httpPort });
-    const results = gpuNodes
-      ? await step('the gpu profile on a simulated GPU node', () =>
-          runGpuProfile(context, { shell, repoRoot: options.repoRoot, valuesFile: valuesFile!, kubeconfig: options.kubeconfig, nodes: gpuNodes!, ingress }).catch(
-            (error: Error): CheckResult[] => [{ name: 'the gpu profile run', problems: [error.message] }],
-          ),
-        )
-      : await runKindProfile(context, { cluster, shell, dir, objects, repoRoot: options.repoRoot, valuesFile, plan, ingress, step });
+    const results = await checks();
     const failed = results.filter((r) => r.problems.length > 0);
     log(`${results.length - failed.length} passed, ${failed.length} failed`);
     // For CI's closing count: every check by name and whether it passed.
@@ -206,6 +184,52 @@ export async function runKindE2e(options: RunOptions): Promise<number> {
   }
 }
 
+/** What a profile's run does its own way: the cluster, the values, the nodes' preparation and the checks. */
+interface ProfileRun {
+  /** The run's kind configuration, from the user's kind-config.yaml. */
+  readonly clusterConfig: (userText: string) => string;
+  /** Values over the plan's own. @default none: the plan's values file as it is */
+  readonly values?: (environment: E2eEnvironment) => unknown;
+  /** Once the cluster exists: marks its nodes, loads the plan's images onto them, and returns the profile's checks. */
+  readonly prepare: (scope: KindProfileScope) => Promise<() => Promise<CheckResult[]>>;
+}
+
+const KIND_RUN: ProfileRun = {
+  clusterConfig: (userText) => userText,
+  prepare: async (scope) => {
+    const images = scope.plan.preloadImages;
+    if (images.length > 0) await scope.step(`loading ${images.length} images onto the node`, () => scope.cluster.loadImages(images));
+    return () => runKindProfile(scope.context, scope);
+  },
+};
+
+const GPU_RUN: ProfileRun = {
+  clusterConfig: gpuClusterConfig,
+  values: (environment) => gpuRunValues(environment.objectStore),
+  prepare: async ({ context, cluster, plan, objects, step, ...scope }) => {
+    const nodes = await step('making one worker a GPU node (label, taint, nvidia.com/gpu in its status) and untainting the control plane', () => simulateGpuNode(context.kubectl));
+    context.log(`  control plane ${nodes.controlPlane}, plain worker ${nodes.plainWorker}, GPU worker ${nodes.gpuWorker}`);
+    const images = plan.preloadImages;
+    if (images.length > 0) {
+      // The GPU node takes only pods that tolerate its taint: the DaemonSets, vLLM, and the run's stand-in for vLLM.
+      const tolerating = new Set([...imagesOf(objects.filter((o) => toleratesGpuTaint(podSpecOf(o)))), context.environment!.pythonImage]);
+      const gpuImages = images.filter((image) => tolerating.has(image));
+      await step(`loading ${images.length} images onto ${nodes.controlPlane} and ${nodes.plainWorker}, ${gpuImages.length} onto ${nodes.gpuWorker}`, async () => {
+        await cluster.loadImages(images, [nodes.controlPlane, nodes.plainWorker]);
+        await cluster.loadImages(gpuImages, [nodes.gpuWorker]);
+      });
+    }
+    return () =>
+      step('the gpu profile on a simulated GPU node', () =>
+        runGpuProfile(context, { shell: scope.shell, repoRoot: scope.repoRoot, valuesFile: scope.valuesFile!, kubeconfig: scope.kubeconfig, nodes, ingress: scope.ingress }).catch(
+          (error: Error): CheckResult[] => [{ name: 'the gpu profile run', problems: [error.message] }],
+        ),
+      );
+  },
+};
+
+const PROFILE_RUNS: Readonly<Record<E2eProfile, ProfileRun>> = { [PROFILE]: KIND_RUN, [GPU_PROFILE]: GPU_RUN };
+
 interface CheckScope {
   readonly cluster: KindCluster;
   readonly shell: Shell;
@@ -218,6 +242,9 @@ interface CheckScope {
 }
 
 interface KindProfileScope extends CheckScope {
+  readonly context: StepContext;
+  /** The run's kubeconfig, for the README's commands. */
+  readonly kubeconfig: string;
   readonly plan: ClusterPlan;
   readonly ingress: (host: string) => IngressTarget;
   readonly step: <T>(title: string, run: () => Promise<T>) => Promise<T>;
