@@ -2,9 +2,9 @@ import { BACKUP_KIND_LABEL } from '../../lib/backup-pod';
 import { type Kubectl, type KubeObject, labelSelector } from './kubectl';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, realClock } from './readiness';
 import { check, type Shell } from './shell';
-import { applyStack, type StepContext } from './steps';
+import { applyStack, type StepContext, waitForStack } from './steps';
 
 /*
  * Backups on a running stack, as the README tells a user to do them: the CronJob's Job run by
@@ -84,7 +84,7 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
     });
     if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
   } else {
-    await waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 10 * MINUTE, log: context.log, notWaitedFor: context.notWaitedFor });
+    await waitForStack(context, 10 * MINUTE);
   }
 }
 

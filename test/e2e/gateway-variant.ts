@@ -2,7 +2,7 @@ import { GATEWAY_API_VALUES } from '../support/fixtures';
 import type { KubeObject } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
-import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems } from './steps';
+import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, waitForStack } from './steps';
 import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
 
 /*
@@ -40,7 +40,7 @@ export function runGatewayVariant(base: StepContext, options: GatewayVariantOpti
     const { settings, topology } = context;
     const namespace = topology.namespace;
     await applyStack(context, dir);
-    await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log });
+    await waitForStack(context, 20 * MINUTE);
 
     const { results, record, add } = variantRecorder(log);
     const route = findStackEntry(objects, namespace);

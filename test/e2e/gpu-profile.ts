@@ -7,9 +7,9 @@ import type { KubeObject } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, realClock } from './readiness';
 import { check, type Shell } from './shell';
-import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext } from './steps';
+import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext, waitForStack } from './steps';
 import type { IngressTarget } from './http';
 import { type CheckResult, variantRecorder } from './variant';
 
@@ -101,7 +101,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
       await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }), context.clock);
     }
     log(`  vLLM's Deployment is not waited for: its image cannot be had here (checked below)`);
-    await waitForWorkloads(kubectl, namespace, { timeoutMs: 20 * MINUTE, log, notWaitedFor: context.notWaitedFor });
+    await waitForStack(context, 20 * MINUTE);
     installed = true;
     return [];
   });
@@ -258,7 +258,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
     if (first.code !== 0) problems.push(`evicting ${pods[0]} was refused: ${first.stderr.trim()}`);
     if (second.code === 0) problems.push(`evicting ${pods[1]} too went through: the budget did not hold`);
     else if (!/disruption budget/i.test(second.stderr)) problems.push(`evicting ${pods[1]} failed for another reason: ${second.stderr.trim()}`);
-    await waitForWorkloads(kubectl, namespace, { timeoutMs: 10 * MINUTE, log, notWaitedFor: context.notWaitedFor });
+    await waitForStack(context, 10 * MINUTE);
     return problems;
   });
 

@@ -48,6 +48,7 @@ import {
   type StepContext,
   streamProblems,
   synthesize,
+  waitForStack,
 } from './steps';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
 
@@ -212,7 +213,7 @@ const GPU_RUN: ProfileRun = {
     const images = plan.preloadImages;
     if (images.length > 0) {
       // The GPU node takes only pods that tolerate its taint: the DaemonSets, vLLM, and the run's stand-in for vLLM.
-      const tolerating = new Set([...imagesOf(objects.filter((o) => toleratesGpuTaint(podSpecOf(o)))), context.environment!.pythonImage]);
+      const tolerating = new Set([...imagesOf(objects.filter((o) => toleratesGpuTaint(podSpecOf(o)))), plan.environment.pythonImage]);
       const gpuImages = images.filter((image) => tolerating.has(image));
       await step(`loading ${images.length} images onto ${nodes.controlPlane} and ${nodes.plainWorker}, ${gpuImages.length} onto ${nodes.gpuWorker}`, async () => {
         await cluster.loadImages(images, [nodes.controlPlane, nodes.plainWorker]);
@@ -258,7 +259,7 @@ async function runKindProfile(context: StepContext, scope: KindProfileScope): Pr
   const backendHost = await step('deploying the stream test backend', () => deployStreamBackend(context, scope.objects));
   await step(`waiting for the stack in namespace ${topology.namespace}`, () =>
     // The first start pulls Letta's image and runs its migrations.
-    waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 20 * MINUTE, log }),
+    waitForStack(context, 20 * MINUTE),
   );
   await step(`waiting for the test backend in namespace ${E2E_NAMESPACE}`, () => waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }));
   log(`checks run through ${plan.ingressController}`);
@@ -336,7 +337,7 @@ async function runChecks(
     const database = topology.component('database').name;
     await kubectl.check(['delete', 'statefulset', database, '--namespace', topology.namespace, '--wait=true', '--timeout=180s']);
     await applyStack(context, scope.dir);
-    await waitForWorkloads(kubectl, topology.namespace, { timeoutMs: 5 * MINUTE, log });
+    await waitForStack(context, 5 * MINUTE);
     return [await readBackWithin(letta, written, 3 * MINUTE)];
   });
   await guarded(['a rolling restart of letta-server under load fails no request through the ingress'], async () => {

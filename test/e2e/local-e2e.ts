@@ -141,7 +141,6 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
   if (!subnet) throw new Error(`this machine uses all of RFC 5737's documentation ranges (${TEST_NETS.join(', ')}): none is left for the e2e's internet stand-in`);
   log(`the internet stand-in's network: ${subnet} (a documentation range this machine does not use)`);
   const internet = internetTestHost(shell, python, RCLONE_IMAGE, subnet);
-  const { objectStore, afterCreate, beforeDelete } = internet;
   return {
     kubectlDir: dirname(cluster.KUBECTL),
     plan: {
@@ -159,13 +158,13 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
       gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
-      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: internet.address, objectStore },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: internet.address, objectStore: internet.objectStore },
       valuesFile: LOCAL_VALUES,
       afterCreate: async (created) => {
         await settlePodNetwork(new Kubectl(shell, created.kubeconfig), { log });
-        await afterCreate(created);
+        await internet.afterCreate(created);
       },
-      beforeDelete,
+      beforeDelete: internet.beforeDelete,
     },
   };
 }

@@ -29,6 +29,8 @@ function twoNodes(routers = [router('kr-a', 'cp'), router('kr-b', 'worker')], re
   return shell;
 }
 
+const settle = (shell: FakeShell, log?: (line: string) => void) => settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock(), log });
+
 describe('ipsetMembers', () => {
   it('GIVEN `ipset save` of a set WHEN read THEN its members, and nothing of another set', () => {
     const text = `create s hash:net\nadd s 10.244.0.0/24 timeout 0\nadd other 10.0.0.0/8 timeout 0\nadd s 10.244.3.0/24 timeout 0\n`;
@@ -41,7 +43,7 @@ describe('settlePodNetwork', () => {
     const shell = twoNodes()
       .on(['exec'], saved('10.244.1.0/24', '10.244.0.0/24'));
 
-    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
+    await settle(shell);
 
     expect(shell.callsWith('exec')).toHaveLength(2);
     expect(shell.callsWith('delete')).toHaveLength(0);
@@ -52,7 +54,7 @@ describe('settlePodNetwork', () => {
       .on(['exec', 'kr-b'], { code: 1, stdout: '', stderr: 'ipset v7.19: The set with the given name does not exist' }, 1)
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
-    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() });
+    await settle(shell);
 
     expect(shell.callsWith('exec', 'kr-b')).toHaveLength(2);
     expect(shell.callsWith('delete')).toHaveLength(0);
@@ -63,7 +65,7 @@ describe('settlePodNetwork', () => {
       .on(['exec', 'kr-b'], saved('10.244.0.0/24'))
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
-    await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
+    await expect(settle(shell)).rejects.toThrow(
       'kube-router has not written its own pod subnet in 3 minutes: worker lacks 10.244.1.0/24',
     );
   });
@@ -74,7 +76,7 @@ describe('settlePodNetwork', () => {
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
     const lines: string[] = [];
 
-    await settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock(), log: (line) => lines.push(line) });
+    await settle(shell, (line) => lines.push(line));
 
     expect(shell.callsWith('delete').map((call) => call.args)).toEqual([expect.arrayContaining(['pod', 'kr-a', '--namespace', 'kube-system'])]);
     expect(shell.callsWith('exec', 'kr-c')).toHaveLength(1);
@@ -86,7 +88,7 @@ describe('settlePodNetwork', () => {
       .on(['exec', 'kr-a'], saved('10.244.0.0/24'))
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
-    await expect(settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock() })).rejects.toThrow(
+    await expect(settle(shell)).rejects.toThrow(
       'kube-router still lacks pod subnets after a restart: cp lacks 10.244.1.0/24',
     );
   });

@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadAll } from 'js-yaml';
 import type { Kubectl, KubeObject } from './kubectl';
 import { type Clock, pollUntil, realClock } from './readiness';
 
@@ -12,13 +15,21 @@ import { type Clock, pollUntil, realClock } from './readiness';
  */
 
 const MINUTE = 60_000;
-export const KUBE_ROUTER = {
-  namespace: 'kube-system',
-  daemonSet: 'kube-router',
-  labels: { 'k8s-app': 'kube-router' },
-  container: 'kube-router',
-  podSubnets: 'kube-router-pod-subnets',
-};
+/** The manifest that deploys kube-router into the node image (kind's default CNI slot). */
+const CNI_MANIFEST = join(__dirname, '..', 'tools', 'local-cluster', 'manifests', 'default-cni.yaml');
+
+/** kube-router's DaemonSet as the manifest names it, and the ipset of pod subnets it keeps. */
+export const KUBE_ROUTER = (() => {
+  const daemonSet = (loadAll(readFileSync(CNI_MANIFEST, 'utf8')) as KubeObject[]).find((object) => object?.kind === 'DaemonSet');
+  if (!daemonSet) throw new Error(`${CNI_MANIFEST} holds no DaemonSet`);
+  return {
+    namespace: daemonSet.metadata.namespace as string,
+    daemonSet: daemonSet.metadata.name as string,
+    labels: daemonSet.spec.selector.matchLabels as Record<string, string>,
+    container: daemonSet.spec.template.spec.containers[0].name as string,
+    podSubnets: 'kube-router-pod-subnets',
+  };
+})();
 
 /** The pod subnets of every node. */
 export function nodePodSubnets(nodes: readonly KubeObject[]): string[] {
@@ -50,7 +61,7 @@ interface RouterSubnets {
 }
 
 async function routerSubnets(kubectl: Kubectl): Promise<RouterSubnets[]> {
-  const nodes = await kubectl.list('nodes', 'default');
+  const nodes = await kubectl.list('nodes', '');
   const subnets = nodePodSubnets(nodes);
   const routers = await kubectl.pods(KUBE_ROUTER.labels, KUBE_ROUTER.namespace);
   if (routers.length === 0) throw new Error(`no kube-router pod in ${KUBE_ROUTER.namespace}`);

@@ -107,9 +107,9 @@ function matches(labels: Record<string, string> | undefined, selector: Readonly<
   return entries.length > 0 && entries.every(([key, value]) => labels?.[key] === value);
 }
 
-/** One line per pod: phase, readiness, and why each container is not running or ready. */
 const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
 
+/** One line per pod: its node and address, phase, readiness, and why each container is not running or ready. */
 export function describePod(pod: KubeObject): string {
   const status = pod.status ?? {};
   const ready = podReady(pod);

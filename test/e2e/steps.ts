@@ -9,7 +9,7 @@ import type { Kubectl, KubeObject } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
-import { type Clock, describePod, pollUntil, realClock, waitForWorkloads } from './readiness';
+import { type Clock, describePod, pollUntil, realClock, waitForWorkloads, type WorkloadStatus } from './readiness';
 import { check, CommandError, type Shell } from './shell';
 import { recordSseStream, sseProblems } from './sse';
 import { webSocketEchoProblems } from './websocket';
@@ -68,6 +68,10 @@ export interface StepContext {
   /** Workloads (`Kind/name`) that cannot become ready in this run, so never waited for. */
   readonly notWaitedFor?: readonly string[];
 }
+
+/** Waits for every workload of the stack's namespace but those the context does not wait for. */
+export const waitForStack = (context: StepContext, timeoutMs: number): Promise<WorkloadStatus[]> =>
+  waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs, log: context.log, clock: context.clock, notWaitedFor: context.notWaitedFor });
 
 /** The run's environment, GitHub's kind when the context names none. */
 export const environmentOf = (context: StepContext): E2eEnvironment => context.environment ?? GITHUB_KIND;

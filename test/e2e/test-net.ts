@@ -58,7 +58,6 @@ export async function addressesInUse(shell: Shell, resolvConf = '/etc/resolv.con
     return result.code === 0 ? result.stdout.split(/\s+/) : [];
   };
   const local = [...(await words(['-o', 'address', 'show'])), ...(await words(['route', 'show']))].filter((word) => IPV4.test(word));
-
   const registries = await Promise.all(
     REGISTRY_HOSTS.map((host) => lookup(host, { all: true, family: 4 }).then((found) => found.map((entry) => entry.address), () => [])),
   );
