@@ -24,8 +24,11 @@ const HOME = '/home/letta';
 const APP_DIR = '/app';
 const SCRIPTS_DIR = '/opt/letta-k8s';
 const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
-/** How long a stopping server keeps serving before it gets SIGTERM. */
-const PRESTOP_DRAIN_SECONDS = 10;
+/**
+ * How long a stopping server keeps accepting requests before it gets SIGTERM: the pod has left
+ * the Service's endpoints at once, but the ingress controller learns it a moment later.
+ */
+const PRESTOP_PAUSE_SECONDS = 10;
 
 /**
  * The Letta agent server: Deployment, Service, migration lock and disruption budget. Of the
@@ -33,9 +36,9 @@ const PRESTOP_DRAIN_SECONDS = 10;
  * image, whose pg_isready waits for the server.
  */
 export class LettaChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup'>) {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup' | 'ingress'>) {
     super(scope, id, props, 'letta', props.letta.image);
-    const { letta, database, backup } = props;
+    const { letta, database, backup, ingress } = props;
     const topology = this.topology;
     const http = portOf(this.component, 'http');
 
@@ -78,7 +81,12 @@ export class LettaChart extends ComponentChart {
     }
     // The server's asyncpg takes the mode as ?ssl=; without it Letta forces ssl=require whenever
     // SQLAlchemy pooling is on, which a Postgres without TLS refuses.
-    const env: Record<string, kplus.EnvValue> = { ...commonEnv, LETTA_PG_URI: kplus.EnvValue.fromValue(`${uri}?ssl=${tls.mode}`) };
+    const env: Record<string, kplus.EnvValue> = {
+      ...commonEnv,
+      LETTA_PG_URI: kplus.EnvValue.fromValue(`${uri}?ssl=${tls.mode}`),
+      // /v1/ready/ answers 503 until the server's start-up (scheduler, providers) has completed.
+      LETTA_READINESS_ENFORCEMENT_ENABLED: kplus.EnvValue.fromValue('true'),
+    };
     if (topology.has('redis')) {
       const redis = topology.address('redis', 'redis');
       env.LETTA_REDIS_HOST = kplus.EnvValue.fromValue(redis.host);
@@ -120,8 +128,11 @@ export class LettaChart extends ComponentChart {
 
     const migrate = redacted(databaseEnv, ['python', `${SCRIPTS_DIR}/migrate.py`]);
     const serve = redacted(env, ['letta', 'server', '--host', '0.0.0.0', '--port', String(http.port), ...(letta.secure ? ['--secure'] : [])]);
-    const health = (options: kplus.HttpGetProbeOptions) =>
-      kplus.Probe.fromHttpGet('/v1/health/', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
+    const probe = (path: string, options: kplus.HttpGetProbeOptions) =>
+      kplus.Probe.fromHttpGet(path, { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
+    // uvicorn stops on SIGTERM only once its open responses have ended (Letta sets no shutdown
+    // timeout): an agent stream finishes its run unless the grace period runs out first.
+    const drainSeconds = letta.drainSeconds ?? ingress.streamTimeoutSeconds;
     const pgIsReady = `until pg_isready -h ${db.host} -p ${db.port} -U ${database.user} -d ${database.databaseName}; do echo "waiting for ${db.host}"; sleep 2; done`;
 
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
@@ -140,6 +151,7 @@ export class LettaChart extends ComponentChart {
           maxSurge: kplus.PercentOrAbsolute.absolute(1),
           maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
         }),
+        terminationGracePeriod: Duration.seconds(PRESTOP_PAUSE_SECONDS + drainSeconds),
       },
     });
     // compose: depends_on db with condition service_healthy (the same pg_isready check).
@@ -167,15 +179,15 @@ export class LettaChart extends ComponentChart {
       envVariables: env,
       resources: containerResources(letta.resources),
       volumeMounts: [scriptsMount, ...writablePaths],
-      startup: health({
+      startup: probe('/v1/health/', {
         periodSeconds: Duration.seconds(10),
         failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
       }),
-      readiness: health({ periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
+      readiness: probe('/v1/ready/', { periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
       liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),
-      // Endpoint removal reaches the ingress controller a moment after the kubelet stops the
-      // pod; serving on through that moment keeps a rolling update from failing requests.
-      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(PRESTOP_DRAIN_SECONDS)]) },
+      // Serving on while the ingress controller learns the pod has left keeps a rolling update
+      // from failing new requests; SIGTERM then lets the open ones end (drainSeconds).
+      lifecycle: { preStop: kplus.Handler.fromCommand(['sleep', String(PRESTOP_PAUSE_SECONDS)]) },
     });
   }
 }

@@ -19,7 +19,18 @@ const HOME = '/home/vllm';
 const CACHE_DIR = '/var/cache/models';
 const TOKEN_DIR = '/run/secrets/huggingface';
 
-/** vLLM's OpenAI-compatible server on NVIDIA GPUs, with a persistent model cache. */
+/**
+ * vLLM's CPU backend: the KV cache is ordinary memory of the size given, and the OpenMP threads
+ * are not pinned to cores, since pinning needs CAP_SYS_NICE, which Pod Security "restricted" forbids.
+ */
+function cpuEnv(kvCacheSpaceGiB: number): Record<string, kplus.EnvValue> {
+  return {
+    VLLM_CPU_KVCACHE_SPACE: kplus.EnvValue.fromValue(String(kvCacheSpaceGiB)),
+    VLLM_CPU_OMP_THREADS_BIND: kplus.EnvValue.fromValue('nobind'),
+  };
+}
+
+/** vLLM's OpenAI-compatible server on NVIDIA GPUs or on CPUs, with a persistent model cache. */
 export class VllmChart extends ComponentChart {
   constructor(scope: Construct, id: string, props: ComponentChartProps<'vllm'>) {
     super(scope, id, props, 'vllm', props.vllm.image);
@@ -38,8 +49,10 @@ export class VllmChart extends ComponentChart {
       HOME: kplus.EnvValue.fromValue(HOME),
       // Weights survive restarts instead of being downloaded again.
       HF_HOME: kplus.EnvValue.fromValue(`${CACHE_DIR}/huggingface`),
-      // Compiled kernels (torch.compile, CUDA graphs) too.
+      // Compiled kernels (torch.compile, CUDA graphs) too, and the C++ or Triton code inductor
+      // builds for them (by default under /tmp, lost on restart): a restart does not recompile.
       VLLM_CACHE_ROOT: kplus.EnvValue.fromValue(`${CACHE_DIR}/vllm`),
+      TORCHINDUCTOR_CACHE_DIR: kplus.EnvValue.fromValue(`${CACHE_DIR}/torchinductor`),
       // numba caches compiled functions next to their sources by default: read-only here.
       NUMBA_CACHE_DIR: kplus.EnvValue.fromValue('/tmp/numba'),
       VLLM_NO_USAGE_STATS: kplus.EnvValue.fromValue('1'),
@@ -51,6 +64,10 @@ export class VllmChart extends ComponentChart {
       ? [secretFile(this, 'hf-token', { secretName: vllm.hfToken.name, key: vllm.hfToken.key, directory: TOKEN_DIR, file: 'token', optional: true })]
       : [];
     if (vllm.hfToken) env.HF_TOKEN_PATH = kplus.EnvValue.fromValue(`${TOKEN_DIR}/token`);
+    // The model must already be in the claim: no request leaves for the hub.
+    if (vllm.offline) env.HF_HUB_OFFLINE = kplus.EnvValue.fromValue('1');
+    const onCpu = vllm.device === 'cpu';
+    if (onCpu) Object.assign(env, cpuEnv(vllm.cpu.kvCacheSpaceGiB));
 
     const args = [
       vllm.model,
@@ -58,7 +75,8 @@ export class VllmChart extends ComponentChart {
       `--port=${http.port}`,
       `--served-model-name=${vllm.servedModelName ?? vllm.model}`,
       `--max-model-len=${vllm.maxModelLen}`,
-      `--tensor-parallel-size=${vllm.gpus}`,
+      ...(vllm.dtype === 'auto' ? [] : [`--dtype=${vllm.dtype}`]),
+      ...(onCpu ? [] : [`--tensor-parallel-size=${vllm.gpus}`]),
       // Letta calls tools through the OpenAI API: vLLM must pick and parse tool calls itself.
       '--enable-auto-tool-choice',
       `--tool-call-parser=${vllm.toolCallParser}`,
@@ -102,16 +120,18 @@ export class VllmChart extends ComponentChart {
       liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(15), timeoutSeconds: Duration.seconds(5), failureThreshold: 4 }),
     });
 
-    // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
-    // patches are applied before the typed serialization of resources.)
-    const gpus = k8s.Quantity.fromNumber(vllm.gpus);
     const resource = ApiObject.of(server.workload);
-    resource.addJsonPatch(
-      JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),
-      JsonPatch.add('/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu', gpus),
-      JsonPatch.add('/spec/template/spec/nodeSelector', { ...vllm.nodeSelector }),
-      JsonPatch.add('/spec/template/spec/tolerations', vllm.tolerations),
-    );
+    if (!onCpu) {
+      // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
+      // patches are applied before the typed serialization of resources.)
+      const gpus = k8s.Quantity.fromNumber(vllm.gpus);
+      resource.addJsonPatch(
+        JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),
+        JsonPatch.add('/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu', gpus),
+      );
+    }
+    if (Object.keys(vllm.nodeSelector).length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { ...vllm.nodeSelector }));
+    if (vllm.tolerations.length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', vllm.tolerations));
     if (vllm.runtimeClassName) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', vllm.runtimeClassName));
   }
 }

@@ -40,7 +40,7 @@ export const KUBE_SCORE_REASON_PREFIX = 'ignore-reason.kube-score.letta-k8s.dev/
 export const TRIVY_REASON_PREFIX = 'ignore-reason.trivy.letta-k8s.dev/';
 
 const LETTA_SECRETS_FROM_ENV = 'Letta 0.16.8 reads its database and server passwords only from environment variables';
-const VLLM_GPUS = 'each vLLM replica holds vllm.gpus GPUs of its own';
+const VLLM_REPLICA = 'each vLLM replica holds a whole model in GPUs of its own (vllm.gpus), or on CPUs in memory';
 
 export const LINT_EXCEPTIONS: Readonly<Record<ComponentId, LintExceptions>> = {
   letta: {
@@ -58,8 +58,8 @@ export const LINT_EXCEPTIONS: Readonly<Record<ComponentId, LintExceptions>> = {
   telemetry: {},
   vllm: {
     kubeScore: {
-      'deployment-replicas': `${VLLM_GPUS}: the stack runs one and grows it by GPUs per replica`,
-      'deployment-strategy': `${VLLM_GPUS}: a rolling update needs a second set and never finishes on a full GPU pool`,
+      'deployment-replicas': `${VLLM_REPLICA}: the stack runs one and grows it by GPUs or memory per replica`,
+      'deployment-strategy': `${VLLM_REPLICA}: a rolling update needs room for a second copy and never finishes on a full pool`,
     },
   },
 };

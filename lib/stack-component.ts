@@ -15,6 +15,8 @@ export interface DeploymentWorkload {
   readonly replicas: number;
   /** How a new version replaces the running pods. */
   readonly strategy: kplus.DeploymentStrategy;
+  /** Time for a clean shutdown before the kubelet kills the pod. @default 30 s (Kubernetes) */
+  readonly terminationGracePeriod?: Duration;
 }
 
 /** A StatefulSet: one pod with stable storage behind a headless Service; its claims are retained. */
@@ -99,7 +101,12 @@ export class StackComponent extends Construct {
 
     switch (workload.kind) {
       case 'Deployment':
-        this.workload = new kplus.Deployment(this, 'workload', { ...common, replicas: workload.replicas, strategy: workload.strategy });
+        this.workload = new kplus.Deployment(this, 'workload', {
+          ...common,
+          replicas: workload.replicas,
+          strategy: workload.strategy,
+          terminationGracePeriod: workload.terminationGracePeriod,
+        });
         break;
       case 'StatefulSet':
         this.workload = new kplus.StatefulSet(this, 'workload', {

@@ -104,7 +104,8 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     ports: [tcp('http', 8000)],
     networks: ['backend', 'internet'],
     enabled: (s) => s.vllm.enabled,
-    internetEgress: (s) => (s.vllm.internetEgress.enabled ? s.vllm.internetEgress : undefined),
+    // Offline, the model comes from the cache claim only: no hub, no way out.
+    internetEgress: (s) => (s.vllm.internetEgress.enabled && !s.vllm.offline ? s.vllm.internetEgress : undefined),
   },
   letta: {
     name: 'letta-server',

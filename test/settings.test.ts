@@ -41,6 +41,11 @@ describe('settings validation', () => {
     ['password auth without a password Secret', { letta: { secure: true } }, 'letta.serverPassword: is required when letta.secure is true'],
     ['/dev/shm as large as the memory limit', { vllm: { enabled: true, shmSize: '24Gi' } }, 'vllm.shmSize: must be below vllm.resources.limits.memory'],
     ['an invalid namespace', { namespace: 'Letta' }, 'namespace: must be a lowercase RFC 1123 label'],
+    ['GPUs for vLLM on CPUs', { vllm: { enabled: true, device: 'cpu', gpus: 1 } }, 'vllm.gpus: must be unset when vllm.device is cpu'],
+    ['a GPU runtime for vLLM on CPUs', { vllm: { enabled: true, device: 'cpu', runtimeClassName: 'nvidia' } }, 'vllm.runtimeClassName: must be unset when vllm.device is cpu'],
+    ['too little memory for vLLM\'s KV cache on CPUs', { vllm: { enabled: true, device: 'cpu', cpu: { kvCacheSpaceGiB: 8 }, resources: { limits: { memory: '10Gi' } } } }, 'vllm.resources.limits.memory: must be at least 3Gi plus vllm.cpu.kvCacheSpaceGiB (8Gi)'],
+    ['an unknown vLLM device', { vllm: { device: 'tpu' } }, 'vllm.device'],
+    ['a negative drain', { letta: { drainSeconds: -1 } }, 'letta.drainSeconds: must not be negative'],
     ['a wrong exporter type', { telemetry: { exporter: { type: 'jaeger' } } }, 'telemetry.exporter.type'],
     ['a ClickHouse exporter without its password', { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch:9000' } } }, 'telemetry.exporter.password'],
   ])('GIVEN %s WHEN validated THEN the problem names the field and the reason', (_case, values, expected) => {

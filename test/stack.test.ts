@@ -278,11 +278,27 @@ describe('Letta server', () => {
     expect(lettaServer(kind().documents).command.slice(3, 5)).toEqual(['letta', 'server']);
   });
 
-  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup and readiness with a migration budget, the open port liveness', () => {
+  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup with a migration budget, /v1/ready/ readiness, the open port liveness', () => {
     const server = lettaServer(renderProfile('kind', { letta: { startupTimeoutSeconds: 900 } }).documents);
-    for (const probe of ['startupProbe', 'readinessProbe']) expect(server[probe].httpGet).toMatchObject({ path: '/v1/health/', port: 8283 });
+    expect(server.startupProbe.httpGet).toMatchObject({ path: '/v1/health/', port: 8283 });
+    // /v1/ready/ answers 503 until start-up completed only with enforcement on.
+    expect(server.readinessProbe.httpGet).toMatchObject({ path: '/v1/ready/', port: 8283 });
+    expect(envOf(server).LETTA_READINESS_ENFORCEMENT_ENABLED.value).toBe('true');
     expect(server.livenessProbe).toMatchObject({ tcpSocket: { port: 8283 } });
     expect(server.startupProbe.periodSeconds * server.startupProbe.failureThreshold).toBe(900);
+  });
+
+  it('GIVEN the stream timeout WHEN synthesized THEN a stopping server may drain its streams that long after a pause in which it keeps serving', () => {
+    const graceOf = (values: unknown) => {
+      const documents = renderProfile('kind', values).documents;
+      const spec = podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name));
+      const pause = Number(lettaServer(documents).lifecycle.preStop.exec.command[1]);
+      return { grace: spec.terminationGracePeriodSeconds, pause };
+    };
+    const tied = graceOf({ ingress: { streamTimeoutSeconds: 900 } });
+    expect(tied.pause).toBeGreaterThan(0);
+    expect(tied.grace).toBe(tied.pause + 900);
+    expect(graceOf({ letta: { drainSeconds: 120 } }).grace).toBe(tied.pause + 120);
   });
 
   it('GIVEN one replica (kind) or two (gpu) WHEN synthesized THEN a disruption budget exists only for two', () => {
@@ -416,6 +432,48 @@ describe('vLLM', () => {
     expect(secretBehindFile(spec, container, envOf(container).HF_TOKEN_PATH.value)).toEqual({ name: 'letta-hf-token', key: 'token' });
     // Public models need no token: the pod must start without that Secret.
     expect(spec.volumes.find((v: any) => v.secret?.secretName === 'letta-hf-token').secret.optional).toBe(true);
+  });
+
+  describe('on CPUs (device cpu)', () => {
+    const cpuValues = { vllm: { enabled: true, device: 'cpu', dtype: 'float32', cpu: { kvCacheSpaceGiB: 2 }, resources: { requests: { cpu: '1', memory: '6Gi' }, limits: { memory: '8Gi' } } } };
+    const cpu = () => podSpecOf(vllm(renderProfile('kind', cpuValues).documents));
+
+    it('GIVEN device cpu WHEN synthesized THEN upstream\'s CPU image runs with no GPU request, GPU node selector, toleration or runtime', () => {
+      const spec = cpu();
+      const container = spec.containers[0];
+      expect(container.image).toBe('vllm/vllm-openai-cpu:v0.32.0');
+      expect(Object.keys(container.resources.limits)).not.toContain('nvidia.com/gpu');
+      expect(Object.keys(container.resources.requests)).not.toContain('nvidia.com/gpu');
+      expect(spec.nodeSelector).toBeUndefined();
+      expect(spec.tolerations).toBeUndefined();
+      expect(spec.runtimeClassName).toBeUndefined();
+      expect(container.args.some((arg: string) => arg.startsWith('--tensor-parallel-size'))).toBe(false);
+    });
+
+    it('GIVEN device cpu WHEN synthesized THEN the KV cache size and dtype reach vLLM, threads are not pinned, compile caches live on the claim', () => {
+      const container = cpu().containers[0];
+      const env = envOf(container);
+      expect(env.VLLM_CPU_KVCACHE_SPACE.value).toBe('2');
+      expect(env.VLLM_CPU_OMP_THREADS_BIND.value).toBe('nobind');
+      expect(container.args).toContain('--dtype=float32');
+      const claimMount = container.volumeMounts.find((m: any) => m.name === 'model-cache').mountPath;
+      for (const cache of ['VLLM_CACHE_ROOT', 'TORCHINDUCTOR_CACHE_DIR']) expect(env[cache].value.startsWith(`${claimMount}/`)).toBe(true);
+    });
+
+    it('GIVEN device cpu WHEN synthesized THEN the Service, probes and start-up budget are those of the GPU server', () => {
+      const container = cpu().containers[0];
+      const gpuContainer = podSpecOf(vllm(gpu().documents)).containers[0];
+      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container[probe]).toEqual(gpuContainer[probe]);
+      expect(findObject(renderProfile('kind', cpuValues).documents, 'Service', 'vllm').spec.ports).toEqual(findObject(gpu().documents, 'Service', 'vllm').spec.ports);
+    });
+
+    it('GIVEN offline WHEN synthesized THEN the hub is never asked and vLLM gets no way out', () => {
+      const documents = renderProfile('kind', { vllm: { ...cpuValues.vllm, offline: true } }).documents;
+      expect(envOf(podSpecOf(vllm(documents)).containers[0]).HF_HUB_OFFLINE.value).toBe('1');
+      const egress = documents.filter((doc) => doc.kind === 'NetworkPolicy' && doc.metadata.name.startsWith('vllm')).flatMap((doc: any) => doc.spec.egress ?? []);
+      expect(JSON.stringify(egress)).not.toContain('0.0.0.0/0');
+      expect(new Topology(loadSettings({ profile: 'kind', values: { vllm: { ...cpuValues.vllm, offline: true } } })).component('vllm')).toBeDefined();
+    });
   });
 
   it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {

@@ -139,6 +139,12 @@ const letta = z
       .min(30, 'must be at least 30 seconds')
       .default(600)
       .describe('How long a starting pod waits for another pod\'s migration before its migrate container fails and is retried'),
+    drainSeconds: wholeNumber()
+      .min(0, 'must not be negative')
+      .optional()
+      .describe(
+        'How long a stopping server may finish its open requests and agent streams once it has left the Service (unset: ingress.streamTimeoutSeconds, the longest a stream may stay silent)',
+      ),
     resources: resources({ cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '4Gi', ephemeralStorageLimit: '2Gi' }),
     internetEgress: internetEgress(true, 'LLM provider APIs'),
   })
@@ -290,32 +296,77 @@ const toleration = z.strictObject({
   effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
 });
 
+/** Where vLLM computes: NVIDIA GPUs through the device plugin, or the node's CPUs. */
+export const VLLM_DEVICES = ['nvidia', 'cpu'] as const;
+export type VllmDevice = (typeof VLLM_DEVICES)[number];
+
+/**
+ * What each device implies when the settings leave it out: upstream's image for that device, and
+ * for GPUs the GPU Operator's node label and taint. CPUs need none of it.
+ */
+export const VLLM_DEVICE_DEFAULTS: Readonly<
+  Record<VllmDevice, { readonly image: string; readonly gpus: number; readonly nodeSelector: Record<string, string>; readonly tolerations: ReadonlyArray<z.input<typeof toleration>> }>
+> = {
+  nvidia: {
+    image: 'vllm/vllm-openai:v0.33.0',
+    gpus: 1,
+    nodeSelector: { 'nvidia.com/gpu.present': 'true' },
+    tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }],
+  },
+  // 0.32.0: the newest release whose CPU build the package registries serve (README, twin table).
+  cpu: { image: 'vllm/vllm-openai-cpu:v0.32.0', gpus: 0, nodeSelector: {}, tolerations: [] },
+};
+
+/** vLLM's own floor on CPUs besides weights and KV cache (API server, engine and worker processes: 3.2 GiB measured). */
+export const VLLM_CPU_BASE_MEMORY = '3Gi';
+
 const vllm = z
   .strictObject({
     enabled: z.boolean().default(false).describe('Deploy vLLM and point Letta at it (VLLM_API_BASE)'),
-    image: image.default('vllm/vllm-openai:v0.33.0'),
+    device: z
+      .enum(VLLM_DEVICES)
+      .default('nvidia')
+      .describe('nvidia: GPUs through the device plugin; cpu: the node\'s CPUs (upstream\'s CPU image, no GPU request, selector or toleration)'),
+    image: image.optional().describe('Container image (unset: vllm/vllm-openai:v0.33.0 for nvidia, vllm/vllm-openai-cpu:v0.32.0 for cpu)'),
     model: z.string().min(1, 'must not be empty').default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
     servedModelName: z.string().min(1, 'must not be empty').optional().describe('Model name in the API (unset: the model id)'),
     maxModelLen: wholeNumber().min(1, 'must be at least 1').default(8000).describe('--max-model-len'),
+    dtype: z
+      .enum(['auto', 'float32', 'bfloat16', 'float16'])
+      .default('auto')
+      .describe('--dtype of weights and activations (auto: the model\'s own; float32 or bfloat16 on CPUs without AVX-512)'),
     gpus: wholeNumber('must be a whole number of GPUs (extended resources cannot be fractional)')
       // Checked only for whole numbers, so 0.5 gets one message, not two.
       .refine((gpus) => !Number.isInteger(gpus) || gpus >= 1, 'must be at least 1')
       .meta({ minimum: 1 })
-      .default(1)
-      .describe('nvidia.com/gpu per replica; also the tensor parallel size'),
-    runtimeClassName: dnsSubdomain.optional().describe('RuntimeClass, e.g. "nvidia" (only where it exists)'),
-    nodeSelector: labels.default({ 'nvidia.com/gpu.present': 'true' }).describe('GPU node selection'),
+      .optional()
+      .describe('nvidia.com/gpu per replica; also the tensor parallel size (unset: 1 for nvidia; cpu takes none)'),
+    runtimeClassName: dnsSubdomain.optional().describe('RuntimeClass, e.g. "nvidia" (only where it exists; nvidia only)'),
+    nodeSelector: labels.optional().describe('Node selection (unset: nvidia.com/gpu.present=true for nvidia, none for cpu)'),
     tolerations: z
       .array(toleration)
-      .default([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }])
-      .describe('Tolerations for tainted GPU nodes'),
+      .optional()
+      .describe('Tolerations (unset: the nvidia.com/gpu NoSchedule taint for nvidia, none for cpu)'),
     shmSize: quantity.default('2Gi').describe('/dev/shm size (memory-backed; counts against the memory limit)'),
+    cpu: z
+      .strictObject({
+        kvCacheSpaceGiB: wholeNumber()
+          .min(1, 'must be at least 1 GiB')
+          .default(4)
+          .describe('VLLM_CPU_KVCACHE_SPACE: memory for the KV cache in GiB; it counts against the memory limit with the weights'),
+      })
+      .prefault({})
+      .describe('CPU device settings (device cpu)'),
     modelCache: z
       .strictObject({
-        size: storage.default('50Gi').describe('Model cache volume size (HF_HOME)'),
+        size: storage.default('50Gi').describe('Model cache volume size (HF_HOME, and vLLM\'s and torch\'s compile caches)'),
         storageClassName: dnsSubdomain.optional().describe('StorageClass (unset: the cluster default)'),
       })
       .prefault({}),
+    offline: z
+      .boolean()
+      .default(false)
+      .describe('Serve only from the model cache claim (HF_HUB_OFFLINE=1), never the hub, and open no way out (internetEgress is ignored); the claim must hold the model (README, "A local model on CPUs")'),
     hfToken: secretKeyRef.optional().describe('Secret key holding a Hugging Face token, for gated models; the pod starts without that Secret'),
     toolCallParser: z.string().min(1, 'must not be empty').default('hermes').describe('--tool-call-parser for Letta tool calling'),
     startupTimeoutSeconds: wholeNumber()
@@ -326,8 +377,37 @@ const vllm = z
     resources: resources({ cpu: '2', memory: '16Gi', ephemeralStorage: '2Gi', cpuLimit: '8', memoryLimit: '24Gi', ephemeralStorageLimit: '4Gi' }),
     internetEgress: internetEgress(true, 'model download from the Hugging Face hub'),
   })
+  .superRefine((vllm, ctx) => {
+    if (vllm.device !== 'cpu') return;
+    // Each of these would tie a CPU server to GPU nodes, or to a runtime it does not need.
+    const gpuOnly = { gpus: 'cpu takes no GPUs', runtimeClassName: 'cpu runs in the default runtime, not a GPU runtime such as "nvidia"' } as const;
+    for (const [field, reason] of Object.entries(gpuOnly)) {
+      if (vllm[field as keyof typeof gpuOnly] !== undefined) {
+        ctx.addIssue({ code: 'custom', path: [field], message: `must be unset when vllm.device is cpu: ${reason}` });
+      }
+    }
+    const floor = (parseQuantity(VLLM_CPU_BASE_MEMORY) ?? 0) + vllm.cpu.kvCacheSpaceGiB * 1024 ** 3;
+    const limit = parseQuantity(vllm.resources.limits.memory);
+    if (limit !== undefined && limit < floor) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['resources', 'limits', 'memory'],
+        message: `must be at least ${VLLM_CPU_BASE_MEMORY} plus vllm.cpu.kvCacheSpaceGiB (${vllm.cpu.kvCacheSpaceGiB}Gi) when vllm.device is cpu, and more for the weights: the server would be killed for memory`,
+      });
+    }
+  })
+  .transform((vllm) => {
+    const defaults = VLLM_DEVICE_DEFAULTS[vllm.device];
+    return {
+      ...vllm,
+      image: vllm.image ?? defaults.image,
+      gpus: vllm.gpus ?? defaults.gpus,
+      nodeSelector: vllm.nodeSelector ?? { ...defaults.nodeSelector },
+      tolerations: vllm.tolerations ?? defaults.tolerations.map((t) => toleration.parse(t)),
+    };
+  })
   .prefault({})
-  .describe('vLLM OpenAI-compatible inference server on NVIDIA GPUs');
+  .describe('vLLM OpenAI-compatible inference server, on NVIDIA GPUs or on CPUs');
 
 // Five cron fields (minute hour day-of-month month day-of-week), as a CronJob's schedule takes them.
 const CRON_FIELD = /^[0-9A-Za-z*?\/,-]+$/;
