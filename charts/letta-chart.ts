@@ -7,7 +7,7 @@ import { BACKUP_KIND_LABEL } from '../lib/backup-pod';
 import { BACKUP_ENV } from '../lib/backup-scripts';
 import { DATABASE_PASSWORD_KEY } from '../lib/database-secret';
 import { exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS } from '../lib/lint-exceptions';
-import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY } from '../lib/letta-scripts';
+import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../lib/letta-scripts';
 import { listeningProbe } from '../lib/probes';
 import { containerResources } from '../lib/resources';
 import { StackComponent } from '../lib/stack-component';
@@ -36,9 +36,9 @@ const PRESTOP_PAUSE_SECONDS = 10;
  * image, whose pg_isready waits for the server.
  */
 export class LettaChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup' | 'ingress'>) {
+  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup' | 'ingress' | 'vllm'>) {
     super(scope, id, props, 'letta', props.letta.image);
-    const { letta, database, backup, ingress } = props;
+    const { letta, database, backup, ingress, vllm } = props;
     const topology = this.topology;
     const http = portOf(this.component, 'http');
 
@@ -96,11 +96,9 @@ export class LettaChart extends ComponentChart {
       const otlp = topology.address('telemetry', 'otlp-grpc');
       env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT = kplus.EnvValue.fromValue(`http://${otlp.host}:${otlp.port}`);
     }
-    if (topology.has('vllm')) {
-      const vllm = topology.address('vllm', 'http');
-      // Letta appends /v1 itself.
-      env.VLLM_API_BASE = kplus.EnvValue.fromValue(`http://${vllm.host}:${vllm.port}`);
-    }
+    const inference = topology.has('vllm') ? topology.address('vllm', 'http') : undefined;
+    // Letta appends /v1 itself.
+    if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}`);
     if (letta.corsOrigins.length > 0) env.ACCEPTABLE_ORIGINS = kplus.EnvValue.fromValue(letta.corsOrigins.join(','));
     if (letta.uvicornWorkers) env.LETTA_UVICORN_WORKERS = kplus.EnvValue.fromValue(String(letta.uvicornWorkers));
     if (letta.serverPassword) env.LETTA_SERVER_PASSWORD = secretValue('server-password', letta.serverPassword);
@@ -109,7 +107,7 @@ export class LettaChart extends ComponentChart {
 
     const scripts = new kplus.ConfigMap(this, 'scripts', {
       metadata: { name: `${this.component.name}-scripts`, labels: this.componentLabels, annotations: exceptionAnnotations([LETTA_SCRIPTS_EXCEPTIONS]) },
-      data: { 'migrate.py': MIGRATE_PY, 'redact_output.py': REDACT_OUTPUT_PY },
+      data: { 'migrate.py': MIGRATE_PY, 'redact_output.py': REDACT_OUTPUT_PY, ...(inference ? { 'wait_for_models.py': WAIT_FOR_MODELS_PY } : {}) },
     });
     const scriptsMount: kplus.VolumeMount = {
       path: SCRIPTS_DIR,
@@ -164,6 +162,22 @@ export class LettaChart extends ComponentChart {
         limits: { cpu: '100m', memory: '64Mi', ephemeralStorage: '1Gi' },
       }),
     });
+    if (inference) {
+      // Letta lists vLLM's models only at start: a pod that starts first waits for vLLM.
+      server.addInitContainer({
+        name: 'wait-for-models',
+        command: ['python', `${SCRIPTS_DIR}/wait_for_models.py`],
+        envVariables: {
+          [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}/health`),
+          [WAIT_FOR_MODELS_ENV.waitSeconds]: kplus.EnvValue.fromValue(String(vllm.startupTimeoutSeconds)),
+        },
+        resources: containerResources({
+          requests: { cpu: '10m', memory: '32Mi', ephemeralStorage: '1Gi' },
+          limits: { cpu: '100m', memory: '64Mi', ephemeralStorage: '1Gi' },
+        }),
+        volumeMounts: [scriptsMount],
+      });
+    }
     server.addInitContainer({
       name: 'migrate',
       command: migrate,

@@ -246,3 +246,42 @@ def main():
 if __name__ == "__main__":
     sys.exit(main())
 `;
+
+/** Environment of wait_for_models.py: the health URL of the inference server and how long to wait for it. */
+export const WAIT_FOR_MODELS_ENV = { healthUrl: 'LETTA_K8S_MODELS_HEALTH_URL', waitSeconds: 'LETTA_K8S_MODELS_WAIT_SECONDS' } as const;
+
+/**
+ * `wait_for_models.py`: Letta lists a base provider's models once, at start, and never again
+ * until it restarts; a server that starts before vLLM can serve never offers vLLM's models. So a
+ * starting pod waits, within vLLM's own start-up budget, until vLLM answers its health check. When
+ * the budget runs out it starts anyway, saying why the models are missing, rather than keep Letta
+ * down for an inference server that may be gone for good.
+ */
+export const WAIT_FOR_MODELS_PY = `"""letta-k8s: wait until the inference server answers, so that Letta lists its models."""
+import os
+import sys
+import time
+import urllib.request
+
+URL = os.environ["${WAIT_FOR_MODELS_ENV.healthUrl}"]
+BUDGET = int(os.environ["${WAIT_FOR_MODELS_ENV.waitSeconds}"])
+INTERVAL = 5
+
+
+def answers():
+    try:
+        with urllib.request.urlopen(URL, timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+deadline = time.monotonic() + BUDGET
+while not answers():
+    if time.monotonic() >= deadline:
+        print(f"{URL} did not answer within {BUDGET} s: Letta starts without its models, which it lists after its next restart", flush=True)
+        sys.exit(0)
+    print(f"waiting for {URL}", flush=True)
+    time.sleep(INTERVAL)
+print(f"{URL} answers", flush=True)
+`;

@@ -20,7 +20,7 @@ const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settin
   redis: (app, s, base) => new RedisChart(app, 'redis', { ...base, redis: s.redis }),
   telemetry: (app, s, base) => new TelemetryChart(app, 'telemetry', { ...base, telemetry: s.telemetry }),
   vllm: (app, s, base) => new VllmChart(app, 'vllm', { ...base, vllm: s.vllm }),
-  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database, backup: s.backup, ingress: s.ingress }),
+  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database, backup: s.backup, ingress: s.ingress, vllm: s.vllm }),
 };
 
 /**

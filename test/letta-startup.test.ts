@@ -4,7 +4,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../lib/config/load';
-import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED } from '../lib/letta-scripts';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../lib/letta-scripts';
 import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
 import { containersOf, envOf, podSpecOf } from './support/workloads';
 
@@ -203,5 +205,70 @@ describe('vLLM: a current release, started with options it has', () => {
     for (const option of options) expect(release.options, option).toContain(option);
     const parser = container.args.find((arg: string) => arg.startsWith('--tool-call-parser=')).split('=')[1];
     expect(release.toolCallParsers).toContain(parser);
+  });
+});
+
+describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLLM', () => {
+  it('GIVEN vLLM on WHEN synthesized THEN Letta\'s pod waits for vLLM\'s health within vLLM\'s start-up budget before it migrates and serves', () => {
+    const spec = lettaPod(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 1200 } }).documents);
+    expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'wait-for-models', 'migrate']);
+    const env = envOf(spec.initContainers[1]);
+    expect(env[WAIT_FOR_MODELS_ENV.healthUrl].value).toBe('http://vllm:8000/health');
+    expect(env[WAIT_FOR_MODELS_ENV.waitSeconds].value).toBe('1200');
+  });
+
+  it('GIVEN no vLLM (kind profile) WHEN synthesized THEN Letta waits for no models', () => {
+    expect(lettaPod(renderProfile('kind').documents).initContainers.map((c: any) => c.name)).not.toContain('wait-for-models');
+  });
+
+  describe('wait_for_models.py, run with python3', () => {
+    let work: string;
+    const python = process.env.PYTHON ?? 'python3';
+    beforeAll(() => {
+      work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-wait-'));
+      fs.writeFileSync(path.join(work, 'wait_for_models.py'), WAIT_FOR_MODELS_PY);
+    });
+    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+    const waitFor = (url: string, budgetSeconds: number) =>
+      new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
+        const proc = spawn(python, [path.join(work, 'wait_for_models.py')], {
+          env: { ...process.env, [WAIT_FOR_MODELS_ENV.healthUrl]: url, [WAIT_FOR_MODELS_ENV.waitSeconds]: String(budgetSeconds) },
+          stdio: ['ignore', 'pipe', 'inherit'],
+        });
+        let stdout = '';
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+        proc.stdout.on('data', (chunk) => (stdout += chunk));
+        proc.on('error', reject);
+        proc.on('close', (code) => {
+          clearTimeout(timer);
+          resolve({ code, stdout });
+        });
+      });
+
+    it('GIVEN a server that answers only from its third health check WHEN waited for THEN the wait ends once it answers', { timeout: 90_000 }, async () => {
+      let checks = 0;
+      const server = createServer((_request, response) => {
+        checks++;
+        response.statusCode = checks >= 3 ? 200 : 503;
+        response.end();
+      });
+      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+      try {
+        const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/health`;
+        const { code, stdout } = await waitFor(url, 60);
+        expect(code).toBe(0);
+        expect(checks).toBe(3);
+        expect(stdout.trim().split('\n').at(-1)).toBe(`${url} answers`);
+      } finally {
+        server.close();
+      }
+    });
+
+    it('GIVEN nothing answering WHEN the budget runs out THEN Letta starts anyway and the log says why its models are missing', { timeout: 90_000 }, async () => {
+      const { code, stdout } = await waitFor('http://127.0.0.1:9/health', 0);
+      expect(code).toBe(0);
+      expect(stdout).toContain('did not answer within 0 s: Letta starts without its models, which it lists after its next restart');
+    });
   });
 });
