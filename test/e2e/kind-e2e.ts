@@ -25,9 +25,11 @@ import { gpuClusterConfig, simulateGpuNode, toleratesGpuTaint } from './gpu-clus
 import { GPU_PROFILE, gpuRunValues, runGpuProfile } from './gpu-profile';
 import { type CheckResult, type VariantOptions, writeValuesOver } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
-import { collectorTraceFiles, spansByService } from './traces';
+import { type Conversation, heldStream, lettaSdk, plainTurn, releaseHeldTool, startConversation, storedReplyProblems, streamThroughDrain } from './agent-turns';
+import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec } from './local-model';
+import { collectorTraceFiles, spansByService, spansOf } from './traces';
 import type { IngressTarget } from './http';
-import { Kubectl, type KubeObject } from './kubectl';
+import { Kubectl, type KubeObject, labelSelector } from './kubectl';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
 import {
@@ -197,6 +199,8 @@ interface ProfileRun {
 
 const KIND_RUN: ProfileRun = {
   clusterConfig: (userText) => userText,
+  // vLLM on the node's CPUs, where the plan has a model for it.
+  values: (environment) => (environment.localModel ? localModelValues(environment.localModel) : {}),
   prepare: async (scope) => {
     const images = scope.plan.preloadImages;
     if (images.length > 0) await scope.step(`loading ${images.length} images onto the node`, () => scope.cluster.loadImages(images));
@@ -256,6 +260,11 @@ async function runKindProfile(context: StepContext, scope: KindProfileScope): Pr
   const { kubectl, log, settings, topology } = context;
   const { plan, step } = scope;
   await step('applying dist/', () => applyStack(context, scope.dir));
+  const model = context.environment?.localModel;
+  if (topology.has('vllm') && model?.cacheArchive) {
+    const archive = model.cacheArchive;
+    await step(`filling vLLM's model cache claim with ${model.description}`, () => fillModelCache(context, scope.objects, archive));
+  }
   const backendHost = await step('deploying the stream test backend', () => deployStreamBackend(context, scope.objects));
   await step(`waiting for the stack in namespace ${topology.namespace}`, () =>
     // The first start pulls Letta's image and runs its migrations.
@@ -263,7 +272,7 @@ async function runKindProfile(context: StepContext, scope: KindProfileScope): Pr
   );
   await step(`waiting for the test backend in namespace ${E2E_NAMESPACE}`, () => waitForWorkloads(kubectl, E2E_NAMESPACE, { timeoutMs: 5 * MINUTE, log }));
   log(`checks run through ${plan.ingressController}`);
-  const results = await runChecks(context, { host: settings.ingress.host, backendHost, ingress: scope.ingress }, scope);
+  const results = await runChecks(context, { host: settings.ingress.host, backendHost, ingress: scope.ingress, controller: plan.ingressController }, scope);
   await step('removing the test backend', () => removeStreamBackend(kubectl));
   const controller = plan.gatewayApiController;
   if (!controller) {
@@ -281,7 +290,7 @@ async function runKindProfile(context: StepContext, scope: KindProfileScope): Pr
 /** The checks through the ingress and from inside the cluster; each runs whatever the others found. */
 async function runChecks(
   context: StepContext,
-  ingress: { host: string; backendHost: string; ingress: (host: string) => IngressTarget },
+  ingress: { host: string; backendHost: string; ingress: (host: string) => IngressTarget; controller: string },
   scope: CheckScope,
 ): Promise<CheckResult[]> {
   const { log, kubectl, topology } = context;
@@ -322,6 +331,7 @@ async function runChecks(
     verdicts.filter((v) => v.ok).forEach((v) => log(`  ok: ${v.message}`));
     return [verdicts.filter((v) => !v.ok).map((v) => v.message)];
   });
+  const agents = topology.has('vllm') ? await agentTurnChecks(context, { ...ingress, letta, objects: scope.objects }, guarded) : undefined;
   let written: WrittenData | undefined;
   await guarded(['an agent and a block written through Letta\'s REST API read back'], async () => {
     written = await writeLettaData(letta);
@@ -340,12 +350,18 @@ async function runChecks(
     await waitForStack(context, 5 * MINUTE);
     return [await readBackWithin(letta, written, 3 * MINUTE)];
   });
-  await guarded(['a rolling restart of letta-server under load fails no request through the ingress'], async () => {
+  const drained = agents ? ` while an agent's stream is open on the pod being replaced, which ends it with its final events (vllm/${agents.conversation.model})` : '';
+  await guarded([`a rolling restart of letta-server under load fails no request through ${ingress.controller}${drained}`], async () => {
+    const lettaPods = topology.component('letta').selector;
+    const podsBefore = (await kubectl.pods(lettaPods, topology.namespace)).map((pod) => pod.metadata.name);
     const result = await rollingRestartUnderLoad(kubectl, letta, {
       namespace: topology.namespace,
       deployment: topology.component('letta').name,
       timeoutMs: 10 * MINUTE,
       log,
+      alongside: agents
+        ? () => streamThroughDrain(kubectl, agents.sdk, agents.conversation, { namespace: topology.namespace, selector: lettaPods, podsBefore, log })
+        : undefined,
     });
     log(`  ${result.requests} requests during the rollout`);
     return [result.problems];
@@ -364,6 +380,11 @@ async function runChecks(
   }
   if (topology.has('telemetry')) {
     await guarded(['the collector received Letta\'s traces'], async () => [await tracesProblems(context, scope, letta)]);
+    if (agents) {
+      await guarded([`the collector's file output holds an agent step's spans, its LLM request to vllm/${agents.conversation.model} among them`], async () => [
+        await agentStepSpanProblems(context, scope),
+      ]);
+    }
   }
   await guarded(['no Secret value in any container\'s log'], async () => {
     const scan = await secretsInLogs(kubectl, [topology.namespace]);
@@ -372,6 +393,109 @@ async function runChecks(
   });
   return results;
 }
+
+type Guarded = (names: readonly string[], run: () => Promise<ReadonlyArray<readonly string[]>>) => Promise<void>;
+
+/**
+ * The stack doing its job (issue 23): vLLM serving on the node's CPUs with the synthesized spec,
+ * Letta listing its model, an agent answering through the ingress with Letta's SDK, a streamed turn
+ * arriving while its run is in progress, the replies stored across a Letta pod's deletion, and
+ * vLLM's compile cache reused from its claim after a restart. Returns the SDK and the agents for
+ * the checks that follow (spans, the rolling restart), or undefined when the agents could not be made.
+ */
+async function agentTurnChecks(
+  context: StepContext,
+  scope: { host: string; controller: string; ingress: (host: string) => IngressTarget; letta: LettaClient; objects: readonly KubeObject[] },
+  guarded: Guarded,
+): Promise<{ sdk: ReturnType<typeof lettaSdk>; conversation: Conversation } | undefined> {
+  const { kubectl, topology, settings, log } = context;
+  const namespace = topology.namespace;
+  const vllm = topology.component('vllm');
+  const served = settings.vllm.servedModelName ?? settings.vllm.model;
+  const on = `${scope.controller}, vllm/${served} on ${settings.vllm.device === 'cpu' ? 'CPUs' : 'GPUs'} (${settings.vllm.image})`;
+  log(`agent checks: ${on}; ${context.environment?.localModel?.description ?? ''}`);
+  const sdk = lettaSdk(scope.ingress(scope.host));
+  const { container } = vllmSpec(scope.objects, vllm.name);
+
+  await guarded([`vLLM Ready under Pod Security "restricted" with the synthesized spec, and Letta lists vllm/${served} (${on})`], async () => {
+    const problems: string[] = [];
+    const pod = await readyPod(kubectl, namespace, vllm.selector, MINUTE);
+    if (!pod) return [[`no Ready ${vllm.name} pod`]];
+    problems.push(...specDrift(container, pod.spec.containers[0]));
+    log(`  vLLM's first start took ${startupSeconds(pod, container.name) ?? '?'} s (container start to Ready)`);
+    const handles = (await sdk.models.list()).map((model) => model.handle);
+    if (!handles.includes(`vllm/${served}`)) problems.push(`Letta lists ${handles.join(', ') || 'no model'}, not vllm/${served}`);
+    return [problems];
+  });
+
+  let conversation: Conversation | undefined;
+  await guarded([`an agent on vllm/${served} answers a message through the ingress (POST /v1/agents/{id}/messages with Letta's SDK; ${on})`], async () => {
+    conversation = await startConversation(sdk, served);
+    const turn = await plainTurn(sdk, conversation);
+    log(`  the turn took ${turn.seconds.toFixed(1)} s through the ingress`);
+    return [turn.problems];
+  });
+  if (!conversation) return undefined;
+  const agents = { sdk, conversation };
+
+  await guarded([`a streamed agent turn (SSE through the ingress, Letta's SDK): the tool call arrives while its run is in progress, the stream ends with the tool's return and a stop reason (${on})`], async () => {
+    const lettaPod = await readyPod(kubectl, namespace, topology.component('letta').selector, MINUTE);
+    if (!lettaPod) return [['no Ready Letta pod']];
+    const problems: string[] = [];
+    const stream = await heldStream(sdk, agents.conversation, async ({ runId, runStatus }) => {
+      if (runStatus !== 'running') problems.push(`run ${runId} was ${runStatus} when its tool call arrived: the events were held back`);
+      await releaseHeldTool(kubectl, namespace, lettaPod.metadata.name);
+    });
+    log(`  events: ${stream.events.join(' → ')}; the first after ${stream.firstEventSeconds?.toFixed(2)} s`);
+    if (stream.toolPod !== lettaPod.metadata.name) problems.push(`the held tool answered ${JSON.stringify(stream.toolPod)}, not ${lettaPod.metadata.name}`);
+    return [[...problems, ...stream.problems]];
+  });
+
+  await guarded(['the agents\' replies read back through the SDK after the Letta pod is deleted'], async () => {
+    const selector = labelSelector(topology.component('letta').selector);
+    await kubectl.check(['delete', 'pod', '--namespace', namespace, '--selector', selector, '--wait=true', '--timeout=180s'], { timeoutMs: 4 * MINUTE });
+    await waitForStack(context, 10 * MINUTE);
+    return [await storedReplyProblems(sdk, agents.conversation)];
+  });
+
+  await guarded([`a restarted vLLM loads its compiled graphs from the model cache claim (${on})`], async () => {
+    await kubectl.check(['delete', 'pod', '--namespace', namespace, '--selector', labelSelector(vllm.selector), '--wait=true', '--timeout=180s'], { timeoutMs: 4 * MINUTE });
+    const pod = await readyPod(kubectl, namespace, vllm.selector, settings.vllm.startupTimeoutSeconds * 1000);
+    if (!pod) return [[`vLLM was not Ready again within ${settings.vllm.startupTimeoutSeconds} s`]];
+    log(`  vLLM's restart took ${startupSeconds(pod, container.name) ?? '?'} s (container start to Ready)`);
+    const logs = await kubectl.check(['logs', '--namespace', namespace, pod.metadata.name]);
+    const reused = logs.split('\n').filter((line) => COMPILE_CACHE_HIT.test(line));
+    reused.slice(0, 3).forEach((line) => log(`  ${line.trim()}`));
+    return [reused.length > 0 ? [] : ['vLLM\'s log shows no compiled graph loaded from its cache']];
+  });
+  return agents;
+}
+
+/** What vLLM logs when it loads torch.compile's output from VLLM_CACHE_ROOT instead of compiling. */
+const COMPILE_CACHE_HIT = /(load(ed|ing)? the compiled graph|from the cache|compile cache hit)/i;
+
+/** An agent step's trace at the collector: the step's span and, in the same trace, the LLM request. */
+async function agentStepSpanProblems(context: StepContext, scope: CheckScope): Promise<string[]> {
+  let found: { step: number; llm: number; names: string[] } | undefined;
+  await pollUntil(
+    async () => {
+      const spans = spansOf(await collectorTraceFiles(scope.shell, scope.cluster.controlPlaneContainer, TRACE_VOLUME));
+      const steps = spans.filter((span) => AGENT_STEP_SPAN.test(span.name));
+      const traces = new Set(steps.map((span) => span.traceId));
+      const llm = spans.filter((span) => traces.has(span.traceId) && LLM_REQUEST_SPAN.test(span.name));
+      found = { step: steps.length, llm: llm.length, names: [...new Set(spans.filter((span) => traces.has(span.traceId)).map((span) => span.name))] };
+      return llm.length > 0 ? true : undefined;
+    },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+  );
+  context.log(`  agent step spans ${found?.step ?? 0}, LLM request spans in their traces ${found?.llm ?? 0}; span names there: ${found?.names.slice(0, 25).join(', ')}`);
+  return found && found.llm > 0 ? [] : [`no LLM request span in the trace of an agent step (step spans: ${found?.step ?? 0})`];
+}
+
+/** Letta's agent loop (LettaAgentV3.step / .stream and their inner steps), as its trace_method names spans. */
+const AGENT_STEP_SPAN = /^LettaAgent\w*\.(_?step|stream)$/;
+/** The LLM client's request (OpenAIClient.request_async / stream_async, which Letta's vLLM provider uses). */
+const LLM_REQUEST_SPAN = /Client\.(request_async|stream_async|request)$/;
 
 /** The live namespace enforces "restricted", and every workload in it is ready under it. */
 async function restrictedNamespaceProblems(context: StepContext): Promise<string[]> {

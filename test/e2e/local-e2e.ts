@@ -11,7 +11,8 @@
  * node (gpu-cluster.ts, gpu-profile.ts).
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { load } from 'js-yaml';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { KindCluster } from './cluster';
@@ -24,6 +25,8 @@ import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
 import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../support/fixtures';
 import { available } from '../support/requirements';
+import { type LocalModel, localModelValues } from './local-model';
+import { writeValuesOver } from './variant';
 import { addressesInUse, freeTestNet, hostAddress, TEST_NETS } from './test-net';
 
 const ROOT = join(__dirname, '..', '..');
@@ -121,7 +124,24 @@ interface BuiltParts {
   readonly kubectlDir: string;
 }
 
-async function buildParts(shell: Shell, log: (line: string) => void): Promise<BuiltParts> {
+/** The values over the product's local-model values file for this machine's run: the tiny model, offline. */
+const TINY_MODEL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'tiny-model.yaml');
+
+/**
+ * The twin of vLLM's CPU image and the tiny tool-calling model made with it (random weights: it
+ * proves the wire, not answer quality), as a Hugging Face home archive for the model cache claim.
+ */
+async function buildLocalModel(phase: (title: string, script: string, args?: string[], timeoutMs?: number) => Promise<string>): Promise<LocalModel> {
+  await phase('vLLM\'s CPU image (twin)', 'images/build.sh', ['vllm-cpu'], 90 * MINUTE);
+  const archive = lastLine(await phase('the tiny tool-calling model', 'tiny-model/build.sh', [], 15 * MINUTE));
+  return {
+    values: load(readFileSync(TINY_MODEL_VALUES, 'utf8')),
+    cacheArchive: archive,
+    description: 'letta-k8s/tiny-tool-caller, random weights made at build time (it proves the wire, not answer quality)',
+  };
+}
+
+async function buildParts(shell: Shell, log: (line: string) => void, profile: string): Promise<BuiltParts> {
   const phase = async (title: string, script: string, args: string[] = [], timeoutMs = 60 * MINUTE): Promise<string> => {
     log(`${title} ...`);
     const started = Date.now();
@@ -135,6 +155,8 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
     if (!cluster[key]) throw new Error(`test/tools/local-cluster/build.sh printed no ${key}=`);
   }
   await phase('twins of the stack\'s images', 'images/build.sh');
+  // The kind profile's run serves the tiny model with the real vLLM on the node's CPUs.
+  const localModel = profile === 'kind' ? await buildLocalModel(phase) : undefined;
   const traefik = lastLine(await phase('Traefik (ingress data plane)', 'ingress/build-traefik.sh'));
   const python = lastLine(await phase('Python image for the test backends', 'e2e-images/build-python.sh'));
   const subnet = freeTestNet(await addressesInUse(shell));
@@ -158,7 +180,7 @@ async function buildParts(shell: Shell, log: (line: string) => void): Promise<Bu
         await waitForWorkloads(context.kubectl, TRAEFIK_NAMESPACE, { timeoutMs: 5 * MINUTE, log: context.log });
       },
       gatewayApiController: `Traefik ${traefik.split(':')[1]} (kubernetesGateway provider, Gateway API v1.6.1)`,
-      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: internet.address, objectStore: internet.objectStore },
+      environment: { ingressNamespace: TRAEFIK_NAMESPACE, pythonImage: python, internetAddress: internet.address, objectStore: internet.objectStore, localModel },
       valuesFile: LOCAL_VALUES,
       afterCreate: async (created) => {
         await settlePodNetwork(new Kubectl(shell, created.kubeconfig), { log });
@@ -183,7 +205,7 @@ async function main(): Promise<number> {
   const keep = process.argv.includes('--keep') || process.env.E2E_KEEP_CLUSTER === '1';
   const clusterName = process.env.E2E_CLUSTER_NAME || `letta-${profile === 'gpu' ? 'gpu' : 'local'}-${Date.now().toString(36)}`;
   const started = Date.now();
-  const { plan, kubectlDir } = await buildParts(shell, log);
+  const { plan, kubectlDir } = await buildParts(shell, log, profile);
   // The runner calls kubectl by name: the one built with the node's Kubernetes.
   process.env.PATH = `${kubectlDir}${delimiter}${process.env.PATH}`;
 
@@ -191,9 +213,11 @@ async function main(): Promise<number> {
   const probe = mkdtempSync(join(tmpdir(), 'letta-local-synth-'));
   let stackImages: string[];
   try {
+    const localModel = plan.environment.localModel;
+    const values = localModel ? writeValuesOver(join(probe, 'values.yaml'), LOCAL_VALUES, localModelValues(localModel)) : LOCAL_VALUES;
     await check(shell, 'npx', ['cdk8s', 'synth'], {
       cwd: ROOT,
-      env: { CDK8S_CHECK_UPGRADE: 'false', LETTA_PROFILE: profile, LETTA_VALUES: LOCAL_VALUES, LETTA_K8S_DIST: join(probe, 'dist'), CDK8S_OUTPUT: join(probe, 'staging') },
+      env: { CDK8S_CHECK_UPGRADE: 'false', LETTA_PROFILE: profile, LETTA_VALUES: values, LETTA_K8S_DIST: join(probe, 'dist'), CDK8S_OUTPUT: join(probe, 'staging') },
       timeoutMs: 5 * MINUTE,
     });
     stackImages = imagesOf(readManifestDir(join(probe, 'dist')));

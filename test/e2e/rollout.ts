@@ -16,6 +16,8 @@ export interface RolloutOptions {
   /** How long the clients go on after the rollout reported done (old pods still terminating). */
   readonly settleMs?: number;
   readonly log?: (line: string) => void;
+  /** Runs once the restart has begun, beside the client loop; its problems join the result. */
+  readonly alongside?: () => Promise<string[]>;
 }
 
 export interface RolloutResult {
@@ -45,6 +47,7 @@ export async function rollingRestartUnderLoad(kubectl: Kubectl, client: LettaCli
   const problems: string[] = [];
   try {
     await kubectl.check(['rollout', 'restart', `deployment/${options.deployment}`, '--namespace', options.namespace]);
+    const alongside = options.alongside?.().catch((error: Error) => [error.message]);
     const status = await kubectl.run(
       ['rollout', 'status', `deployment/${options.deployment}`, '--namespace', options.namespace, `--timeout=${Math.round(options.timeoutMs / 1000)}s`],
       { timeoutMs: options.timeoutMs + 30_000 },
@@ -52,6 +55,7 @@ export async function rollingRestartUnderLoad(kubectl: Kubectl, client: LettaCli
     if (status.code !== 0) problems.push(`the rollout did not finish: ${status.stderr.trim() || status.stdout.trim()}`);
     options.log?.(`rollout finished after ${Math.round((Date.now() - started) / 1000)} s; clients go on while the old pods terminate`);
     await new Promise((resolve) => setTimeout(resolve, options.settleMs ?? 40_000));
+    if (alongside) problems.push(...(await alongside));
   } finally {
     running = false;
     await clientLoop;

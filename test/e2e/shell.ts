@@ -12,8 +12,8 @@ export interface CommandResult {
 }
 
 export interface RunOptions {
-  /** Written to the command's standard input. */
-  readonly input?: string;
+  /** Written to the command's standard input (bytes as they are, e.g. a tar archive). */
+  readonly input?: string | Buffer;
   readonly cwd?: string;
   /** Added to the runner's environment. */
   readonly env?: Readonly<Record<string, string>>;

@@ -1,3 +1,4 @@
+import type { LocalModel } from './local-model';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../lib/config/schema';
@@ -38,6 +39,8 @@ export interface E2eEnvironment {
   readonly internetAddress?: string;
   /** An S3-compatible store at a public address, for the backups' s3 target; unset: that round trip is not run. */
   readonly objectStore?: ObjectStore;
+  /** The model vLLM serves on the node's CPUs in the kind profile's run; unset: that run has no vLLM. */
+  readonly localModel?: LocalModel;
 }
 
 /** An S3 bucket outside the cluster, and the Docker container that serves it (to look inside). */
