@@ -26,7 +26,7 @@ import { GPU_PROFILE, gpuRunValues, runGpuProfile } from './gpu-profile';
 import { type CheckResult, type VariantOptions, writeValuesOver } from './variant';
 import { rollingRestartUnderLoad } from './rollout';
 import { type Conversation, heldStream, lettaSdk, plainTurn, releaseHeldTool, startConversation, storedReplyProblems, streamThroughDrain } from './agent-turns';
-import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec } from './local-model';
+import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec, workingSetBytes } from './local-model';
 import { collectorTraceFiles, spansByService, spansOf } from './traces';
 import type { IngressTarget } from './http';
 import { Kubectl, type KubeObject, labelSelector } from './kubectl';
@@ -331,7 +331,7 @@ async function runChecks(
     verdicts.filter((v) => v.ok).forEach((v) => log(`  ok: ${v.message}`));
     return [verdicts.filter((v) => !v.ok).map((v) => v.message)];
   });
-  const agents = topology.has('vllm') ? await agentTurnChecks(context, { ...ingress, letta, objects: scope.objects }, guarded) : undefined;
+  const agents = topology.has('vllm') ? await agentTurnChecks(context, { ...ingress, letta, objects: scope.objects, shell: scope.shell, cluster: scope.cluster }, guarded) : undefined;
   let written: WrittenData | undefined;
   await guarded(['an agent and a block written through Letta\'s REST API read back'], async () => {
     written = await writeLettaData(letta);
@@ -405,7 +405,7 @@ type Guarded = (names: readonly string[], run: () => Promise<ReadonlyArray<reado
  */
 async function agentTurnChecks(
   context: StepContext,
-  scope: { host: string; controller: string; ingress: (host: string) => IngressTarget; letta: LettaClient; objects: readonly KubeObject[] },
+  scope: { host: string; controller: string; ingress: (host: string) => IngressTarget; letta: LettaClient; objects: readonly KubeObject[]; shell: Shell; cluster: KindCluster },
   guarded: Guarded,
 ): Promise<{ sdk: ReturnType<typeof lettaSdk>; conversation: Conversation } | undefined> {
   const { kubectl, topology, settings, log } = context;
@@ -423,6 +423,8 @@ async function agentTurnChecks(
     if (!pod) return [[`no Ready ${vllm.name} pod`]];
     problems.push(...specDrift(container, pod.spec.containers[0]));
     log(`  vLLM's first start took ${startupSeconds(pod, container.name) ?? '?'} s (container start to Ready)`);
+    const memory = await workingSetBytes(scope.shell, scope.cluster.controlPlaneContainer, pod.metadata.name, container.name);
+    log(`  vLLM's memory working set ${memory === undefined ? '?' : `${(memory / 1024 ** 3).toFixed(2)} GiB`}, request ${container.resources.requests.memory}, limit ${container.resources.limits.memory}`);
     const handles = (await sdk.models.list()).map((model) => model.handle);
     if (!handles.includes(`vllm/${served}`)) problems.push(`Letta lists ${handles.join(', ') || 'no model'}, not vllm/${served}`);
     return [problems];
@@ -431,9 +433,11 @@ async function agentTurnChecks(
   let conversation: Conversation | undefined;
   await guarded([`an agent on vllm/${served} answers a message through the ingress (POST /v1/agents/{id}/messages with Letta's SDK; ${on})`], async () => {
     conversation = await startConversation(sdk, served);
-    const turn = await plainTurn(sdk, conversation);
-    log(`  the turn took ${turn.seconds.toFixed(1)} s through the ingress`);
-    return [turn.problems];
+    const turns = [];
+    for (let i = 0; i < AGENT_TURNS; i++) turns.push(await plainTurn(sdk, conversation));
+    const seconds = turns.map((turn) => turn.seconds).sort((a, b) => a - b);
+    log(`  ${AGENT_TURNS} turns through the ingress: p50 ${seconds[Math.floor(AGENT_TURNS / 2)].toFixed(2)} s (${seconds.map((t) => t.toFixed(2)).join(', ')} s)`);
+    return [turns.flatMap((turn) => turn.problems)];
   });
   if (!conversation) return undefined;
   const agents = { sdk, conversation };
@@ -470,6 +474,9 @@ async function agentTurnChecks(
   });
   return agents;
 }
+
+/** Turns the plain agent answers, for a median latency through the ingress. */
+const AGENT_TURNS = 5;
 
 /** What vLLM logs when it loads torch.compile's output from VLLM_CACHE_ROOT instead of compiling. */
 const COMPILE_CACHE_HIT = /(load(ed|ing)? the compiled graph|from the cache|compile cache hit)/i;

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { mergeValues } from '../../lib/config/load';
 import type { Kubectl, KubeObject } from './kubectl';
+import type { Shell } from './shell';
 import { labelSelector } from './kubectl';
 import { podSpecOf, type StepContext } from './steps';
 import { pollUntil, realClock } from './readiness';
@@ -135,4 +136,16 @@ function normalized(value: unknown): unknown {
   if (typeof value === 'string' && /^[0-9]+m$/.test(value)) return String(Number(value.slice(0, -1)) / 1000);
   if (typeof value === 'string' && /^[0-9]+Mi$/.test(value) && Number(value.slice(0, -2)) % 1024 === 0) return `${Number(value.slice(0, -2)) / 1024}Gi`;
   return value;
+}
+
+/** A container's memory working set as the kubelet counts it (crictl on the node), in bytes. */
+export async function workingSetBytes(shell: Shell, nodeContainer: string, pod: string, container: string): Promise<number | undefined> {
+  const result = await shell.run('docker', ['exec', nodeContainer, 'crictl', 'stats', '--output', 'json'], { timeoutMs: MINUTE });
+  if (result.code !== 0) return undefined;
+  const stats = (JSON.parse(result.stdout) as { stats?: KubeObject[] }).stats ?? [];
+  const entry = stats.find(
+    (stat) => stat.attributes?.labels?.['io.kubernetes.pod.name'] === pod && stat.attributes?.metadata?.name === container,
+  );
+  const value = entry?.memory?.workingSetBytes?.value;
+  return value === undefined ? undefined : Number(value);
 }

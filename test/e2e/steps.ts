@@ -58,6 +58,8 @@ export const GITHUB_KIND: E2eEnvironment = {
   ingressNamespace: INGRESS_NGINX_NAMESPACE,
   pythonImage: PYTHON_IMAGE,
   internetAddress: INTERNET_ADDRESS,
+  // GitHub's runners pull upstream's CPU image and download the product's model from the hub.
+  localModel: { values: {}, description: 'Qwen/Qwen3-0.6B from the Hugging Face hub, as lib/profiles/local-model.values.yaml serves it' },
 };
 
 export interface StepContext {
