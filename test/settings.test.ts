@@ -2,18 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSettings, mergeValues, SettingsError } from '../lib/config/load';
-
-/** The problems reported for values merged over a profile (none: the settings are valid). */
-function problemsWith(values: unknown, profile = 'kind'): readonly string[] {
-  try {
-    loadSettings({ profile, values });
-    return [];
-  } catch (error) {
-    if (error instanceof SettingsError) return error.problems;
-    throw error;
-  }
-}
+import { loadSettings, mergeValues } from '../lib/config/load';
+import { problemsWith } from './support/settings-problems';
 
 describe('settings validation', () => {
   it('GIVEN both built-in profiles WHEN loaded THEN they are valid', () => {
