@@ -156,16 +156,16 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 /**
- * Helm's merge: objects merge key by key, anything else (lists included) replaces, and null
- * removes the key so that a default applies again.
+ * Helm's merge: objects merge key by key and anything else (lists included) replaces. Unlike
+ * Helm, null keeps the value below it (the profile's), as if the key were absent: removing the key
+ * would bring back the schema's default, which neither profile uses (backup.enabled: null would
+ * turn the gpu profile's backups off).
  */
 export function mergeValues(base: unknown, override: unknown): unknown {
+  if (override === null) return base;
   if (!isPlainObject(base) || !isPlainObject(override)) return override;
   const merged: Record<string, unknown> = { ...base };
-  for (const [key, value] of Object.entries(override)) {
-    if (value === null) delete merged[key];
-    else merged[key] = mergeValues(merged[key], value);
-  }
+  for (const [key, value] of Object.entries(override)) merged[key] = mergeValues(merged[key], value);
   return merged;
 }
 
