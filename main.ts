@@ -1,6 +1,6 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { loadSettingsFromEnv, SettingsError } from './lib/config/load';
+import { laptopOnlyWarnings, loadSettingsFromEnv, SettingsError } from './lib/config/load';
 import { publishManifests } from './lib/publish';
 import { synthesizeStack, temporaryOutdir } from './lib/synth';
 
@@ -24,9 +24,18 @@ function main(): number {
   } catch (error) {
     if (error instanceof SettingsError) {
       console.error(`letta-k8s: ${error.message}\nletta-k8s: nothing written; ${DIST}/ is unchanged.`);
-      return 1;
+      return refusalExitCode();
     }
     throw error;
+  }
+  const warnings = laptopOnlyWarnings(settings);
+  if (warnings.length > 0) {
+    console.error(
+      [
+        `letta-k8s: WARNING: ingress.host ${settings.ingress.host} is not a *.localhost name, but these settings are safe only on your own machine:`,
+        ...warnings.map((warning) => `  - ${warning}`),
+      ].join('\n'),
+    );
   }
   const staging = temporaryOutdir();
   try {
@@ -41,6 +50,18 @@ function main(): number {
   } finally {
     fs.rmSync(staging, { recursive: true, force: true });
   }
+  return 0;
+}
+
+/**
+ * How the app exits after refusing the settings. The cdk8s CLI prints a stack trace for an app
+ * that exits non-zero, but for an app that exits 0 without creating its output folder it prints
+ * one line ("ERROR: synthesis failed, ...") and exits 1: the refusal stays readable and the exit
+ * status non-zero. If that folder already exists (another synth running at once created it), the
+ * CLI would exit 0, so the app exits 1 and the trace is the price of a correct status.
+ */
+function refusalExitCode(): number {
+  if (CLI_OUTDIR === undefined || fs.existsSync(CLI_OUTDIR)) return 1;
   return 0;
 }
 

@@ -101,6 +101,22 @@ describe('npx cdk8s synth', { timeout: CASE_BUDGET_MS }, () => {
     expect(snapshotDir(dist)).toEqual(before);
   });
 
+  it('GIVEN a refused setting WHEN synthesized THEN the user sees the refusal and one line of the CLI, no stack trace, and the status is 1', () => {
+    const values = path.join(work, 'values.yaml');
+    fs.writeFileSync(values, 'letta:\n  replicas: -1\n');
+
+    const { status, stdout, stderr } = synth({ LETTA_VALUES: values });
+
+    expect(status).toBe(1);
+    expect(stdout).toBe('Synthesizing application\n');
+    expect(stderr.trimEnd().split('\n')).toEqual([
+      `letta-k8s: invalid settings (profile kind + ${values}):`,
+      '  - letta.replicas: must not be negative',
+      `letta-k8s: nothing written; ${dist}/ is unchanged.`,
+      `ERROR: synthesis failed, app expected to create "${path.join(work, 'staging')}"`,
+    ]);
+  });
+
   it(
     'GIVEN the kind and the gpu profile synthesized at once into one dist/ and one CLI folder WHEN both finish THEN both succeed and dist/ is wholly one of them, five rounds running',
     async () => {
