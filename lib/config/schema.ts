@@ -5,7 +5,7 @@ import { ownedVllmFlag } from '../vllm-args';
 
 /*
  * The settings schema: the single definition of every setting a profile or values file may carry.
- * Defaults here describe the kind profile; lib/profiles/*.yaml override them. The settings
+ * Defaults here are the base that lib/profiles/*.yaml override (SETTINGS.md shows both). The settings
  * reference (SETTINGS.md) and the editor schema (values.schema.json) are generated from it.
  */
 
@@ -214,7 +214,7 @@ const database = z
         development: z
           .boolean()
           .default(false)
-          .describe('Create the Secret with fixed, publicly known development credentials (local clusters only)'),
+          .describe('Create the Secret with fixed, publicly known development credentials; only a profile marked `local: true` (kind) may'),
       })
       .prefault({}),
     tls: z
@@ -585,7 +585,9 @@ function namespaceOwner(config: { namespace?: unknown; ingress?: z.output<typeof
 
 export const settingsSchema = z
   .strictObject({
-    namespace: dnsLabel.default('letta').describe('Namespace for every object of the stack'),
+    namespace: dnsLabel
+      .default('letta')
+      .describe("Namespace for every object of the stack; not default, kube-*, ingress-nginx or the entry controller's namespace"),
     imagePullPolicy: z
       .enum(['Always', 'IfNotPresent', 'Never'])
       .optional()
