@@ -36,7 +36,7 @@ const LARGEST_EXACT = Number.MAX_SAFE_INTEGER;
 const quantity = z
   .string()
   .regex(QUANTITY_PATTERN, 'must be a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"')
-  .refine((text) => !((parseQuantity(text) ?? 0) > LARGEST_EXACT), `must be at most ${LARGEST_EXACT} (cores or bytes)`);
+  .refine((text) => (parseQuantity(text) ?? 0) <= LARGEST_EXACT, `must be at most ${LARGEST_EXACT} (cores or bytes)`);
 
 const labels = z.record(
   z.string().regex(LABEL_KEY, 'must be a valid label key'),
@@ -49,7 +49,7 @@ const peerLabels = (what: string) =>
 const storage = z
   .string()
   .regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/, 'must be a whole number of Mi, Gi or Ti above zero, such as "10Gi"')
-  .refine((text) => !((parseQuantity(text) ?? 0) > LARGEST_EXACT), `must be at most ${LARGEST_EXACT} bytes`);
+  .refine((text) => (parseQuantity(text) ?? 0) <= LARGEST_EXACT, `must be at most ${LARGEST_EXACT} bytes`);
 
 // Replicas, ports, probe thresholds and the like are int32 in the Kubernetes API.
 const INT32_MAX = 2_147_483_647;
@@ -140,7 +140,7 @@ const resources = (defaults: ResourceDefaults) =>
 /*
  * Names a provider key must not take: each is either set by the stack in the server container
  * (a provider key would silently replace it) or changes how the server's programs load, connect or
- * trust certificates. test/settings.test.ts checks that every variable the letta chart sets is here.
+ * trust certificates. test/safe-settings.test.ts checks that every variable the letta chart sets is here.
  */
 const RESERVED_ENV_NAMES = new Set([
   'HOME', 'USER', 'LOGNAME', 'PATH', 'SHELL', 'TMPDIR', 'NLTK_DATA', 'VLLM_API_BASE', 'ACCEPTABLE_ORIGINS',
@@ -395,7 +395,8 @@ const vllm = z
     shmSize: quantity
       // The manifest writes the size in whole MiB.
       .refine((text) => Math.round((parseQuantity(text) ?? 1024 ** 2) / 1024 ** 2) > 0, 'must be at least 1Mi: the manifest writes whole MiB, and this is 0Mi')
-      .default('2Gi').describe('/dev/shm size (memory-backed; counts against the memory limit)'),
+      .default('2Gi')
+      .describe('/dev/shm size (memory-backed; counts against the memory limit)'),
     modelCache: z
       .strictObject({
         size: storage.default('50Gi').describe('Model cache volume size (HF_HOME)'),
@@ -474,7 +475,8 @@ const cronSchedule = z.string().superRefine((text, ctx) => {
 
 /*
  * The time zones the runtime knows (the IANA database it carries), plus the UTC spellings it
- * lists under another name. The CronJob controller reads the same database in Go.
+ * lists under another name. The CronJob controller checks the zone against Go's copy of that
+ * database, so a zone unknown here would be refused there.
  */
 const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
 
