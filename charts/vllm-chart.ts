@@ -7,6 +7,7 @@ import { listeningProbe } from '../lib/probes';
 import { parseQuantity } from '../lib/quantity';
 import { containerResources, storageSize } from '../lib/resources';
 import { StackComponent } from '../lib/stack-component';
+import { vllmServeArgs } from '../lib/vllm-args';
 import { portOf } from '../lib/topology';
 import { scratchVolume, secretFile } from '../lib/volumes';
 
@@ -69,19 +70,7 @@ export class VllmChart extends ComponentChart {
     const onCpu = vllm.device === 'cpu';
     if (onCpu) Object.assign(env, cpuEnv(vllm.cpu.kvCacheSpaceGiB));
 
-    const args = [
-      vllm.model,
-      '--host=0.0.0.0',
-      `--port=${http.port}`,
-      `--served-model-name=${vllm.servedModelName ?? vllm.model}`,
-      `--max-model-len=${vllm.maxModelLen}`,
-      ...(vllm.dtype === 'auto' ? [] : [`--dtype=${vllm.dtype}`]),
-      ...(onCpu ? [] : [`--tensor-parallel-size=${vllm.gpus}`]),
-      // Letta calls tools through the OpenAI API: vLLM must pick and parse tool calls itself.
-      '--enable-auto-tool-choice',
-      `--tool-call-parser=${vllm.toolCallParser}`,
-      ...vllm.extraArgs,
-    ];
+    const args = [...vllmServeArgs(vllm, http.port), ...vllm.extraArgs];
     const health = (options: kplus.HttpGetProbeOptions) =>
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 

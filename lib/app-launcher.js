@@ -31,14 +31,18 @@ function bundleIsFresh() {
 }
 
 if (!bundleIsFresh()) {
+  // Built beside the bundle and renamed over it: a synth started at the same time loads either
+  // the old bundle or the new one, never a half-written file.
+  const building = `${bundle}.${process.pid}.tmp`;
   require('esbuild').buildSync({
     entryPoints: [path.join(root, 'main.ts')],
-    outfile: bundle,
+    outfile: building,
     bundle: true,
     platform: 'node',
     target: 'node20',
     format: 'cjs',
     logLevel: 'warning',
   });
+  fs.renameSync(building, bundle);
 }
 require(bundle);

@@ -118,10 +118,10 @@ describe('the backup\'s NetworkPolicy, from the topology', () => {
   });
 
   it.each([
-    ['https://s3.eu-west-1.amazonaws.com', 443],
-    ['http://203.0.113.20:9000', 9000],
-  ])('GIVEN an s3 target at %s WHEN the policies are evaluated THEN the backup alone gains the internet, on port %i', (endpoint, port) => {
-    const values = { backup: { target: 's3', s3: { ...S3_BUCKET, endpoint } } };
+    ['https://s3.eu-west-1.amazonaws.com', 443, false],
+    ['http://203.0.113.20:9000', 9000, true],
+  ])('GIVEN an s3 target at %s WHEN the policies are evaluated THEN the backup alone gains the internet, on port %i', (endpoint, port, plainHttp) => {
+    const values = { backup: { target: 's3', s3: { ...S3_BUCKET, endpoint, plainHttp } } };
     const { objects, topology } = stackWithController('gpu', values);
     const connections = stackConnections(objects, topology);
     expect(connections).toEqual(expectedConnections(topology, EXTERNAL));

@@ -2,18 +2,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSettings, mergeValues, SettingsError } from '../lib/config/load';
-
-/** The problems reported for values merged over a profile (none: the settings are valid). */
-function problemsWith(values: unknown, profile = 'kind'): readonly string[] {
-  try {
-    loadSettings({ profile, values });
-    return [];
-  } catch (error) {
-    if (error instanceof SettingsError) return error.problems;
-    throw error;
-  }
-}
+import { loadSettings, mergeValues } from '../lib/config/load';
+import { problemsWith } from './support/settings-problems';
 
 describe('settings validation', () => {
   it('GIVEN both built-in profiles WHEN loaded THEN they are valid', () => {
@@ -88,15 +78,20 @@ describe('settings validation', () => {
   });
 });
 
-describe('values merge (Helm semantics)', () => {
-  it('GIVEN nested maps WHEN merged THEN keys merge, lists replace and null removes', () => {
-    const base = { a: { b: 1, c: [1, 2] }, d: 'keep', e: 'drop' };
-    const override = { a: { c: [3] }, e: null };
-    expect(mergeValues(base, override)).toEqual({ a: { b: 1, c: [3] }, d: 'keep' });
+describe('values merge (Helm semantics, but null keeps the profile value)', () => {
+  it('GIVEN nested maps WHEN merged THEN keys merge, lists replace and null keeps the value below', () => {
+    const base = { a: { b: 1, c: [1, 2] }, d: 'keep', e: 'profile' };
+    const override = { a: { c: [3] }, e: null, f: null };
+    expect(mergeValues(base, override)).toEqual({ a: { b: 1, c: [3] }, d: 'keep', e: 'profile', f: undefined });
   });
 
-  it('GIVEN a null over a profile value WHEN loaded THEN the schema default applies again', () => {
-    const settings = loadSettings({ profile: 'gpu', values: { letta: { replicas: null, serverPassword: { name: 'x', key: 'y' } } } });
-    expect(settings.letta.replicas).toBe(1);
+  it('GIVEN a null over a profile value WHEN loaded THEN the profile value stays, not the schema default', () => {
+    const settings = loadSettings({ profile: 'gpu', values: { letta: { replicas: null }, backup: { enabled: null } } });
+    expect(settings.letta.replicas).toBe(2);
+    expect(settings.backup.enabled).toBe(true);
+  });
+
+  it('GIVEN a null for a key no layer sets WHEN loaded THEN the schema default applies', () => {
+    expect(loadSettings({ profile: 'kind', values: { letta: { uvicornWorkers: null, startupTimeoutSeconds: null } } }).letta.startupTimeoutSeconds).toBe(600);
   });
 });

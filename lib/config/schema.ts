@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import { pinnedByDigest } from '../image-reference';
-import { parseQuantity, QUANTITY_PATTERN } from '../quantity';
+import { parseQuantity, QUANTITY_PATTERN, toGoMemLimit } from '../quantity';
+import { ownedVllmFlag } from '../vllm-args';
 
 /*
  * The settings schema: the single definition of every setting a profile or values file may carry.
- * Defaults here describe the kind profile; lib/profiles/*.yaml override them. The settings
+ * Defaults here are the base that lib/profiles/*.yaml override (SETTINGS.md shows both). The settings
  * reference (SETTINGS.md) and the editor schema (values.schema.json) are generated from it.
  */
 
@@ -29,21 +30,40 @@ const image = z
   .refine((ref) => !/:latest(@|$)/.test(ref), 'must not use the "latest" tag: pin a version')
   .describe('Container image, pinned by version tag or digest');
 
-const quantity = z.string().regex(QUANTITY_PATTERN, 'must be a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"');
+// Manifests carry quantities as JavaScript writes numbers; above this, it writes them inexactly or
+// with an exponent ("1e+21Mi") that Kubernetes rejects.
+const LARGEST_EXACT = Number.MAX_SAFE_INTEGER;
+const quantity = z
+  .string()
+  .regex(QUANTITY_PATTERN, 'must be a Kubernetes quantity such as "500m", "1", "512Mi" or "2Gi"')
+  .refine((text) => (parseQuantity(text) ?? 0) <= LARGEST_EXACT, `must be at most ${LARGEST_EXACT} (cores or bytes)`);
 
 const labels = z.record(
   z.string().regex(LABEL_KEY, 'must be a valid label key'),
   z.string().regex(LABEL_VALUE, 'must be a valid label value'),
 );
+/** Labels that select a NetworkPolicy peer: an empty selector would select every pod or namespace. */
+const peerLabels = (what: string) =>
+  labels.refine((map) => Object.keys(map).length > 0, `must name at least one label: an empty selector admits ${what}`);
 
-const storage = z.string().regex(/^[0-9]+(Mi|Gi|Ti)$/, 'must be a whole number of Mi, Gi or Ti such as "10Gi"');
+const storage = z
+  .string()
+  .regex(/^[1-9][0-9]*(Mi|Gi|Ti)$/, 'must be a whole number of Mi, Gi or Ti above zero, such as "10Gi"')
+  .refine((text) => (parseQuantity(text) ?? 0) <= LARGEST_EXACT, `must be at most ${LARGEST_EXACT} bytes`);
+
+// Replicas, ports, probe thresholds and the like are int32 in the Kubernetes API.
+const INT32_MAX = 2_147_483_647;
 
 /**
- * A whole number. Not z.number().int(): its failure aborts the cross-field checks below, and
- * one run should report every problem.
+ * A whole number that fits an int32. Not z.number().int(): its failure aborts the cross-field
+ * checks below, and one run should report every problem.
  */
 const wholeNumber = (message = 'must be a whole number') =>
-  z.number().refine(Number.isInteger, message).meta({ type: 'integer' });
+  z
+    .number()
+    .refine(Number.isInteger, message)
+    .max(INT32_MAX, `must be at most ${INT32_MAX} (a Kubernetes int32)`)
+    .meta({ type: 'integer' });
 
 const port = wholeNumber().min(1, 'must be a port number, 1 to 65535').max(65535, 'must be a port number, 1 to 65535');
 
@@ -56,7 +76,7 @@ const secretKeyRef = z
   .describe('Reference to a key of an existing Secret');
 
 // Whole GiB: cdk8s-plus writes ephemeral storage only in Gi.
-const ephemeralStorage = z.string().regex(/^[0-9]+Gi$/, 'must be a whole number of Gi such as "2Gi"');
+const ephemeralStorage = z.string().regex(/^[1-9][0-9]{0,9}Gi$/, 'must be a whole number of Gi above zero, such as "2Gi"');
 
 interface ResourceDefaults {
   readonly cpu: string;
@@ -91,6 +111,17 @@ const resources = (defaults: ResourceDefaults) =>
     })
     .prefault({})
     .superRefine((value, ctx) => {
+      // The manifests carry CPU in whole millicores and memory in whole MiB (lib/resources.ts).
+      for (const side of ['requests', 'limits'] as const) {
+        const cpu = parseQuantity(value[side].cpu);
+        if (cpu !== undefined && Math.round(cpu * 1000) === 0) {
+          ctx.addIssue({ code: 'custom', path: [side, 'cpu'], message: 'must be at least 1m: the manifest writes whole millicores, and this is 0m' });
+        }
+        const memory = parseQuantity(value[side].memory);
+        if (memory !== undefined && Math.round(memory / 1024 ** 2) === 0) {
+          ctx.addIssue({ code: 'custom', path: [side, 'memory'], message: 'must be at least 1Mi: the manifest writes whole MiB, and this is 0Mi' });
+        }
+      }
       for (const resource of ['cpu', 'memory', 'ephemeralStorage'] as const) {
         const request = parseQuantity(value.requests[resource]);
         const limitText = value.limits[resource];
@@ -105,6 +136,34 @@ const resources = (defaults: ResourceDefaults) =>
       }
     })
     .describe('Container resources');
+
+/*
+ * Names a provider key must not take: each is either set by the stack in the server container
+ * (a provider key would silently replace it) or changes how the server's programs load, connect or
+ * trust certificates. test/safe-settings.test.ts checks that every variable the letta chart sets is here.
+ */
+const RESERVED_ENV_NAMES = new Set([
+  'HOME', 'USER', 'LOGNAME', 'PATH', 'SHELL', 'TMPDIR', 'NLTK_DATA', 'VLLM_API_BASE', 'ACCEPTABLE_ORIGINS',
+  'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE',
+  'HTTP_PROXY', 'HTTPS_PROXY', 'NO_PROXY', 'ALL_PROXY',
+]);
+const RESERVED_ENV_PREFIXES = ['LETTA_', 'LD_', 'PYTHON', 'PG', 'OTEL_', 'KUBERNETES_'];
+
+const providerApiKeys = z
+  .record(z.string(), secretKeyRef)
+  .superRefine((keys, ctx) => {
+    for (const name of Object.keys(keys)) {
+      const prefix = RESERVED_ENV_PREFIXES.find((reserved) => name.startsWith(reserved));
+      const problem = !ENV_NAME.test(name)
+        ? 'must be an environment variable name (A-Z, 0-9, "_", not starting with a digit) such as OPENAI_API_KEY'
+        : RESERVED_ENV_NAMES.has(name)
+          ? 'is reserved: the stack sets it, or it changes how the server loads, connects or trusts certificates'
+          : prefix
+            ? `is reserved: names starting with ${prefix} belong to the stack or change how the server runs`
+            : undefined;
+      if (problem) ctx.addIssue({ code: 'custom', path: [name], message: problem });
+    }
+  });
 
 const internetEgress = (enabled: boolean, purpose: string) =>
   z
@@ -122,8 +181,7 @@ const letta = z
     secure: z.boolean().default(false).describe('Password auth (SECURE=true); clients send "Authorization: Bearer <password>"'),
     serverPassword: secretKeyRef.optional().describe('Secret key holding LETTA_SERVER_PASSWORD; required when secure is true'),
     encryptionKey: secretKeyRef.optional().describe('Secret key holding LETTA_ENCRYPTION_KEY'),
-    providerApiKeys: z
-      .record(z.string().regex(ENV_NAME, 'must be an environment variable name such as OPENAI_API_KEY'), secretKeyRef)
+    providerApiKeys: providerApiKeys
       .default({})
       .describe('LLM provider keys: environment variable name -> Secret key (e.g. OPENAI_API_KEY)'),
     corsOrigins: z
@@ -162,7 +220,7 @@ const database = z
         development: z
           .boolean()
           .default(false)
-          .describe('Create the Secret with fixed, publicly known development credentials (local clusters only)'),
+          .describe('Create the Secret with fixed, publicly known development credentials; only a profile marked `local: true` (kind) may'),
       })
       .prefault({}),
     tls: z
@@ -216,8 +274,8 @@ const gateway = z
       .describe('Create a Gateway for the host in the stack namespace instead (HTTP on 80, or HTTPS on 443 with ingress.tlsSecretName)'),
     dataPlane: z
       .strictObject({
-        namespaceLabels: labels.describe("Labels of the namespace of the Gateway's data-plane pods"),
-        podLabels: labels.describe("Labels of the Gateway's data-plane pods"),
+        namespaceLabels: peerLabels('pods of every namespace').describe("Labels of the namespace of the Gateway's data-plane pods"),
+        podLabels: peerLabels('every pod of the selected namespaces').describe("Labels of the Gateway's data-plane pods"),
       })
       .optional()
       .describe("Where the Gateway's data-plane pods run (NetworkPolicy peer of Letta's port); required with gateway-api"),
@@ -246,10 +304,10 @@ const ingress = z
       .describe('Largest request body (file uploads)'),
     controller: z
       .strictObject({
-        namespaceLabels: labels
+        namespaceLabels: peerLabels('pods of every namespace')
           .default({ 'kubernetes.io/metadata.name': 'ingress-nginx' })
           .describe('Labels of the ingress controller namespace'),
-        podLabels: labels
+        podLabels: peerLabels('every pod of the selected namespaces')
           .default({ 'app.kubernetes.io/name': 'ingress-nginx', 'app.kubernetes.io/component': 'controller' })
           .describe('Labels of the ingress controller pods'),
       })
@@ -286,15 +344,40 @@ const telemetry = z
     exporter,
     resources: resources({ cpu: '50m', memory: '128Mi', ephemeralStorage: '1Gi', cpuLimit: '500m', memoryLimit: '512Mi', ephemeralStorageLimit: '2Gi' }),
   })
+  .superRefine((telemetry, ctx) => {
+    // The collector's GOMEMLIMIT (telemetry chart); the Go runtime reads 0MiB as "collect constantly".
+    const limit = parseQuantity(String(telemetry.resources?.limits?.memory));
+    if (limit !== undefined && toGoMemLimit(0.8 * limit) === '0MiB') {
+      ctx.addIssue({ code: 'custom', path: ['resources', 'limits', 'memory'], message: 'must be at least 2Mi: the collector\'s GOMEMLIMIT is 80% of it in whole MiB, and this gives 0MiB' });
+    }
+  })
   .prefault({})
   .describe('OpenTelemetry Collector (one agent per node)');
 
-const toleration = z.strictObject({
-  key: z.string().optional(),
-  operator: z.enum(['Exists', 'Equal']).default('Equal'),
-  value: z.string().optional(),
-  effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
-});
+// Kubernetes' own rules for a toleration (ValidateTolerations in the API server).
+const toleration = z
+  .strictObject({
+    key: z.string().regex(LABEL_KEY, 'must be a valid label key such as nvidia.com/gpu').optional(),
+    operator: z.enum(['Exists', 'Equal']).default('Equal'),
+    value: z.string().regex(LABEL_VALUE, 'must be a valid label value').optional(),
+    effect: z.enum(['NoSchedule', 'PreferNoSchedule', 'NoExecute']).optional(),
+  })
+  .superRefine((value, ctx) => {
+    if (value.operator === 'Exists' && value.value) {
+      ctx.addIssue({ code: 'custom', path: ['value'], message: 'must be empty when operator is Exists (it matches any value)' });
+    }
+    if (!value.key && value.operator !== 'Exists') {
+      ctx.addIssue({ code: 'custom', path: ['operator'], message: 'must be Exists when key is empty (a toleration of every taint)' });
+    }
+  });
+
+// A Hugging Face id is at most 96 characters of owner and 96 of name; room is left for a local path.
+const MODEL_NAME_MAX = 256;
+const modelName = z
+  .string()
+  .min(1, 'must not be empty')
+  .max(MODEL_NAME_MAX, `must be at most ${MODEL_NAME_MAX} characters`)
+  .refine((name) => !name.startsWith('-'), 'must not start with "-": vLLM would read it as a flag');
 
 /** Where vLLM computes: NVIDIA GPUs through the device plugin, or the node's CPUs. */
 export const VLLM_DEVICES = ['nvidia', 'cpu'] as const;
@@ -328,8 +411,8 @@ const vllm = z
       .default('nvidia')
       .describe('nvidia: GPUs through the device plugin; cpu: the node\'s CPUs (upstream\'s CPU image, no GPU request, selector or toleration)'),
     image: image.optional().describe('Container image (unset: vllm/vllm-openai:v0.33.0 for nvidia, vllm/vllm-openai-cpu:v0.32.0 for cpu)'),
-    model: z.string().min(1, 'must not be empty').default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
-    servedModelName: z.string().min(1, 'must not be empty').optional().describe('Model name in the API (unset: the model id)'),
+    model: modelName.default('Qwen/Qwen3-0.6B').describe('Hugging Face model id'),
+    servedModelName: modelName.optional().describe('Model name in the API (unset: the model id)'),
     maxModelLen: wholeNumber().min(1, 'must be at least 1').default(8000).describe('--max-model-len'),
     dtype: z
       .enum(['auto', 'float32', 'bfloat16', 'float16'])
@@ -347,7 +430,11 @@ const vllm = z
       .array(toleration)
       .optional()
       .describe('Tolerations (unset: the nvidia.com/gpu NoSchedule taint for nvidia, none for cpu)'),
-    shmSize: quantity.default('2Gi').describe('/dev/shm size (memory-backed; counts against the memory limit)'),
+    shmSize: quantity
+      // The manifest writes the size in whole MiB.
+      .refine((text) => Math.round((parseQuantity(text) ?? 1024 ** 2) / 1024 ** 2) > 0, 'must be at least 1Mi: the manifest writes whole MiB, and this is 0Mi')
+      .default('2Gi')
+      .describe('/dev/shm size (memory-backed; counts against the memory limit)'),
     cpu: z
       .strictObject({
         kvCacheSpaceGiB: wholeNumber()
@@ -373,7 +460,16 @@ const vllm = z
       .min(60, 'must be at least 60 seconds')
       .default(1800)
       .describe('Model download and load budget'),
-    extraArgs: z.array(z.string()).default([]).describe('Extra vLLM arguments'),
+    extraArgs: z
+      .array(z.string())
+      .superRefine((args, ctx) => {
+        args.forEach((arg, index) => {
+          const owned = ownedVllmFlag(arg);
+          if (owned) ctx.addIssue({ code: 'custom', path: [index], message: `must not set ${owned}: the chart sets it (see the vllm settings)` });
+        });
+      })
+      .default([])
+      .describe('Extra vLLM arguments; the ones the chart sets (--host, --port, the model, ...) cannot be overridden'),
     resources: resources({ cpu: '2', memory: '16Gi', ephemeralStorage: '2Gi', cpuLimit: '8', memoryLimit: '24Gi', ephemeralStorageLimit: '4Gi' }),
     internetEgress: internetEgress(true, 'model download from the Hugging Face hub'),
   })
@@ -409,14 +505,60 @@ const vllm = z
   .prefault({})
   .describe('vLLM OpenAI-compatible inference server, on NVIDIA GPUs or on CPUs');
 
-// Five cron fields (minute hour day-of-month month day-of-week), as a CronJob's schedule takes them.
-const CRON_FIELD = /^[0-9A-Za-z*?\/,-]+$/;
-const cronSchedule = z
-  .string()
-  .refine((text) => {
-    const fields = text.trim().split(/\s+/);
-    return fields.length === 5 && fields.every((field) => CRON_FIELD.test(field));
-  }, 'must be a cron schedule of five fields (minute hour day-of-month month day-of-week) such as "0 3 * * *"');
+/*
+ * Five cron fields (minute hour day-of-month month day-of-week), checked as the CronJob controller
+ * parses them (robfig/cron's standard parser): each field a comma list of "*", "?" (day fields),
+ * a value or a range "a-b", optionally with a step "/n"; names for months and days. A few lines
+ * instead of a library: JavaScript cron libraries each accept a different dialect.
+ */
+const CRON_FIELDS = [
+  { name: 'minute', min: 0, max: 59 },
+  { name: 'hour', min: 0, max: 23 },
+  { name: 'day of month', min: 1, max: 31, any: true },
+  { name: 'month', min: 1, max: 12, names: ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'] },
+  { name: 'day of week', min: 0, max: 6, any: true, names: ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] },
+];
+
+/** Why a cron schedule is not one the CronJob controller accepts, or undefined when it is. */
+export function cronProblem(schedule: string): string | undefined {
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 5) return `has ${fields.length} fields`;
+  for (const [index, field] of fields.entries()) {
+    const { name, min, max, any, names } = CRON_FIELDS[index];
+    const value = (text: string) => {
+      const named = names?.indexOf(text.toLowerCase()) ?? -1;
+      if (named >= 0) return named + min;
+      return /^[0-9]+$/.test(text) ? Number(text) : NaN;
+    };
+    for (const item of field.split(',')) {
+      const [range, step, ...rest] = item.split('/');
+      if (rest.length > 0 || (step !== undefined && !(/^[0-9]+$/.test(step) && Number(step) > 0))) return `${name} "${item}" has a bad step`;
+      if (range === '*' || (any && range === '?')) continue;
+      const [first, last, ...more] = range.split('-').map(value);
+      const bounds = last === undefined ? [first] : [first, last];
+      if (more.length > 0 || bounds.some((bound) => !(bound >= min && bound <= max))) return `${name} "${item}" is outside ${min}-${max}`;
+      if (last !== undefined && first > last) return `${name} "${item}" is a range that runs backwards`;
+    }
+  }
+  return undefined;
+}
+
+const cronSchedule = z.string().superRefine((text, ctx) => {
+  const problem = cronProblem(text);
+  if (problem) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `must be a cron schedule of five fields (minute hour day-of-month month day-of-week) such as "0 3 * * *"; this one ${problem}`,
+    });
+  }
+});
+
+/*
+ * The time zones the runtime knows (the IANA database it carries), plus the UTC spellings it
+ * lists under another name. The CronJob controller checks the zone against Go's copy of that
+ * database, so a zone unknown here would be refused there.
+ */
+const TIME_ZONES = new Set([...Intl.supportedValuesOf('timeZone'), 'UTC', 'Etc/UTC']);
 
 const backupClaim = z
   .strictObject({
@@ -430,7 +572,11 @@ const backupS3 = z
   .strictObject({
     endpoint: z
       .url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://s3.eu-west-1.amazonaws.com' })
-      .describe('S3 endpoint URL; reached as a public address (the NetworkPolicy opens its port to public IPv4 only)'),
+      .describe('S3 endpoint URL; reached as a public address (the NetworkPolicy opens its port to public IPv4 only); https unless plainHttp is true'),
+    plainHttp: z
+      .boolean()
+      .default(false)
+      .describe('Accept an http:// endpoint: dumps (the whole database) travel unencrypted and its port opens to every public address'),
     bucket: z
       .string()
       .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'must be an S3 bucket name (3 to 63 of a-z, 0-9, ".", "-")')
@@ -453,6 +599,15 @@ const backupS3 = z
       })
       .describe('Credentials of the bucket, from a Secret you create'),
   })
+  .superRefine((s3, ctx) => {
+    if (typeof s3.endpoint === 'string' && /^http:/i.test(s3.endpoint) && !s3.plainHttp) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['endpoint'],
+        message: 'must be https://: over http the database dumps travel in cleartext to a public address; set backup.s3.plainHttp: true only for a store on a network you trust',
+      });
+    }
+  })
   .optional()
   .describe('The S3-compatible bucket of the dumps (target s3): AWS S3, MinIO, Ceph RGW, R2, ...');
 
@@ -462,7 +617,7 @@ const backup = z
     schedule: cronSchedule.default('0 3 * * *').describe('When the scheduled backup runs (cron, in timeZone)'),
     timeZone: z
       .string()
-      .regex(/^[A-Za-z]+(?:[/_+-][A-Za-z0-9]+)*$/, 'must be an IANA time zone such as Etc/UTC or Europe/Berlin')
+      .refine((zone) => TIME_ZONES.has(zone), 'must be an IANA time zone such as Etc/UTC or Europe/Berlin')
       .default('Etc/UTC')
       .describe('Time zone of the schedule'),
     retention: wholeNumber().min(1, 'must keep at least 1 dump').default(7).describe('Scheduled dumps kept; older ones are deleted after each new dump'),
@@ -492,9 +647,29 @@ const backup = z
   .prefault({})
   .describe('Database backups: pg_dump on a schedule and before migrations, to a claim or S3');
 
+// Namespaces of the cluster itself; "kube-" is reserved for them.
+const CLUSTER_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+/** Who else owns the stack's namespace, if anyone: the cluster or the entry's controller. */
+function namespaceOwner(config: { namespace?: unknown; ingress?: z.output<typeof ingress> }): string | undefined {
+  const namespace = config.namespace;
+  if (typeof namespace !== 'string') return undefined;
+  if (CLUSTER_NAMESPACES.includes(namespace) || namespace.startsWith('kube-')) return 'the cluster';
+  const gateway = config.ingress?.gateway;
+  const entryNamespaces = [
+    'ingress-nginx',
+    config.ingress?.controller?.namespaceLabels?.['kubernetes.io/metadata.name'],
+    gateway?.dataPlane?.namespaceLabels?.['kubernetes.io/metadata.name'],
+    gateway?.parentRef?.namespace,
+  ];
+  return entryNamespaces.includes(namespace) ? 'the ingress controller or the Gateway (ingress settings)' : undefined;
+}
+
 export const settingsSchema = z
   .strictObject({
-    namespace: dnsLabel.default('letta').describe('Namespace for every object of the stack'),
+    namespace: dnsLabel
+      .default('letta')
+      .describe("Namespace for every object of the stack; not default, kube-*, ingress-nginx or the entry controller's namespace"),
     imagePullPolicy: z
       .enum(['Always', 'IfNotPresent', 'Never'])
       .optional()
@@ -512,6 +687,14 @@ export const settingsSchema = z
       // Runs even when fields failed (see `when`), so one run reports every problem; each check
       // therefore tolerates values of the wrong type.
       const { letta, redis, vllm } = config;
+      const owner = namespaceOwner(config);
+      if (owner) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['namespace'],
+          message: `must not be "${config.namespace}": it belongs to ${owner}; the stack's default-deny policies and restricted Pod Security would land on it, and kubectl delete -f dist/ would delete it`,
+        });
+      }
       if (typeof letta?.replicas === 'number' && letta.replicas > 1 && redis?.enabled === false) {
         ctx.addIssue({
           code: 'custom',

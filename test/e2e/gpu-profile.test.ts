@@ -86,6 +86,7 @@ describe('the gpu run\'s values and arguments', () => {
     const store = { endpoint: 'http://203.0.113.11:9000', bucket: 'letta-backups', accessKeyId: 'key-id-2f9c', secretAccessKey: 'secret-key-81d0a7', container: 'c', dataDir: '/data' };
     const settings = loadSettings({ profile: 'gpu' });
     expect(gpuRunValues(store)).toMatchObject({ backup: { target: 's3', s3: { endpoint: store.endpoint, bucket: 'letta-backups', credentials: { secretName: 'letta-backup-s3' } } } });
+    expect(() => loadSettings({ profile: 'gpu', values: gpuRunValues(store) })).not.toThrow();
     expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.accessKeyId);
     expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.secretAccessKey);
     expect(settings.vllm.resources.requests.cpu).toBe('2');

@@ -40,7 +40,9 @@ const IMAGE_PULL_WAITS = ['ErrImagePull', 'ImagePullBackOff'];
 export function gpuRunValues(store: ObjectStore | undefined): unknown {
   const values = { vllm: { resources: { requests: { cpu: '100m' } } } };
   if (!store) return values;
-  return { ...values, backup: { target: 's3', s3: { endpoint: store.endpoint, bucket: store.bucket, prefix: S3_PREFIX, credentials: { secretName: S3_SECRET } } } };
+  // The store beside the cluster serves plain HTTP, and no packet of it leaves the machine.
+  const s3 = { endpoint: store.endpoint, plainHttp: true, bucket: store.bucket, prefix: S3_PREFIX, credentials: { secretName: S3_SECRET } };
+  return { ...values, backup: { target: 's3', s3 } };
 }
 
 /** The shell commands of the README's GPU section, in order, comments and blank lines left out. */
