@@ -18,7 +18,7 @@ apt-get update -qq
 # with InvalidCxxCompiler; upstream has gcc-15, this is bookworm's g++ 12), ca-certificates.
 apt-get install -y -qq --no-install-recommends python3 python3-dev g++ libtcmalloc-minimal4 libnuma1 \
   ca-certificates >/dev/null
-apt-get clean
+# (No apt-get clean: the archive folder is build.sh's cache of .deb files, mounted over it.)
 rm -rf /var/lib/apt/lists/* /var/log/apt/* /var/log/dpkg.log
 
 export UV_NO_PROGRESS=1 UV_PYTHON_PREFERENCE=only-system UV_PYTHON_DOWNLOADS=never \
