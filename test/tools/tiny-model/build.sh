@@ -5,7 +5,7 @@
 # (hub/models--letta-k8s--tiny-tool-caller/...): unpacked into the model-cache volume mounted at
 # /var/cache/models, HF_HOME=/var/cache/models/huggingface and HF_HUB_OFFLINE=1 serve it by its id.
 # Prints the tarball's path. Cached in ${LETTA_K8S_CACHE:-~/.cache/letta-k8s}/models, keyed by
-# the script's hash and the twin's recipe hash: made once (about 20 s), then reused.
+# the script's hash and the twin's recipe hash: made once (a few seconds), then reused.
 #   test/tools/tiny-model/build.sh      (needs docker and test/tools/images/build.sh vllm-cpu)
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

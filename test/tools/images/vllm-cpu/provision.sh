@@ -27,12 +27,11 @@ export UV_NO_PROGRESS=1 UV_PYTHON_PREFERENCE=only-system UV_PYTHON_DOWNLOADS=nev
 export SSL_CERT_FILE=/tmp/build-ca-certificates.crt UV_NATIVE_TLS=1
 "$uv" venv --quiet --python /usr/bin/python3 "$venv"
 export VIRTUAL_ENV=$venv
-# Byte-compiled here: with a read-only root file system Python cannot write __pycache__, and
-# would compile every module again at each start.
 # triton (0.7 GB) is left out: PyPI's is the CUDA build, which vLLM turns off on CPU ("Triton is
 # installed, but doesn't include CPU backend"); upstream's CPU image has triton-cpu, built from
 # GitHub. torch imports without it. The nvidia-* libraries (2.7 GB) stay: PyPI's torch 2.13.0
-# does not import without them.
+# does not import without them. Byte-compiled here: with a read-only root file system Python
+# cannot write __pycache__, and would compile every module again at each start.
 grep -v '^triton==' "$requirements" > /tmp/requirements-installed.txt
 "$uv" pip install --quiet --compile-bytecode --no-deps -r /tmp/requirements-installed.txt
 rm /tmp/requirements-installed.txt
