@@ -147,21 +147,30 @@ export async function heldStream(
     stream_tokens: true,
     max_steps: 2,
   });
-  for await (const event of stream as AsyncIterable<LettaStreamingResponse>) {
-    const type = event.message_type ?? 'unknown';
-    firstEventSeconds ??= (Date.now() - started) / 1000;
-    if (events.at(-1) !== type) events.push(type);
-    if (type === 'tool_call_message' && !held) {
-      held = true;
-      const runId = (event as { run_id?: string | null }).run_id;
-      if (!runId) problems.push('the tool call event names no run');
-      else await whileHeld({ runId, runStatus: String((await sdk.runs.retrieve(runId)).status) });
+  try {
+    for await (const event of stream as AsyncIterable<LettaStreamingResponse>) {
+      const type = event.message_type ?? 'unknown';
+      firstEventSeconds ??= (Date.now() - started) / 1000;
+      if (events.at(-1) !== type) events.push(type);
+      if (type === 'tool_call_message' && !held) {
+        held = true;
+        const runId = (event as { run_id?: string | null }).run_id;
+        if (!runId) problems.push('the tool call event names no run');
+        else {
+          const runStatus = String((await sdk.runs.retrieve(runId)).status);
+          // Not released on failure: the tool gives up by itself and answers "never released".
+          await whileHeld({ runId, runStatus }).catch((error: Error) => problems.push(`while the tool held: ${error.message}`));
+        }
+      }
+      if (type === 'tool_return_message') {
+        const message = event as { tool_return?: string; id: string };
+        toolPod = message.tool_return;
+        conversation.stored.push({ agent: conversation.holdingAgent, type, id: message.id });
+      }
     }
-    if (type === 'tool_return_message') {
-      const message = event as { tool_return?: string; id: string };
-      toolPod = message.tool_return;
-      conversation.stored.push({ agent: conversation.holdingAgent, type, id: message.id });
-    }
+  } catch (error) {
+    // A reset shows here (undici says "terminated"): the stream ended without its final events.
+    problems.push(`the stream broke off after ${events.join(', ') || 'no event'}: ${(error as Error).message}`);
   }
   if (!held) problems.push('no tool call arrived');
   if (!events.includes('stop_reason')) problems.push(`the stream ended without a stop reason (events: ${events.join(', ')})`);

