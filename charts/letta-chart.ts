@@ -2,7 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentChart, ComponentChartProps } from '../lib/component-chart';
-import { SecretKeyRef } from '../lib/config/schema';
+import { DEFAULT_DRAIN_SECONDS, SecretKeyRef } from '../lib/config/schema';
 import { BACKUP_KIND_LABEL } from '../lib/backup-pod';
 import { BACKUP_ENV } from '../lib/backup-scripts';
 import { DATABASE_PASSWORD_KEY } from '../lib/database-secret';
@@ -130,7 +130,7 @@ export class LettaChart extends ComponentChart {
       kplus.Probe.fromHttpGet(path, { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
     // uvicorn stops on SIGTERM only once its open responses have ended (Letta sets no shutdown
     // timeout): an agent stream finishes its run unless the grace period runs out first.
-    const drainSeconds = letta.drainSeconds ?? ingress.streamTimeoutSeconds;
+    const drainSeconds = letta.drainSeconds ?? Math.min(DEFAULT_DRAIN_SECONDS, ingress.streamTimeoutSeconds);
     const pgIsReady = `until pg_isready -h ${db.host} -p ${db.port} -U ${database.user} -d ${database.databaseName}; do echo "waiting for ${db.host}"; sleep 2; done`;
 
     // Logs and traces under LETTA_DIR, temporary files under /tmp.

@@ -36,6 +36,7 @@ describe('settings validation', () => {
     ['too little memory for vLLM\'s KV cache on CPUs', { vllm: { enabled: true, device: 'cpu', cpu: { kvCacheSpaceGiB: 8 }, resources: { limits: { memory: '10Gi' } } } }, 'vllm.resources.limits.memory: must be at least 3Gi plus vllm.cpu.kvCacheSpaceGiB (8Gi)'],
     ['an unknown vLLM device', { vllm: { device: 'tpu' } }, 'vllm.device'],
     ['a negative drain', { letta: { drainSeconds: -1 } }, 'letta.drainSeconds: must not be negative'],
+    ['a drain longer than the stream timeout', { letta: { drainSeconds: 4000 } }, 'letta.drainSeconds: must not exceed ingress.streamTimeoutSeconds (3600)'],
     ['a wrong exporter type', { telemetry: { exporter: { type: 'jaeger' } } }, 'telemetry.exporter.type'],
     ['a ClickHouse exporter without its password', { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch:9000' } } }, 'telemetry.exporter.password'],
   ])('GIVEN %s WHEN validated THEN the problem names the field and the reason', (_case, values, expected) => {

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
 import { parseQuantity } from '../lib/quantity';
 import { loadSettings } from '../lib/config/load';
+import { DEFAULT_DRAIN_SECONDS } from '../lib/config/schema';
 import { COMPONENTS, Topology } from '../lib/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
 import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
@@ -288,17 +289,19 @@ describe('Letta server', () => {
     expect(server.startupProbe.periodSeconds * server.startupProbe.failureThreshold).toBe(900);
   });
 
-  it('GIVEN the stream timeout WHEN synthesized THEN a stopping server may drain its streams that long after a pause in which it keeps serving', () => {
+  it('GIVEN the drain budget WHEN synthesized THEN a stopping server may drain its streams that long after a pause in which it keeps serving, within the stream timeout', () => {
     const graceOf = (values: unknown) => {
       const documents = renderProfile('kind', values).documents;
       const spec = podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name));
       const pause = Number(lettaServer(documents).lifecycle.preStop.exec.command[1]);
       return { grace: spec.terminationGracePeriodSeconds, pause };
     };
-    const tied = graceOf({ ingress: { streamTimeoutSeconds: 900 } });
-    expect(tied.pause).toBeGreaterThan(0);
-    expect(tied.grace).toBe(tied.pause + 900);
-    expect(graceOf({ letta: { drainSeconds: 120 } }).grace).toBe(tied.pause + 120);
+    const byDefault = graceOf({});
+    expect(byDefault.pause).toBeGreaterThan(0);
+    expect(byDefault.grace).toBe(byDefault.pause + DEFAULT_DRAIN_SECONDS);
+    // Never longer than the ingress keeps a silent stream open.
+    expect(graceOf({ ingress: { streamTimeoutSeconds: 120 } }).grace).toBe(byDefault.pause + 120);
+    expect(graceOf({ letta: { drainSeconds: 1800 } }).grace).toBe(byDefault.pause + 1800);
   });
 
   it('GIVEN one replica (kind) or two (gpu) WHEN synthesized THEN a disruption budget exists only for two', () => {

@@ -174,6 +174,14 @@ const internetEgress = (enabled: boolean, purpose: string) =>
     .prefault({})
     .describe(`Egress to the internet (public IPv4 only; never private ranges or the cluster): ${purpose}`);
 
+/**
+ * Letta's default drain: an agent run of many steps, held tools included (Letta's tool sandbox
+ * gives a tool 180 s). Not the stream timeout itself: Kubernetes' namespace deletion waits for the
+ * longest grace period of the pods it deleted, whether they exited or not (measured: 3610 s of
+ * grace held `kubectl delete namespace` for an hour), and Redis lets a cut stream resume.
+ */
+export const DEFAULT_DRAIN_SECONDS = 300;
+
 const letta = z
   .strictObject({
     image: image.default('letta/letta:0.16.8'),
@@ -201,7 +209,7 @@ const letta = z
       .min(0, 'must not be negative')
       .optional()
       .describe(
-        'How long a stopping server may finish its open requests and agent streams once it has left the Service (unset: ingress.streamTimeoutSeconds, the longest a stream may stay silent)',
+        `How long a stopping server may finish its open requests and agent streams once it has left the Service; at most ingress.streamTimeoutSeconds (unset: ${DEFAULT_DRAIN_SECONDS}, or the stream timeout if shorter). Deleting the namespace waits this long too`,
       ),
     resources: resources({ cpu: '500m', memory: '1Gi', ephemeralStorage: '1Gi', cpuLimit: '2', memoryLimit: '4Gi', ephemeralStorageLimit: '2Gi' }),
     internetEgress: internetEgress(true, 'LLM provider APIs'),
@@ -708,6 +716,14 @@ export const settingsSchema = z
           code: 'custom',
           path: ['database', 'tls', 'secretName'],
           message: `is required when database.tls.mode is ${tls.mode}: name the TLS Secret (tls.crt, tls.key, ca.crt) that Postgres serves`,
+        });
+      }
+      const streamTimeout = config.ingress?.streamTimeoutSeconds;
+      if (typeof letta?.drainSeconds === 'number' && typeof streamTimeout === 'number' && letta.drainSeconds > streamTimeout) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['letta', 'drainSeconds'],
+          message: `must not exceed ingress.streamTimeoutSeconds (${streamTimeout}): the ingress cuts a stream silent that long anyway, and a longer grace period only delays deletions`,
         });
       }
       if (letta?.secure === true && !letta.serverPassword) {

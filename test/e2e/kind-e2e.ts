@@ -350,7 +350,7 @@ async function runChecks(
     await waitForStack(context, 5 * MINUTE);
     return [await readBackWithin(letta, written, 3 * MINUTE)];
   });
-  const drained = agents ? ` while an agent's stream is open on the pod being replaced, which ends it with its final events (vllm/${agents.conversation.model})` : '';
+  const drained = agents ? ` while an agent's stream is open on the pod being replaced, which ends it with its final events (${agents.conversation.model})` : '';
   await guarded([`a rolling restart of letta-server under load fails no request through ${ingress.controller}${drained}`], async () => {
     const lettaPods = topology.component('letta').selector;
     const podsBefore = (await kubectl.pods(lettaPods, topology.namespace)).map((pod) => pod.metadata.name);
@@ -381,7 +381,7 @@ async function runChecks(
   if (topology.has('telemetry')) {
     await guarded(['the collector received Letta\'s traces'], async () => [await tracesProblems(context, scope, letta)]);
     if (agents) {
-      await guarded([`the collector's file output holds an agent step's spans, its LLM request to vllm/${agents.conversation.model} among them`], async () => [
+      await guarded([`the collector's file output holds an agent step's spans, its LLM request to ${agents.conversation.model} among them`], async () => [
         await agentStepSpanProblems(context, scope),
       ]);
     }
@@ -459,7 +459,16 @@ async function agentTurnChecks(
     const selector = labelSelector(topology.component('letta').selector);
     await kubectl.check(['delete', 'pod', '--namespace', namespace, '--selector', selector, '--wait=true', '--timeout=180s'], { timeoutMs: 4 * MINUTE });
     await waitForStack(context, 10 * MINUTE);
-    return [await storedReplyProblems(sdk, agents.conversation)];
+    // Ready is not yet routed: the ingress learns the new endpoint a moment later (Traefik said 503 meanwhile).
+    let problems: string[] = ['no attempt'];
+    await pollUntil(
+      async () => {
+        problems = await storedReplyProblems(sdk, agents.conversation).catch((error: Error) => [error.message]);
+        return problems.length === 0 ? true : undefined;
+      },
+      { timeoutMs: 3 * MINUTE, intervalMs: 5_000, clock: realClock },
+    );
+    return [problems];
   });
 
   await guarded([`vLLM's compile caches outlive its pod on the model cache claim, and a restarted vLLM serves again (${on})`], async () => {
