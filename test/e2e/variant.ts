@@ -57,6 +57,11 @@ export async function withVariantStack<T>(
     const settings = loadSettings({ profile: options.profile, valuesFile });
     const topology = new Topology(settings);
     base.log(`${options.label}: removing namespace ${topology.namespace} of the previous run`);
+    // Workloads first, then the namespace: the namespace controller waits out the longest grace
+    // period of the pods it finds (Letta's covers its drain), even when they exit at once.
+    const namespace = ['--namespace', topology.namespace];
+    await base.kubectl.check(['delete', 'deployments,statefulsets,daemonsets,cronjobs,jobs', '--all', ...namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
+    await base.kubectl.check(['wait', '--for=delete', 'pods', '--all', ...namespace, '--timeout=300s'], { timeoutMs: 6 * MINUTE });
     await base.kubectl.check(['delete', 'namespace', topology.namespace, '--wait=true', '--timeout=300s'], { timeoutMs: 6 * MINUTE });
     const { dir, objects } = await synthesize(options.shell, options.repoRoot, options.profile, valuesFile);
     return await install({ context: { ...base, settings, topology }, dir, objects, valuesFile });
