@@ -21,6 +21,31 @@ const lettaContainers = (documents: readonly KubeObject[]) => {
   const spec = lettaPod(documents);
   return { migrate: spec.initContainers.find((c: any) => c.name === 'migrate'), server: spec.containers.find((c: any) => c.name === 'server') };
 };
+const PYTHON = process.env.PYTHON ?? 'python3';
+
+/**
+ * Runs `python3 ARGS` with `env` added, killed after 60 s; `onStdout` sees the output so far and
+ * may stop the process with SIGTERM. Resolves with the exit code and the output once it exits.
+ */
+function runPython(args: readonly string[], env: Record<string, string>, onStdout?: (stdout: string, stop: () => void) => void) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const proc = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
+    proc.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      onStdout?.(stdout, () => proc.kill('SIGTERM'));
+    });
+    proc.stderr.on('data', (chunk) => (stderr += chunk));
+    proc.on('error', reject);
+    proc.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
 const withVerifiedTls = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
 
 describe('database URI: one that the server (asyncpg) and alembic (pg8000) both accept', () => {
@@ -103,38 +128,22 @@ describe('no secret in the logs', () => {
 
   describe('the filter, run with python3', () => {
     let work: string;
-    const python = process.env.PYTHON ?? 'python3';
     beforeAll(() => {
       work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-redact-'));
       fs.writeFileSync(path.join(work, 'redact_output.py'), REDACT_OUTPUT_PY);
     });
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
-    /** Runs `redact_output.py -- python3 -c CHILD`; resolves with its output once it exits. */
-    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) =>
-      new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-        const proc = spawn(python, [path.join(work, 'redact_output.py'), '--', python, '-c', child], {
-          env: { ...process.env, ...env },
-          stdio: ['ignore', 'pipe', 'pipe'],
-        });
-        let stdout = '';
-        let stderr = '';
-        let signalled = false;
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-        proc.stdout.on('data', (chunk) => {
-          stdout += chunk;
-          if (signalAfterLine && !signalled && stdout.includes(signalAfterLine)) {
-            signalled = true;
-            proc.kill('SIGTERM');
-          }
-        });
-        proc.stderr.on('data', (chunk) => (stderr += chunk));
-        proc.on('error', reject);
-        proc.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout, stderr });
-        });
+    /** Runs `redact_output.py -- python3 -c CHILD`, sending SIGTERM once `signalAfterLine` is printed. */
+    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) => {
+      let signalled = false;
+      return runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, (stdout, stop) => {
+        if (signalAfterLine && !signalled && stdout.includes(signalAfterLine)) {
+          signalled = true;
+          stop();
+        }
       });
+    };
 
     const password = 'Zq7-letta_pw.Secret~42';
     const serverPassword = 'srv+pass/word=1';
@@ -223,7 +232,6 @@ describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLL
 
   describe('wait_for_models.py, run with python3', () => {
     let work: string;
-    const python = process.env.PYTHON ?? 'python3';
     beforeAll(() => {
       work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-wait-'));
       fs.writeFileSync(path.join(work, 'wait_for_models.py'), WAIT_FOR_MODELS_PY);
@@ -231,20 +239,7 @@ describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLL
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
     const waitFor = (url: string, budgetSeconds: number) =>
-      new Promise<{ code: number | null; stdout: string }>((resolve, reject) => {
-        const proc = spawn(python, [path.join(work, 'wait_for_models.py')], {
-          env: { ...process.env, [WAIT_FOR_MODELS_ENV.healthUrl]: url, [WAIT_FOR_MODELS_ENV.waitSeconds]: String(budgetSeconds) },
-          stdio: ['ignore', 'pipe', 'inherit'],
-        });
-        let stdout = '';
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-        proc.stdout.on('data', (chunk) => (stdout += chunk));
-        proc.on('error', reject);
-        proc.on('close', (code) => {
-          clearTimeout(timer);
-          resolve({ code, stdout });
-        });
-      });
+      runPython([path.join(work, 'wait_for_models.py')], { [WAIT_FOR_MODELS_ENV.healthUrl]: url, [WAIT_FOR_MODELS_ENV.waitSeconds]: String(budgetSeconds) });
 
     it('GIVEN a server that answers only from its third health check WHEN waited for THEN the wait ends once it answers', { timeout: 90_000 }, async () => {
       let checks = 0;
