@@ -9,7 +9,7 @@ import { ComponentId } from './topology';
  * without a reason.
  */
 
-/** A kube-linter check name (test/tools/kube-linter.yaml lists those that run). */
+/** A kube-linter check name (tools/kube-linter.yaml lists those that run). */
 export type KubeLinterCheck = string;
 /** A checkov Kubernetes check id. */
 export type CheckovCheck = `CKV_K8S_${number}` | `CKV2_K8S_${number}`;

@@ -13,12 +13,12 @@ import {
   getObject,
   type KubeObject,
   startControlPlane,
-} from './apiserver';
+} from '../tools/apiserver';
 import * as fs from 'node:fs';
 import { pollUntil, realClock } from './e2e/readiness';
-import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from './support/fixtures';
-import { available } from './support/requirements';
-import { renderProfile } from './support/render';
+import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from '../tools/fixtures';
+import { available } from '../tools/requirements';
+import { renderProfile } from '../tools/render';
 
 const binaries = findControlPlaneBinaries();
 const runnable = available('apiserver', 'missing' in binaries ? binaries.missing : undefined);

@@ -8,10 +8,10 @@ import { loadSettings, SettingsError } from '../lib/config/load';
 import { BACKUP_ENV, DATABASE_SH, DUMP_FOLDERS } from '../lib/backup-scripts';
 import { backupTaskManifest, BackupTaskError } from '../lib/backup-tasks';
 import { COMPONENTS, Topology } from '../lib/topology';
-import { PROBE_ADDRESSES } from './support/netpol/evaluator';
-import { expectedConnections, stackConnections } from './support/netpol/matrix';
-import { findObject, KubeObject, renderProfile } from './support/render';
-import { EXTERNAL, stackWithController } from './support/stack-netpol';
+import { PROBE_ADDRESSES } from '../tools/netpol/evaluator';
+import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
+import { findObject, KubeObject, renderProfile } from '../tools/render';
+import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
 import { envOf, podSpecOf, secretBehindFile } from './support/workloads';
 
 /*

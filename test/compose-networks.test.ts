@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../lib/config/load';
 import { ClientId, COMPONENTS, EDGES, edgeProblem, NETWORKS, networksOf, Topology } from '../lib/topology';
-import { CLUSTER_DNS_PROBE, connectivity, PROBE_ADDRESSES } from './support/netpol/evaluator';
-import { PROFILES } from './support/render';
-import { stackComponentIds } from './support/netpol/matrix';
-import { EXTERNAL, stackWithController } from './support/stack-netpol';
+import { CLUSTER_DNS_PROBE, connectivity, PROBE_ADDRESSES } from '../tools/netpol/evaluator';
+import { PROFILES } from '../tools/render';
+import { stackComponentIds } from '../tools/netpol/matrix';
+import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
 
 /*
  * The compose model: a component joins networks; two parties may talk only over a network both

@@ -2,11 +2,11 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../lib/config/load';
 import { COMPONENTS, portOf, Topology } from '../lib/topology';
-import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
-import { expectedConnections, stackConnections } from './support/netpol/matrix';
-import { formatConnection } from './support/netpol/evaluator';
-import { GATEWAY_API_VALUES, ownGatewayValues } from './support/fixtures';
-import { stackWithController, TRAEFIK_DATA_PLANE } from './support/stack-netpol';
+import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
+import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
+import { formatConnection } from '../tools/netpol/evaluator';
+import { GATEWAY_API_VALUES, ownGatewayValues } from '../tools/fixtures';
+import { stackWithController, TRAEFIK_DATA_PLANE } from '../tools/stack-netpol';
 
 const DATA_PLANE = GATEWAY_API_VALUES.ingress.gateway.dataPlane;
 const kinds = (documents: readonly KubeObject[]) => documents.map((doc) => doc.kind);

@@ -7,7 +7,7 @@ import { loadSettings, SettingsError } from '../lib/config/load';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../lib/letta-scripts';
-import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
+import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
 import { containersOf, envOf, podSpecOf } from './support/workloads';
 
 /*

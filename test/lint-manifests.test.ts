@@ -1,8 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS, LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/lint-exceptions';
-import { VARIANTS } from './support/fixtures';
-import { renderProfile } from './support/render';
-import { available } from './support/requirements';
+import { VARIANTS } from '../tools/fixtures';
+import { renderProfile } from '../tools/render';
+import { available } from '../tools/requirements';
 import {
   Linter,
   formatFindings,
@@ -14,7 +14,7 @@ import {
   pinnedLinters,
   runLinter,
   skipAnnotationProblems,
-} from './tools/linters';
+} from '../tools/linters';
 
 // A linter run on a whole profile takes seconds (checkov starts a Python interpreter with hundreds
 // of checks); this bounds a hung run, it asserts nothing about speed.

@@ -24,9 +24,9 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { connectivity, PROBE_ADDRESSES, probePods, workloadsFrom } from './support/netpol/evaluator';
-import { AddressRange } from './support/netpol/ip';
-import { equal, format, NO_PORTS, portSet, PortSet, union } from './support/netpol/ports';
+import { connectivity, PROBE_ADDRESSES, probePods, workloadsFrom } from '../tools/netpol/evaluator';
+import { AddressRange } from '../tools/netpol/ip';
+import { equal, format, NO_PORTS, portSet, PortSet, union } from '../tools/netpol/ports';
 import {
   AnalyzerListing,
   findNetpolAnalyzer,
@@ -37,9 +37,9 @@ import {
   parseWorkload,
   probeManifests,
 } from './support/netpol-analyzer';
-import { INGRESS_NGINX_MANIFEST } from './support/fixtures';
-import { loadManifests, PROFILES, renderProfile } from './support/render';
-import { available } from './support/requirements';
+import { INGRESS_NGINX_MANIFEST } from '../tools/fixtures';
+import { loadManifests, PROFILES, renderProfile } from '../tools/render';
+import { available } from '../tools/requirements';
 
 const analyzer = findNetpolAnalyzer();
 const runnable = available('netpol-analyzer', 'missing' in analyzer ? analyzer.missing : undefined);

@@ -17,7 +17,7 @@ import {
   PROBE_ADDRESSES,
   probePods,
   workloadsFrom,
-} from './support/netpol/evaluator';
+} from '../tools/netpol/evaluator';
 
 // ---------------------------------------------------------------------------------------------
 // Builders: just enough of each object for the evaluator.

@@ -1,13 +1,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { asPeer, CLUSTER_DNS_PROBE, formatConnection, NetworkPolicyEvaluator, OUTSIDER_PROBE, PROBE_ADDRESSES, workloadsFrom } from './support/netpol/evaluator';
-import { isEmpty } from './support/netpol/ports';
-import { expectedConnections, stackConnections } from './support/netpol/matrix';
+import { asPeer, CLUSTER_DNS_PROBE, formatConnection, NetworkPolicyEvaluator, OUTSIDER_PROBE, PROBE_ADDRESSES, workloadsFrom } from '../tools/netpol/evaluator';
+import { isEmpty } from '../tools/netpol/ports';
+import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
 import { NON_PUBLIC_IPV4 } from '../lib/network-policies';
 import { COMPONENTS } from '../lib/topology';
-import { findObject, PROFILES } from './support/render';
-import { EXTERNAL, matrixSection, stackWithController } from './support/stack-netpol';
+import { findObject, PROFILES } from '../tools/render';
+import { EXTERNAL, matrixSection, stackWithController } from '../tools/stack-netpol';
 
 const id = (name: string) => `letta/${name}`;
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { unobtainableReason } from './support/requirements';
+import { unobtainableReason } from '../tools/requirements';
 
 describe('unobtainable tools', () => {
   it('GIVEN LETTA_K8S_UNOBTAINABLE with entries WHEN a tool is looked up THEN its own reason comes back', () => {

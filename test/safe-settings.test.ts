@@ -6,7 +6,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { laptopOnlyWarnings, loadSettings } from '../lib/config/load';
 import { cronProblem } from '../lib/config/schema';
 import { problemsWith } from './support/settings-problems';
-import { findObject, renderProfile } from './support/render';
+import { findObject, renderProfile } from '../tools/render';
 
 const SECRET = { name: 'llm-keys', key: 'key' };
 

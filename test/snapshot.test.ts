@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KubeObject, PROFILES, renderProfile } from './support/render';
+import { KubeObject, PROFILES, renderProfile } from '../tools/render';
 
 /** Secret values never reach a snapshot: each is replaced by a marker of its key. */
 function redactSecrets(documents: readonly KubeObject[]): KubeObject[] {

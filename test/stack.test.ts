@@ -6,7 +6,7 @@ import { parseQuantity } from '../lib/quantity';
 import { loadSettings } from '../lib/config/load';
 import { DEFAULT_DRAIN_SECONDS } from '../lib/config/schema';
 import { COMPONENTS, Topology } from '../lib/topology';
-import { findObject, KubeObject, PROFILES, renderProfile } from './support/render';
+import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
 import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
 
 const kind = () => renderProfile('kind');

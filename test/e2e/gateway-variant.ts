@@ -1,4 +1,4 @@
-import { GATEWAY_API_VALUES } from '../support/fixtures';
+import { GATEWAY_API_VALUES } from '../../tools/fixtures';
 import type { KubeObject } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
@@ -7,7 +7,7 @@ import { type CheckResult, type VariantOptions, variantRecorder, withVariantStac
 
 /*
  * The third variant: the kind profile behind Gateway API instead of the Ingress
- * (test/values/gateway-api.yaml: an HTTPRoute on the data plane's Gateway traefik/traefik). It
+ * (tools/values/gateway-api.yaml: an HTTPRoute on the data plane's Gateway traefik/traefik). It
  * proves the route is accepted by a real Gateway API controller, that Letta answers through it
  * while its NetworkPolicy admits only the Gateway's data-plane pods, and that SSE and WebSocket
  * streams stay open through it while idle.

@@ -5,7 +5,7 @@ import { load } from 'js-yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
-import { findObject, renderProfile } from '../support/render';
+import { findObject, renderProfile } from '../../tools/render';
 import { classifyNodes, GPU_NODE_LABEL, gpuClusterConfig, toleratesGpuTaint } from './gpu-cluster';
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
 import { profileArgument } from './kind-e2e';

@@ -2,8 +2,8 @@ import { copyFileSync, cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { renderProfile } from '../support/render';
-import { requireAll } from '../support/requirements';
+import { renderProfile } from '../../tools/render';
+import { requireAll } from '../../tools/requirements';
 import { kindHostPorts } from './cluster';
 import { runKindE2e, type RunOptions } from './kind-e2e';
 import { fail, FakeShell, ok } from './support/fake-shell';

@@ -14,7 +14,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadSettings } from '../../lib/config/load';
-import { available } from '../support/requirements';
+import { available } from '../../tools/requirements';
 import { Topology } from '../../lib/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';

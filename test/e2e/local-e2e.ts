@@ -23,14 +23,14 @@ import { imagesOf, type ObjectStore, readManifestDir } from './steps';
 import { loadSettings } from '../../lib/config/load';
 import { waitForWorkloads } from './readiness';
 import { check, processShell, type Shell } from './shell';
-import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../support/fixtures';
-import { available } from '../support/requirements';
+import { GATEWAY_API_CRDS_DIR, gatewayApiCrds, TRAEFIK_MANIFEST } from '../../tools/fixtures';
+import { available } from '../../tools/requirements';
 import { type LocalModel, localModelValues } from './local-model';
 import { writeValuesOver } from './variant';
 import { addressesInUse, freeTestNet, hostAddress, TEST_NETS } from './test-net';
 
 const ROOT = join(__dirname, '..', '..');
-const TOOLS = join(ROOT, 'test', 'tools');
+const TOOLS = join(ROOT, 'builds');
 const MINUTE = 60_000;
 const TRAEFIK_NAMESPACE = 'traefik';
 export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
@@ -152,7 +152,7 @@ async function buildParts(shell: Shell, log: (line: string) => void, profile: st
   await phase('Docker engine', 'docker-engine.sh', [], 5 * MINUTE);
   const cluster = parseBuildEnv(await phase('kind node image and cluster tools', 'local-cluster/build.sh'));
   for (const key of ['KIND', 'KUBECTL', 'DOCKER_SHIM_DIR', 'NODE_IMAGE']) {
-    if (!cluster[key]) throw new Error(`test/tools/local-cluster/build.sh printed no ${key}=`);
+    if (!cluster[key]) throw new Error(`builds/local-cluster/build.sh printed no ${key}=`);
   }
   await phase('twins of the stack\'s images', 'images/build.sh');
   // The kind profile's run serves the tiny model with the real vLLM on the node's CPUs.
@@ -233,7 +233,7 @@ async function main(): Promise<number> {
   }
   const missing: string[] = [];
   for (const image of stackImages) if ((await shell.run('docker', ['image', 'inspect', image])).code !== 0) missing.push(image);
-  if (missing.length > 0) throw new Error(`no local image for ${missing.join(', ')}: test/tools/images/build.sh builds the twins`);
+  if (missing.length > 0) throw new Error(`no local image for ${missing.join(', ')}: builds/images/build.sh builds the twins`);
   log(`images for the node: ${[...stackImages, ...plan.preloadImages].join(', ')}`);
 
   const workDir = mkdtempSync(join(tmpdir(), 'letta-e2e-'));

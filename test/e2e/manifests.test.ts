@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
-import { renderProfile } from '../support/render';
+import { renderProfile } from '../../tools/render';
 import type { KubeObject } from './kubectl';
-import { GATEWAY_API_VALUES } from '../support/fixtures';
+import { GATEWAY_API_VALUES } from '../../tools/fixtures';
 import { E2E_NAMESPACE, findStackEntry, PYTHON_IMAGE, streamBackendObjects, streamBackendScript } from './manifests';
 import { networkProbeCases, probePodFor } from './netpol';
 import { INGRESS_DEFAULT_TIMEOUT_SECONDS, STREAM_IDLE_SECONDS } from './steps';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
-import { available } from '../support/requirements';
+import { available } from '../../tools/requirements';
 import { judgeProbe, networkProbeCases, type ProbeCase } from './netpol';
 import { python3Missing } from './support/loopback';
 

@@ -5,7 +5,7 @@ import type { Kubectl, KubeObject } from './kubectl';
 import { type Clock, pollUntil, realClock } from './readiness';
 
 /*
- * kube-router (the local cluster's CNI, test/tools/local-cluster/manifests/default-cni.yaml)
+ * kube-router (the local cluster's CNI, builds/local-cluster/manifests/default-cni.yaml)
  * masquerades pod traffic to any address outside the ipset of pod subnets. Its v2.1.0 policy
  * controller writes back every ipset it saw at its last save, that set included, so an instance
  * started before the other nodes joined keeps restoring the set it first saw: its own subnet only.
@@ -16,7 +16,7 @@ import { type Clock, pollUntil, realClock } from './readiness';
 
 const MINUTE = 60_000;
 /** The manifest that deploys kube-router into the node image (kind's default CNI slot). */
-const CNI_MANIFEST = join(__dirname, '..', 'tools', 'local-cluster', 'manifests', 'default-cni.yaml');
+const CNI_MANIFEST = join(__dirname, '..', '..', 'builds', 'local-cluster', 'manifests', 'default-cni.yaml');
 
 /** kube-router's DaemonSet as the manifest names it, and the ipset of pod subnets it keeps. */
 export const KUBE_ROUTER = (() => {

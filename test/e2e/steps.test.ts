@@ -12,7 +12,7 @@ import { Kubectl } from './kubectl';
 import type { ProbeCase } from './netpol';
 import type { Clock } from './readiness';
 import { CommandError } from './shell';
-import { renderProfile } from '../support/render';
+import { renderProfile } from '../../tools/render';
 import { applyWithWebhookRetry, healthThroughIngress, runNetworkProbes, type StepContext, synthesize } from './steps';
 import { fail, FakeShell, json, ok } from './support/fake-shell';
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { available } from '../support/requirements';
+import { available } from '../../tools/requirements';
 import type { IngressTarget } from './http';
 import { recordSseStream, SseParser, sseProblems } from './sse';
 import {

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 
 /**
  * One temporary folder for the whole test run, removed when it ends: the rendered profiles live
- * there (test/support/render.ts), since suites hand their files to linters and API servers.
+ * there (tools/render.ts), since suites hand their files to linters and API servers.
  */
 export default function setup(): () => void {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-test-'));

@@ -2,23 +2,23 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { AddressRange, contains, parseAddress } from './netpol/ip';
-import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from './netpol/ports';
-import type { KubeObject, Workload } from './netpol/workloads';
+import { AddressRange, contains, parseAddress } from '../../tools/netpol/ip';
+import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../tools/netpol/ports';
+import type { KubeObject, Workload } from '../../tools/netpol/workloads';
 
 /*
  * np-guard's netpol-analyzer (`netpolicy`), an independent implementation of NetworkPolicy
  * semantics that test/netpol-analyzer.test.ts compares lib/netpol/evaluator.ts with.
- * test/tools/build-netpol-analyzer.sh builds it; nothing here builds.
+ * builds/build-netpol-analyzer.sh builds it; nothing here builds.
  */
 
-const WRAPPER_MODULE = join(__dirname, '..', 'tools', 'netpol-analyzer', 'go.mod');
-const BUILD_COMMAND = 'bash test/tools/build-netpol-analyzer.sh';
+const WRAPPER_MODULE = join(__dirname, '..', '..', 'builds', 'netpol-analyzer', 'go.mod');
+const BUILD_COMMAND = 'bash builds/build-netpol-analyzer.sh';
 
 /** The built binary, or why there is none. */
 export type NetpolAnalyzer = { binary: string; version: string } | { missing: string };
 
-/** Finds the binary test/tools/build-netpol-analyzer.sh caches, named after the version go.mod pins. */
+/** Finds the binary builds/build-netpol-analyzer.sh caches, named after the version go.mod pins. */
 export function findNetpolAnalyzer(): NetpolAnalyzer {
   const version = pinnedVersion();
   const binary = join(cacheRoot(), 'go-tools', `netpolicy-${version}`, 'netpolicy');
@@ -109,7 +109,7 @@ export function probeManifests(probes: readonly Workload[]): KubeObject[] {
   }));
 }
 
-/** Mirrors test/tools/cache-dir.sh. */
+/** Mirrors builds/cache-dir.sh. */
 function cacheRoot(): string {
   if (process.env.LETTA_K8S_CACHE) return process.env.LETTA_K8S_CACHE;
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'letta-k8s');

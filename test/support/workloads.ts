@@ -1,4 +1,4 @@
-import { KubeObject } from './render';
+import { KubeObject } from '../../tools/render';
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 

@@ -2,14 +2,14 @@
 # Runs the vLLM CPU twin as a restricted pod would (uid 10001 with no passwd entry, read-only root,
 # no capabilities, no privilege escalation, tmpfs /tmp and HOME, a /dev/shm of 1 GiB as the chart's
 # memory-backed one (vLLM needs 160 MiB there: the 64 MiB default fails), the model cache as a volume)
-# serving the tiny tool-calling model (test/tools/tiny-model), and checks what Letta uses:
+# serving the tiny tool-calling model (builds/tiny-model), and checks what Letta uses:
 #   GET /health 200; GET /v1/models lists the model with its max_model_len; POST
 #   /v1/chat/completions with a send_message tool and tool_choice auto answers a tool call whose
 #   arguments are JSON with a string "message" (a few tries: the weights are random); the same
 #   streamed (SSE, ending in [DONE]); then a second start with the compile cache (VLLM_CACHE_ROOT
 #   on the volume) kept. Prints the start-up times and the container's memory.
 # Removes its container and files afterwards (the image, the model tarball and caches stay).
-#   test/tools/images/verify-vllm-cpu.sh     (as root: docker; after build.sh vllm-cpu)
+#   builds/images/verify-vllm-cpu.sh     (as root: docker; after build.sh vllm-cpu)
 set -euo pipefail
 IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$IMAGES_DIR/../cache-dir.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds, once, everything a kind cluster needs on a machine that reaches no container registry
 # (only package registries: the Go module proxy, the Debian mirror), and a kind node image:
-#   bash test/tools/local-cluster/build.sh
+#   bash builds/local-cluster/build.sh
 # then, with the paths it prints (or `source "$LETTA_K8S_CACHE/local-cluster/env"`):
 #   PATH="$DOCKER_SHIM_DIR:$PATH" "$KIND" create cluster --image "$NODE_IMAGE" --config kind-config.yaml
 #
@@ -11,7 +11,7 @@
 #                   (build-kubernetes.sh; wrapper module go/kubernetes)
 #   go-tools/*      kind, containerd, crictl, CNI plugins, CoreDNS, kube-router, local-path-provisioner
 #                   (build-go-tools.sh; one wrapper module each under go/, go.sum-pinned)
-#   etcd            test/tools/build-control-plane.sh's (its own cache; same Kubernetes pin)
+#   etcd            builds/build-control-plane.sh's (its own cache; same Kubernetes pin)
 #   rootfs/*        Debian root file systems (rootfs.sh; debootstrap)
 #   images/*        the component images under the tags kubeadm and kind ask for (images.sh)
 #   the node image  $NODE_IMAGE, labelled letta-k8s.recipe=<hash> (node-image.sh), kept in docker
@@ -121,7 +121,7 @@ ensure_rootfs() {
 etcd_bin=""
 ensure_etcd() {
   local s=$SECONDS dir
-  dir="$(bash "$tools_dir/build-control-plane.sh")" || die "etcd: test/tools/build-control-plane.sh failed"
+  dir="$(bash "$tools_dir/build-control-plane.sh")" || die "etcd: builds/build-control-plane.sh failed"
   etcd_bin="$dir/etcd"
   log etcd "done in $((SECONDS - s)) s ($etcd_bin)"
 }

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 /** The binaries a control plane without a kubelet needs. */
 export const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'etcd'] as const;
 
-const WRAPPER_MODULES = join(__dirname, '..', 'tools', 'control-plane');
+const WRAPPER_MODULES = join(__dirname, '..', '..', 'builds', 'control-plane');
 
 /** Where a built control plane lives, or why there is none. */
 export type ControlPlaneBinaries = { dir: string } | { missing: string };
@@ -31,14 +31,14 @@ export function findControlPlaneBinaries(): ControlPlaneBinaries {
   };
 }
 
-/** The cache directory test/tools/build-control-plane.sh builds into, named after the pinned versions. */
+/** The cache directory builds/build-control-plane.sh builds into, named after the pinned versions. */
 export function builtControlPlaneDir(): string {
   const kubernetes = pinnedVersion('kube-apiserver', 'k8s.io/kubernetes');
   const etcd = pinnedVersion('etcd', 'go.etcd.io/etcd/server/v3');
   return join(cacheRoot(), 'control-plane', `kubernetes-${kubernetes}-etcd-${etcd}`);
 }
 
-/** Mirrors test/tools/cache-dir.sh. */
+/** Mirrors builds/cache-dir.sh. */
 function cacheRoot(): string {
   if (process.env.LETTA_K8S_CACHE) return process.env.LETTA_K8S_CACHE;
   return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'letta-k8s');

@@ -6,7 +6,7 @@
 # /var/cache/models, HF_HOME=/var/cache/models/huggingface and HF_HUB_OFFLINE=1 serve it by its id.
 # Prints the tarball's path. Cached in ${LETTA_K8S_CACHE:-~/.cache/letta-k8s}/models, keyed by
 # the script's hash and the twin's recipe hash: made once (a few seconds), then reused.
-#   test/tools/tiny-model/build.sh      (needs docker and test/tools/images/build.sh vllm-cpu)
+#   builds/tiny-model/build.sh      (needs docker and builds/images/build.sh vllm-cpu)
 set -euo pipefail
 DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$DIR/../cache-dir.sh"
@@ -15,7 +15,7 @@ log() { echo "[tiny-model] $*" >&2; }
 die() { echo "[tiny-model] error: $*" >&2; exit 1; }
 
 recipe=$(docker image inspect -f '{{index .Config.Labels "dev.letta-k8s.recipe"}}' "$IMAGE" 2>/dev/null) ||
-  die "$IMAGE is missing: build it first (test/tools/images/build.sh vllm-cpu)"
+  die "$IMAGE is missing: build it first (builds/images/build.sh vllm-cpu)"
 key=$( (sha256sum "$DIR/make_tiny_model.py" | cut -d' ' -f1; echo "$recipe") | sha256sum | cut -c1-16)
 out="$LETTA_K8S_CACHE/models/tiny-tool-caller-$key.tar.gz"
 if [ ! -s "$out" ]; then

@@ -9,12 +9,12 @@
 #   letta     `alembic upgrade head` (URI without query string), the manifests' migrate init
 #             container, then the server container answers GET /v1/health/ with status ok
 # Removes its containers, network and files afterwards (images and caches stay).
-#   test/tools/images/verify.sh [DIST_DIR]      (default: dist/ of this repository; synthesize first)
+#   builds/images/verify.sh [DIST_DIR]      (default: dist/ of this repository; synthesize first)
 set -euo pipefail
 IMAGES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$IMAGES_DIR/../cache-dir.sh"
 source "$IMAGES_DIR/lib.sh"
-DIST=$(cd "${1:-$IMAGES_DIR/../../../dist}" && pwd) || die "no dist directory: run npx cdk8s synth first"
+DIST=$(cd "${1:-$IMAGES_DIR/../../dist}" && pwd) || die "no dist directory: run npx cdk8s synth first"
 COLLECTOR_TWIN=otel/opentelemetry-collector-contrib:0.161.0
 
 NET=letta-k8s-twins-$$

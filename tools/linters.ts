@@ -9,8 +9,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../../lib/lint-exceptions';
-import { loadManifests } from '../support/render';
+import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../lib/lint-exceptions';
+import { loadManifests } from './render';
 
 export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';
 
@@ -30,9 +30,10 @@ export interface Finding {
   readonly message: string;
 }
 
-const TOOLS_DIR = __dirname;
-export const KUBE_LINTER_CONFIG = path.join(TOOLS_DIR, 'kube-linter.yaml');
-const INSTALL_HINT = 'run test/tools/install-linters.sh';
+export const KUBE_LINTER_CONFIG = path.join(__dirname, 'kube-linter.yaml');
+/** The build recipes, whose linter-versions.sh pins the linters. */
+const BUILDS_DIR = path.join(__dirname, '..', 'builds');
+const INSTALL_HINT = 'run builds/install-linters.sh';
 // Reports of a whole profile are a few MiB of JSON (checkov lists every passed check too).
 const MAX_OUTPUT = 256 * 1024 ** 2;
 
@@ -53,8 +54,8 @@ export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
   const script =
     'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && ' +
     'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN" "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN" "$TRIVY_VERSION" "$TRIVY_BIN"';
-  const result = spawnSync('bash', ['-c', script, TOOLS_DIR], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`reading test/tools/linter-versions.sh failed: ${result.stderr}`);
+  const result = spawnSync('bash', ['-c', script, BUILDS_DIR], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`reading builds/linter-versions.sh failed: ${result.stderr}`);
   const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin, kubeScoreVersion, kubeScoreBin, trivyVersion, trivyBin] = result.stdout.split('\n');
   return {
     'kube-linter': { name: 'kube-linter', version: kubeLinterVersion, bin: kubeLinterBin },

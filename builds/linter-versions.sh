@@ -1,4 +1,4 @@
-# Sourced (after cache-dir.sh) by install-linters.sh and by test/tools/linters.ts: the one place
+# Sourced (after cache-dir.sh) by install-linters.sh and by tools/linters.ts: the one place
 # that pins the manifest linters and says where their cached installs live.
 KUBE_LINTER_VERSION=v0.7.6
 CHECKOV_VERSION=3.3.30

@@ -4,7 +4,7 @@
 #   build-control-plane.sh          (npm run control-plane:build)
 # Prints the directory holding both binaries as the last line on stdout (progress goes to stderr).
 # Honours KUBEBUILDER_ASSETS: a directory with envtest's kube-apiserver and etcd is used as it is.
-# The versions are pinned by the wrapper modules' go.mod/go.sum in test/tools/control-plane/.
+# The versions are pinned by the wrapper modules' go.mod/go.sum in builds/control-plane/.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 source "$here/cache-dir.sh"
@@ -26,7 +26,7 @@ required_version() {
 }
 kubernetes_version="$(required_version kube-apiserver k8s.io/kubernetes)"
 etcd_version="$(required_version etcd go.etcd.io/etcd/server/v3)"
-# test/apiserver/binaries.ts derives the same directory name from the same go.mod files.
+# tools/apiserver/binaries.ts derives the same directory name from the same go.mod files.
 bin_dir="$LETTA_K8S_CACHE/control-plane/kubernetes-$kubernetes_version-etcd-$etcd_version"
 
 if [ -x "$bin_dir/kube-apiserver" ] && [ -x "$bin_dir/etcd" ]; then

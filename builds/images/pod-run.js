@@ -10,7 +10,7 @@
 'use strict';
 const fs = require('fs');
 const path = require('path');
-const yaml = require(require.resolve('js-yaml', { paths: [path.resolve(__dirname, '../../..')] }));
+const yaml = require(require.resolve('js-yaml', { paths: [path.resolve(__dirname, '../..')] }));
 
 const [distDir, workloadName, containerName, workDir] = process.argv.slice(2);
 if (!workDir) {

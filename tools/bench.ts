@@ -4,13 +4,13 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { applyObjects, findControlPlaneBinaries, startControlPlane } from '../apiserver';
-import { ingressNginxWithoutWebhook } from '../support/fixtures';
-import { renderProfile } from '../support/render';
+import { applyObjects, findControlPlaneBinaries, startControlPlane } from './apiserver';
+import { ingressNginxWithoutWebhook } from './fixtures';
+import { renderProfile } from './render';
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 7);
 const TARGET_RATIO = 1.5;
-const root = path.resolve(__dirname, '..', '..');
+const root = path.resolve(__dirname, '..');
 const work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-bench-'));
 // The CLI's upgrade check goes to the network; it is not the app's cost, so both runs skip it.
 const env = {

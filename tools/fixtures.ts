@@ -4,10 +4,10 @@ import * as yaml from 'js-yaml';
 import { KubeObject, loadManifests, PROFILES } from './render';
 
 /** The ingress-nginx v1.15.1 kind manifest (upstream deploy/static/provider/kind/deploy.yaml). */
-export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'fixtures', 'ingress-nginx-kind-v1.15.1.yaml');
+export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'imports', 'upstream', 'ingress-nginx-kind-v1.15.1.yaml');
 
 /** Traefik as ingress and Gateway API data plane of the local kind cluster. */
-export const TRAEFIK_MANIFEST = path.resolve(__dirname, '..', 'tools', 'ingress', 'traefik-kind.yaml');
+export const TRAEFIK_MANIFEST = path.resolve(__dirname, '..', 'builds', 'ingress', 'traefik-kind.yaml');
 
 /**
  * ingress-nginx as installed on kind, for a control plane without a kubelet: its
@@ -20,7 +20,7 @@ export function ingressNginxWithoutWebhook(): KubeObject[] {
 }
 
 /** The Gateway API v1.6.1 standard-channel CRDs (upstream config/crd/standard), as vendored. */
-export const GATEWAY_API_CRDS_DIR = path.resolve(__dirname, '..', 'fixtures', 'gateway-api-v1.6.1');
+export const GATEWAY_API_CRDS_DIR = path.resolve(__dirname, '..', 'imports', 'upstream', 'gateway-api-v1.6.1');
 
 export function gatewayApiCrds(): KubeObject[] {
   const files = fs.readdirSync(GATEWAY_API_CRDS_DIR).filter((file) => file.endsWith('.yaml')).sort();
@@ -28,7 +28,7 @@ export function gatewayApiCrds(): KubeObject[] {
 }
 
 /** The values file of the gateway-api entry (an HTTPRoute on Traefik's Gateway). */
-const GATEWAY_API_VALUES_FILE = path.resolve(__dirname, '..', 'values', 'gateway-api.yaml');
+const GATEWAY_API_VALUES_FILE = path.resolve(__dirname, 'values', 'gateway-api.yaml');
 export const GATEWAY_API_VALUES = yaml.load(fs.readFileSync(GATEWAY_API_VALUES_FILE, 'utf8')) as {
   ingress: { gateway: { parentRef: Record<string, string>; dataPlane: Record<string, Record<string, string>> } };
 };

@@ -6,8 +6,8 @@ and the traefik binary run with the Deployment's own arguments (only the listen 
 and the ServiceAccount's identity, so that the ClusterRole is what authorizes it.
 
   check-traefik-loopback.py CONTROL_PLANE_DIR TRAEFIK
-    CONTROL_PLANE_DIR: kube-apiserver and etcd (test/tools/build-control-plane.sh prints it)
-    TRAEFIK:           the binary (TRAEFIK_BINARY_ONLY=1 test/tools/ingress/build-traefik.sh prints
+    CONTROL_PLANE_DIR: kube-apiserver and etcd (builds/build-control-plane.sh prints it)
+    TRAEFIK:           the binary (TRAEFIK_BINARY_ONLY=1 builds/ingress/build-traefik.sh prints
                        it), or docker:IMAGE (e.g. docker:traefik:v3.7.13) to run the image on the host
                        network with the Deployment's securityContext (root, read-only root file
                        system, all capabilities dropped but NET_BIND_SERVICE, no privilege escalation)

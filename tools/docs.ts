@@ -1,7 +1,7 @@
 // Writes SETTINGS.md and values.schema.json from the settings schema.
 // With --check, writes nothing and fails when either file is stale.
 import * as fs from 'node:fs';
-import { settingsJsonSchema, settingsReference } from '../../lib/config/reference';
+import { settingsJsonSchema, settingsReference } from '../lib/config/reference';
 
 const outputs: Record<string, string> = {
   'SETTINGS.md': settingsReference(),
