@@ -1,8 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { laptopOnlyWarnings, loadSettingsFromEnv, SettingsError } from './lib/config/load';
-import { publishManifests } from './lib/publish';
-import { synthesizeStack, temporaryOutdir } from './lib/synth';
+import { publishManifests } from './lib/app/publish';
+import { synthesizeStack, temporaryOutdir } from './lib/app/synth';
 
 /*
  * Entry point of `cdk8s synth` (see cdk8s.yaml), also runnable on its own. The app validates the

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds np-guard's netpol-analyzer CLI (`netpolicy`), which test/netpol-analyzer.test.ts runs to
-# cross-check lib/netpol/evaluator.ts, once, and prints its path. The version is pinned by the
+# cross-check tools/netpol/evaluator.ts, once, and prints its path. The version is pinned by the
 # wrapper module builds/netpol-analyzer/ (the proxy here refuses the version list that
 # `go install pkg@version` needs); test/support/netpol-analyzer.ts reads the same go.mod.
 set -euo pipefail

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../lib/config/load';
-import { ClientId, COMPONENTS, EDGES, edgeProblem, NETWORKS, networksOf, Topology } from '../lib/topology';
+import { ClientId, COMPONENTS, EDGES, edgeProblem, NETWORKS, networksOf, Topology } from '../lib/model/topology';
 import { CLUSTER_DNS_PROBE, connectivity, PROBE_ADDRESSES } from '../tools/netpol/evaluator';
 import { PROFILES } from '../tools/render';
 import { stackComponentIds } from '../tools/netpol/matrix';

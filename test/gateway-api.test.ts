@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../lib/config/load';
-import { COMPONENTS, portOf, Topology } from '../lib/topology';
+import { COMPONENTS, portOf, Topology } from '../lib/model/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
 import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
 import { formatConnection } from '../tools/netpol/evaluator';

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings, SettingsError } from '../lib/config/load';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../lib/letta-scripts';
+import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../charts/letta/scripts';
 import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
 import { containersOf, envOf, podSpecOf } from './support/workloads';
 

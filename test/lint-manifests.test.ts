@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS, LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/lint-exceptions';
+import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS, LINT_EXCEPTIONS, lintSkipAnnotations } from '../lib/kit/lint-exceptions';
 import { VARIANTS } from '../tools/fixtures';
 import { renderProfile } from '../tools/render';
 import { available } from '../tools/requirements';
@@ -105,7 +105,7 @@ describe('skip annotations', () => {
     ]);
   });
 
-  it('GIVEN every exception in lib/lint-exceptions.ts WHEN turned into annotations THEN each names one check and a reason', () => {
+  it('GIVEN every exception in lib/kit/lint-exceptions.ts WHEN turned into annotations THEN each names one check and a reason', () => {
     for (const component of Object.keys(LINT_EXCEPTIONS) as Array<keyof typeof LINT_EXCEPTIONS>) {
       for (const replicas of [undefined, 1, 2]) {
         const annotations = lintSkipAnnotations(component, { images: ['example/image:1.0'], replicas });

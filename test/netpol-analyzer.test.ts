@@ -1,5 +1,5 @@
 /**
- * Issue #3, part 5: lib/netpol/evaluator.ts against an independent implementation of
+ * Issue #3, part 5: tools/netpol/evaluator.ts against an independent implementation of
  * NetworkPolicy semantics, np-guard's netpol-analyzer, on the rendered profiles (with ingress-nginx
  * installed as on kind, so that its controller is a real workload) and on a fixture that uses every
  * NetworkPolicy feature. Both must find the same connections, port for port.
@@ -16,7 +16,7 @@
  *   stands for "an arbitrary in-cluster source"; here the real controller Deployment is in the
  *   input, so those lines are left out. The controller's real connections are compared like any
  *   other workload's.
- * - Probe pods. The evaluator adds probe pods (lib/netpol/evaluator.ts `probePods`); they are
+ * - Probe pods. The evaluator adds probe pods (tools/netpol/evaluator.ts `probePods`); they are
  *   written as Pod manifests into the analyzer's input so that it sees the same pods.
  */
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';

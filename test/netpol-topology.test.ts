@@ -4,8 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { asPeer, CLUSTER_DNS_PROBE, formatConnection, NetworkPolicyEvaluator, OUTSIDER_PROBE, PROBE_ADDRESSES, workloadsFrom } from '../tools/netpol/evaluator';
 import { isEmpty } from '../tools/netpol/ports';
 import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
-import { NON_PUBLIC_IPV4 } from '../lib/network-policies';
-import { COMPONENTS } from '../lib/topology';
+import { NON_PUBLIC_IPV4 } from '../charts/network-policy/component-policy';
+import { COMPONENTS } from '../lib/model/topology';
 import { findObject, PROFILES } from '../tools/render';
 import { EXTERNAL, matrixSection, stackWithController } from '../tools/stack-netpol';
 

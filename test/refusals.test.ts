@@ -20,7 +20,7 @@ let baselineChecksum: string;
 let dist: string;
 
 function synthEntry(env: Record<string, string>) {
-  const result = spawnSync(process.execPath, ['lib/app-launcher.js'], {
+  const result = spawnSync(process.execPath, ['lib/app/app-launcher.js'], {
     cwd: root,
     encoding: 'utf8',
     timeout: SYNTH_BUDGET_MS,

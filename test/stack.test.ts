@@ -1,11 +1,11 @@
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
-import { DEVELOPMENT_DATABASE_PASSWORD } from '../lib/development-credentials';
-import { parseQuantity } from '../lib/quantity';
+import { DEVELOPMENT_DATABASE_PASSWORD } from '../charts/database/development-credentials';
+import { parseQuantity } from '../lib/kit/quantity';
 import { loadSettings } from '../lib/config/load';
 import { DEFAULT_DRAIN_SECONDS } from '../lib/config/schema';
-import { COMPONENTS, Topology } from '../lib/topology';
+import { COMPONENTS, Topology } from '../lib/model/topology';
 import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
 import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
 

@@ -36,7 +36,7 @@ function synth(env: Record<string, string>) {
  */
 function startApp(env: Record<string, string>): Promise<{ status: number | null; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['lib/app-launcher.js'], {
+    const child = spawn(process.execPath, ['lib/app/app-launcher.js'], {
       cwd: root,
       stdio: ['ignore', 'ignore', 'pipe'],
       timeout: SYNTH_BUDGET_MS,

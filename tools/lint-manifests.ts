@@ -48,7 +48,7 @@ function main(): number {
   if (findingCount > 0) {
     console.log(
       `lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot ` +
-        'fit the component, add the skip annotation with its reason to lib/lint-exceptions.ts.',
+        'fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.',
     );
     return 1;
   }

@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../lib/lint-exceptions';
+import { KUBE_SCORE_IGNORE, KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX } from '../lib/kit/lint-exceptions';
 import { loadManifests } from './render';
 
 export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';

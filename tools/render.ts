@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { loadSettings, PROFILE_NAMES, ProfileName } from '../lib/config/load';
-import { synthesizeStack, temporaryOutdir } from '../lib/synth';
+import { synthesizeStack, temporaryOutdir } from '../lib/app/synth';
 
 export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
 export type { ProfileName };

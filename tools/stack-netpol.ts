@@ -1,6 +1,6 @@
 import { loadSettings } from '../lib/config/load';
 import { ExternalWorkloads, markdownMatrix } from './netpol/matrix';
-import { Topology } from '../lib/topology';
+import { Topology } from '../lib/model/topology';
 import { INGRESS_NGINX_MANIFEST, TRAEFIK_MANIFEST } from './fixtures';
 import { KubeObject, loadManifests, PROFILES, renderProfile } from './render';
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { pinnedByDigest } from '../image-reference';
-import { parseQuantity, QUANTITY_PATTERN, toGoMemLimit } from '../quantity';
-import { ownedVllmFlag } from '../vllm-args';
+import { pinnedByDigest } from '../kit/image-reference';
+import { parseQuantity, QUANTITY_PATTERN, toGoMemLimit } from '../kit/quantity';
+import { ownedVllmFlag } from '../model/vllm-args';
 
 /*
  * The settings schema: the single definition of every setting a profile or values file may carry.
@@ -111,7 +111,7 @@ const resources = (defaults: ResourceDefaults) =>
     })
     .prefault({})
     .superRefine((value, ctx) => {
-      // The manifests carry CPU in whole millicores and memory in whole MiB (lib/resources.ts).
+      // The manifests carry CPU in whole millicores and memory in whole MiB (lib/kit/resources.ts).
       for (const side of ['requests', 'limits'] as const) {
         const cpu = parseQuantity(value[side].cpu);
         if (cpu !== undefined && Math.round(cpu * 1000) === 0) {

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '../../tools/apiserver';
 import { ingressNginxWithoutWebhook } from '../../tools/fixtures';
 import { renderProfile } from '../../tools/render';

@@ -1,4 +1,4 @@
-import { BACKUP_KIND_LABEL } from '../../lib/backup-pod';
+import { BACKUP_KIND_LABEL } from '../../charts/backup/backup-pod';
 import { type Kubectl, type KubeObject, labelSelector } from './kubectl';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';

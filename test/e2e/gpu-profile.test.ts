@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { findObject, renderProfile } from '../../tools/render';
 import { classifyNodes, GPU_NODE_LABEL, gpuClusterConfig, toleratesGpuTaint } from './gpu-cluster';
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { loadSettings } from '../../lib/config/load';
 import { available } from '../../tools/requirements';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { KindCluster, type KindOptions, missingPrerequisites, withFreeHostPorts } from './cluster';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { backupRoundTrip, preMigrationOnUpgrade } from './backup';

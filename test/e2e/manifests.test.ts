@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { renderProfile } from '../../tools/render';
 import type { KubeObject } from './kubectl';
 import { GATEWAY_API_VALUES } from '../../tools/fixtures';

@@ -4,7 +4,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { available } from '../../tools/requirements';
 import { judgeProbe, networkProbeCases, type ProbeCase } from './netpol';
 import { python3Missing } from './support/loopback';

@@ -1,4 +1,4 @@
-import type { ClientId, ComponentId, DeployedComponent, Topology } from '../../lib/topology';
+import type { ClientId, ComponentId, DeployedComponent, Topology } from '../../lib/model/topology';
 import type { KubeObject } from './kubectl';
 import { probePod } from './manifests';
 

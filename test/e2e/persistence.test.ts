@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { Kubectl } from './kubectl';
 import { persistenceProblems } from './persistence';
 import type { Clock } from './readiness';

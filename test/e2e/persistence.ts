@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../../lib/config/schema';
-import type { Topology } from '../../lib/topology';
+import type { Topology } from '../../lib/model/topology';
 import type { Kubectl, KubeObject } from './kubectl';
 import { type Clock, describePod, pollUntil, realClock } from './readiness';
 

@@ -6,7 +6,7 @@ import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import { healthProblem } from './http';
 import { Kubectl } from './kubectl';
 import type { ProbeCase } from './netpol';

@@ -2,7 +2,7 @@ import type { LocalModel } from './local-model';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../lib/config/schema';
-import type { ComponentId, Topology } from '../../lib/topology';
+import type { ComponentId, Topology } from '../../lib/model/topology';
 import { INGRESS_NGINX_MANIFEST } from '../../tools/fixtures';
 import { loadManifests } from '../../tools/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dump, load } from 'js-yaml';
 import { loadSettings, mergeValues } from '../../lib/config/load';
-import { Topology } from '../../lib/topology';
+import { Topology } from '../../lib/model/topology';
 import type { IngressTarget } from './http';
 import type { KubeObject } from './kubectl';
 import type { Shell } from './shell';

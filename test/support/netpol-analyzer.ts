@@ -8,7 +8,7 @@ import type { KubeObject, Workload } from '../../tools/netpol/workloads';
 
 /*
  * np-guard's netpol-analyzer (`netpolicy`), an independent implementation of NetworkPolicy
- * semantics that test/netpol-analyzer.test.ts compares lib/netpol/evaluator.ts with.
+ * semantics that test/netpol-analyzer.test.ts compares tools/netpol/evaluator.ts with.
  * builds/build-netpol-analyzer.sh builds it; nothing here builds.
  */
 

@@ -1,4 +1,4 @@
-import { CLUSTER_DNS, Topology } from '../../lib/topology';
+import { CLUSTER_DNS, Topology } from '../../lib/model/topology';
 import {
   CLUSTER_DNS_PROBE,
   Connection,
