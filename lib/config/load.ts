@@ -2,18 +2,11 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
 import { z } from 'zod';
+import { projectRoot } from '../kit/project-file';
 import { settingsSchema, Settings } from './schema';
 
 export const PROFILE_NAMES = ['kind', 'gpu'] as const;
 export type ProfileName = (typeof PROFILE_NAMES)[number];
-
-/** The project root: the directory with cdk8s.yaml, found upward (this file may run bundled). */
-function projectRoot(): string {
-  for (let dir = __dirname; ; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'cdk8s.yaml'))) return dir;
-    if (path.dirname(dir) === dir) throw new Error(`letta-k8s: no cdk8s.yaml above ${__dirname}`);
-  }
-}
 
 /** Invalid settings: one line per problem, each naming the field and the reason. */
 export class SettingsError extends Error {
