@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# Installs the manifest linters that `npm run lint:manifests` and test/lint-manifests.test.ts run,
-# pinned in linter-versions.sh and cached in $LETTA_K8S_CACHE so that every clone on the machine
-# installs them once:
+# Installs the linters that `npm run lint:manifests`, test/lint-manifests.test.ts and
+# test/scripts-lint.test.ts run, pinned in linter-versions.sh and cached in $LETTA_K8S_CACHE so
+# that every clone on the machine installs them once (shellcheck, also run by the last, is the
+# distribution's package: .ci/run installs it with apt-get):
 #   kube-linter  built from the Go module proxy (needs Go)
 #   kube-score   built from the Go module proxy (needs Go)
 #   trivy        built from the Go module proxy (needs Go); its misconfiguration checks are
 #                compiled in, so it scans offline
 #   checkov      installed from PyPI into its own venv (needs Python 3.9+)
+#   ruff         the charts' Python scripts' linter, installed from PyPI into its own venv
 # Progress goes to stderr; stdout prints "NAME<TAB>PATH" for each installed tool. Idempotent.
 # Tries every tool even when one fails, then exits non-zero naming every tool that failed.
 set -euo pipefail
@@ -33,29 +35,30 @@ install_go_linter() {
   fi
 }
 
-install_checkov() {
-  # The marker is written last, so an interrupted install is redone rather than reused.
-  if [ -f "$CHECKOV_VENV/.installed" ]; then
-    printf 'checkov\t%s\n' "$CHECKOV_BIN"
+# install_pypi_linter NAME VERSION VENV BIN: installs NAME==VERSION into its own venv unless the
+# venv is complete. The marker is written last, so an interrupted install is redone rather than reused.
+install_pypi_linter() {
+  local name="$1" version="$2" venv="$3" bin="$4"
+  if [ -f "$venv/.installed" ]; then
+    printf '%s\t%s\n' "$name" "$bin"
     return
   fi
   if ! command -v python3 >/dev/null 2>&1; then
-    echo "error: installing checkov needs Python 3.9+ (python3), which is not on PATH" >&2
-    failed+=(checkov)
+    echo "error: installing $name needs Python 3.9+ (python3), which is not on PATH" >&2
+    failed+=("$name")
     return
   fi
-  echo "installing checkov $CHECKOV_VERSION from PyPI into $CHECKOV_VENV (once)..." >&2
+  echo "installing $name $version from PyPI into $venv (once)..." >&2
   local started=$SECONDS
-  rm -rf "$CHECKOV_VENV"
-  if python3 -m venv "$CHECKOV_VENV" >&2 \
-      && "$CHECKOV_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-         "checkov==$CHECKOV_VERSION" >&2; then
-    touch "$CHECKOV_VENV/.installed"
-    echo "installed checkov in $((SECONDS - started)) s" >&2
-    printf 'checkov\t%s\n' "$CHECKOV_BIN"
+  rm -rf "$venv"
+  if python3 -m venv "$venv" >&2 \
+      && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "$name==$version" >&2; then
+    touch "$venv/.installed"
+    echo "installed $name in $((SECONDS - started)) s" >&2
+    printf '%s\t%s\n' "$name" "$bin"
   else
-    echo "error: could not install checkov $CHECKOV_VERSION from PyPI (see above)" >&2
-    failed+=(checkov)
+    echo "error: could not install $name $version from PyPI (see above)" >&2
+    failed+=("$name")
   fi
 }
 
@@ -65,7 +68,8 @@ install_go_linter kube-score github.com/zegl/kube-score/cmd/kube-score "$KUBE_SC
 # upstream's release build, static (CGO off) and stamped, so `trivy --version` prints the release.
 CGO_ENABLED=0 GOEXPERIMENT=jsonv2 GO_TOOL_LDFLAGS="-X github.com/aquasecurity/trivy/pkg/version/app.ver=${TRIVY_VERSION#v}" \
   install_go_linter trivy github.com/aquasecurity/trivy/cmd/trivy "$TRIVY_VERSION" "$TRIVY_BIN" TRIVY_BIN
-install_checkov
+install_pypi_linter checkov "$CHECKOV_VERSION" "$CHECKOV_VENV" "$CHECKOV_BIN"
+install_pypi_linter ruff "$RUFF_VERSION" "$RUFF_VENV" "$RUFF_BIN"
 
 if [ ${#failed[@]} -ne 0 ]; then
   echo "error: not installed: ${failed[*]}" >&2
