@@ -4,9 +4,20 @@ import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { addBackupSteps, BACKUP_KIND_LABEL, backupClaimName, backupPodSettings, BackupPodProps, preMigrationSteps, scheduledSteps } from './backup-pod';
 import { DATABASE_SH, OBJECT_STORE_SH } from './scripts';
-import { ComponentChart, ComponentChartProps } from '../../lib/kit/component-chart';
+import { Settings } from '../../lib/config/schema';
+import { ComponentChart } from '../../lib/kit/component-chart';
+import { StackChartProps } from '../../lib/kit/stack-chart';
 import { lintSkipAnnotations } from '../../lib/kit/lint-exceptions';
 import { storageSize } from '../../lib/kit/resources';
+
+export interface BackupChartProps extends StackChartProps {
+  /** The backup settings: schedule, target, retention, images and resources. */
+  readonly backup: Settings['backup'];
+  /** The database dumped: image, user, name, password Secret and TLS. */
+  readonly database: Settings['database'];
+  /** The Letta image a pre-migration dump is taken for. */
+  readonly lettaImage: string;
+}
 
 /**
  * Database backups: a CronJob that dumps on a schedule, and a Job that dumps before a new Letta
@@ -14,7 +25,7 @@ import { storageSize } from '../../lib/kit/resources';
  * dumps; the list and restore Jobs (charts/backup/backup-tasks.ts) read from the same place.
  */
 export class BackupChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'backup' | 'database'> & { readonly lettaImage: string }) {
+  constructor(scope: Construct, id: string, props: BackupChartProps) {
     super(scope, id, props, 'backup', props.database.image);
     const { backup, database } = props;
     const name = this.component.name;

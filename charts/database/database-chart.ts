@@ -1,11 +1,12 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentChart, ComponentChartProps } from '../../lib/kit/component-chart';
+import { ComponentChart } from '../../lib/kit/component-chart';
 import { DATABASE_PASSWORD_KEY } from './database-secret';
 import { DEVELOPMENT_CREDENTIALS_ANNOTATION, DEVELOPMENT_DATABASE_PASSWORD } from './development-credentials';
 import { listeningProbe } from '../../lib/kit/probes';
-import { containerResources, storageSize } from '../../lib/kit/resources';
+import { containerResources, ResourceRequirements, storageSize } from '../../lib/kit/resources';
+import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
 import { portOf } from '../../lib/model/topology';
 import { scratchVolume, secretFile } from '../../lib/kit/volumes';
@@ -19,28 +20,46 @@ const SECRETS_DIR = '/run/secrets/postgres';
 const DATA_DIR = '/var/lib/postgresql/data';
 const TLS_DIR = '/run/secrets/postgres-tls';
 
+export interface DatabaseChartProps extends StackChartProps {
+  /** The pgvector Postgres image. */
+  readonly image: string;
+  /** The database (and schema) Letta uses. */
+  readonly databaseName: string;
+  /** The database's owner. */
+  readonly user: string;
+  /** The Secret whose key "password" holds the owner's password. */
+  readonly passwordSecretName: string;
+  /** Create that Secret with the publicly known development password (local clusters only). @default false */
+  readonly developmentCredentials?: boolean;
+  /** TLS Secret (tls.crt, tls.key) Postgres serves. @default none: no TLS */
+  readonly tlsSecretName?: string;
+  /** The data volume of the one replica. */
+  readonly storage: { readonly size: string; readonly storageClassName?: string };
+  /** Requests and limits of the Postgres container. */
+  readonly resources: ResourceRequirements;
+}
+
 /** pgvector Postgres: a StatefulSet with a headless Service named like compose's alias. */
 export class DatabaseChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'database'>) {
-    super(scope, id, props, 'database', props.database.image);
-    const db = props.database;
+  constructor(scope: Construct, id: string, props: DatabaseChartProps) {
+    super(scope, id, props, 'database', props.image);
     const postgres = portOf(this.component, 'postgres');
 
-    if (db.credentials.development) {
+    if (props.developmentCredentials) {
       new kplus.Secret(this, 'credentials', {
-        metadata: { name: db.credentials.secretName, labels: this.componentLabels, annotations: DEVELOPMENT_CREDENTIALS_ANNOTATION },
+        metadata: { name: props.passwordSecretName, labels: this.componentLabels, annotations: DEVELOPMENT_CREDENTIALS_ANNOTATION },
         stringData: { [DATABASE_PASSWORD_KEY]: DEVELOPMENT_DATABASE_PASSWORD },
       });
     }
 
     // The equivalent of upstream init.sql: a schema named after the database, owned by the
     // user, as the search_path; pgvector installed into it (Letta's migrations never create it).
-    const schema = `"${db.databaseName}"`;
+    const schema = `"${props.databaseName}"`;
     const initSql = new kplus.ConfigMap(this, 'init', {
       metadata: { name: `${this.component.name}-init`, labels: this.componentLabels },
       data: {
         'init.sql': [
-          `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION "${db.user}";`,
+          `CREATE SCHEMA IF NOT EXISTS ${schema} AUTHORIZATION "${props.user}";`,
           `ALTER DATABASE ${schema} SET search_path TO ${schema};`,
           `CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA ${schema};`,
           'DROP SCHEMA IF EXISTS public CASCADE;',
@@ -53,16 +72,16 @@ export class DatabaseChart extends ComponentChart {
     // readable (fsGroup), which Postgres accepts for its key.
     const tlsMounts: kplus.VolumeMount[] = [];
     const serverArgs = ['postgres'];
-    if (db.tls.secretName) {
-      const secret = kplus.Secret.fromSecretName(this, 'tls-secret', db.tls.secretName);
+    if (props.tlsSecretName) {
+      const secret = kplus.Secret.fromSecretName(this, 'tls-secret', props.tlsSecretName);
       tlsMounts.push({ path: TLS_DIR, readOnly: true, volume: kplus.Volume.fromSecret(this, 'tls', secret, { name: 'tls', defaultMode: 0o440 }) });
       serverArgs.push('-c', 'ssl=on', '-c', `ssl_cert_file=${TLS_DIR}/tls.crt`, '-c', `ssl_key_file=${TLS_DIR}/tls.key`);
     }
 
-    const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', db.user, '-d', db.databaseName];
+    const pgIsReady = ['pg_isready', '-h', '127.0.0.1', '-p', String(postgres.port), '-U', props.user, '-d', props.databaseName];
     const postgresComponent = new StackComponent(this, 'postgres', {
       component: this.component,
-      image: db.image,
+      image: props.image,
       uid: POSTGRES_UID,
       userName: 'postgres',
       imagePullPolicy: this.imagePullPolicy,
@@ -73,9 +92,9 @@ export class DatabaseChart extends ComponentChart {
         volumeClaimTemplates: [
           {
             name: 'data',
-            storage: storageSize(db.storage.size),
+            storage: storageSize(props.storage.size),
             accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-            storageClassName: db.storage.storageClassName,
+            storageClassName: props.storage.storageClassName,
           },
         ],
       },
@@ -85,19 +104,19 @@ export class DatabaseChart extends ComponentChart {
       // The image's entrypoint initialises the data directory, then runs these arguments.
       args: serverArgs,
       envVariables: {
-        POSTGRES_USER: kplus.EnvValue.fromValue(db.user),
-        POSTGRES_DB: kplus.EnvValue.fromValue(db.databaseName),
+        POSTGRES_USER: kplus.EnvValue.fromValue(props.user),
+        POSTGRES_DB: kplus.EnvValue.fromValue(props.databaseName),
         // A file, not a variable: environment variables leak into process listings and dumps.
         POSTGRES_PASSWORD_FILE: kplus.EnvValue.fromValue(`${SECRETS_DIR}/${DATABASE_PASSWORD_KEY}`),
         // A subdirectory: the volume's root may hold lost+found, which initdb refuses.
         PGDATA: kplus.EnvValue.fromValue(`${DATA_DIR}/pgdata`),
       },
-      resources: containerResources(db.resources),
+      resources: containerResources(props.resources),
       volumeMounts: [
         // Names the claim template "data"; cdk8s-plus replaces this volume with the claim.
         { path: DATA_DIR, volume: kplus.Volume.fromEmptyDir(this, 'data', 'data') },
         { path: '/docker-entrypoint-initdb.d', volume: kplus.Volume.fromConfigMap(this, 'init-volume', initSql, { name: 'init' }), readOnly: true },
-        secretFile(this, 'credentials-volume', { secretName: db.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
+        secretFile(this, 'credentials-volume', { secretName: props.passwordSecretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
         ...tlsMounts,
         scratchVolume(this, 'run', '/var/run/postgresql', Size.mebibytes(16)),
         scratchVolume(this, 'tmp', '/tmp'),

@@ -6,7 +6,6 @@ import {
   GatewaySpecListenersTlsMode,
 } from '../../imports/gateway-gateway.networking.k8s.io';
 import { HttpRoute, HttpRouteSpecParentRefs, HttpRouteSpecRulesMatchesPathType } from '../../imports/httproute-gateway.networking.k8s.io';
-import { Settings } from '../../lib/config/schema';
 import { EntryChart, EntryChartProps } from '../../lib/kit/entry-chart';
 
 /**
@@ -18,6 +17,19 @@ const NO_TIMEOUT = '0s';
 /** A parentRef names its Gateway by API group ("gateway.networking.k8s.io"), not by apiVersion. */
 const GATEWAY_GROUP = Gateway.GVK.apiVersion.split('/')[0];
 
+/** The Gateway the HTTPRoute attaches to: one that exists, or one this chart creates. */
+export interface EntryGateway {
+  /** An existing Gateway, which must admit routes from the stack's namespace. @default none */
+  readonly parentRef?: { readonly namespace: string; readonly name: string; readonly sectionName?: string };
+  /** Create a Gateway of this GatewayClass for the host instead. @default none */
+  readonly create?: { readonly className: string };
+}
+
+export interface HttpRouteChartProps extends EntryChartProps {
+  /** The Gateway to attach to or to create; one of the two is set. */
+  readonly gateway: EntryGateway;
+}
+
 /**
  * The Gateway API entry in front of Letta: an HTTPRoute for the host, attached to the Gateway the
  * settings name or to one this chart creates for a GatewayClass. Idle-stream timeouts are the
@@ -25,16 +37,15 @@ const GATEWAY_GROUP = Gateway.GVK.apiVersion.split('/')[0];
  * the whole-request limits.
  */
 export class HttpRouteChart extends EntryChart {
-  constructor(scope: Construct, id: string, props: EntryChartProps) {
+  constructor(scope: Construct, id: string, props: HttpRouteChartProps) {
     super(scope, id, props);
-    const { ingress } = props;
     const component = this.backend;
     const labels = this.backendLabels;
-    const { parentRef, create } = ingress.gateway;
+    const { parentRef, create } = props.gateway;
 
     let parent: HttpRouteSpecParentRefs;
     if (create) {
-      const listener = gatewayListener(ingress);
+      const listener = gatewayListener(props.host, props.tlsSecretName);
       new Gateway(this, 'gateway', {
         metadata: { name: component.name, labels },
         spec: { gatewayClassName: create.className, listeners: [listener] },
@@ -43,14 +54,14 @@ export class HttpRouteChart extends EntryChart {
     } else if (parentRef) {
       parent = { name: parentRef.name, namespace: parentRef.namespace, sectionName: parentRef.sectionName };
     } else {
-      throw new Error('ingress.gateway: the HTTPRoute needs parentRef or create (the settings schema requires one)');
+      throw new Error('gateway: the HTTPRoute needs parentRef or create (the settings schema requires one of ingress.gateway\'s)');
     }
 
     new HttpRoute(this, 'route', {
       metadata: { name: component.name, labels },
       spec: {
         parentRefs: [{ group: GATEWAY_GROUP, kind: Gateway.GVK.kind, ...parent }],
-        hostnames: [ingress.host],
+        hostnames: [props.host],
         rules: [
           {
             matches: [{ path: { type: HttpRouteSpecRulesMatchesPathType.PATH_PREFIX, value: '/' } }],
@@ -64,15 +75,15 @@ export class HttpRouteChart extends EntryChart {
 }
 
 /** The one listener of a Gateway the stack creates: HTTPS with the host's TLS Secret, else HTTP. */
-function gatewayListener(ingress: Settings['ingress']): GatewaySpecListeners {
+function gatewayListener(host: string, tlsSecretName: string | undefined): GatewaySpecListeners {
   const allowedRoutes = { namespaces: { from: GatewaySpecListenersAllowedRoutesNamespacesFrom.SAME } };
-  if (!ingress.tlsSecretName) return { name: 'http', protocol: 'HTTP', port: 80, hostname: ingress.host, allowedRoutes };
+  if (!tlsSecretName) return { name: 'http', protocol: 'HTTP', port: 80, hostname: host, allowedRoutes };
   return {
     name: 'https',
     protocol: 'HTTPS',
     port: 443,
-    hostname: ingress.host,
-    tls: { mode: GatewaySpecListenersTlsMode.TERMINATE, certificateRefs: [{ kind: 'Secret', name: ingress.tlsSecretName }] },
+    hostname: host,
+    tls: { mode: GatewaySpecListenersTlsMode.TERMINATE, certificateRefs: [{ kind: 'Secret', name: tlsSecretName }] },
     allowedRoutes,
   };
 }

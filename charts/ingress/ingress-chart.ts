@@ -2,6 +2,15 @@ import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { EntryChart, EntryChartProps } from '../../lib/kit/entry-chart';
 
+export interface IngressChartProps extends EntryChartProps {
+  /** The IngressClass of the ingress-nginx controller. */
+  readonly className: string;
+  /** Seconds a stream may idle before ingress-nginx closes it (read and send timeouts). */
+  readonly streamTimeoutSeconds: number;
+  /** Largest request body ingress-nginx passes on, as nginx spells a size ("100m"). */
+  readonly maxBodySize: string;
+}
+
 /**
  * The ingress-nginx Ingress in front of Letta. Letta streams Server-Sent Events and does not send
  * X-Accel-Buffering, so buffering is off; streams idle for long periods between keepalives, so
@@ -9,12 +18,11 @@ import { EntryChart, EntryChartProps } from '../../lib/kit/entry-chart';
  * Snippet annotations are avoided: they are disabled by default since ingress-nginx 1.9.
  */
 export class IngressChart extends EntryChart {
-  constructor(scope: Construct, id: string, props: EntryChartProps) {
+  constructor(scope: Construct, id: string, props: IngressChartProps) {
     super(scope, id, props);
-    const { ingress } = props;
     const component = this.backend;
     const http = props.entry.port;
-    const timeout = String(ingress.streamTimeoutSeconds);
+    const timeout = String(props.streamTimeoutSeconds);
 
     new k8s.KubeIngress(this, 'ingress', {
       metadata: {
@@ -25,16 +33,16 @@ export class IngressChart extends EntryChart {
           'nginx.ingress.kubernetes.io/proxy-send-timeout': timeout,
           'nginx.ingress.kubernetes.io/proxy-buffering': 'off',
           'nginx.ingress.kubernetes.io/proxy-request-buffering': 'off',
-          'nginx.ingress.kubernetes.io/proxy-body-size': ingress.maxBodySize,
+          'nginx.ingress.kubernetes.io/proxy-body-size': props.maxBodySize,
           'nginx.ingress.kubernetes.io/proxy-http-version': '1.1',
         },
       },
       spec: {
-        ingressClassName: ingress.className,
-        tls: ingress.tlsSecretName ? [{ hosts: [ingress.host], secretName: ingress.tlsSecretName }] : undefined,
+        ingressClassName: props.className,
+        tls: props.tlsSecretName ? [{ hosts: [props.host], secretName: props.tlsSecretName }] : undefined,
         rules: [
           {
-            host: ingress.host,
+            host: props.host,
             http: {
               paths: [
                 {

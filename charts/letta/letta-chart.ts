@@ -1,18 +1,19 @@
 import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentChart, ComponentChartProps } from '../../lib/kit/component-chart';
-import { DEFAULT_DRAIN_SECONDS, SecretKeyRef } from '../../lib/config/schema';
+import { ComponentChart } from '../../lib/kit/component-chart';
 import { BACKUP_KIND_LABEL } from '../backup/backup-pod';
 import { BACKUP_ENV } from '../backup/scripts';
 import { DATABASE_PASSWORD_KEY } from '../database/database-secret';
 import { exceptionAnnotations, LETTA_SCRIPTS_EXCEPTIONS } from '../../lib/kit/lint-exceptions';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from './scripts';
 import { listeningProbe } from '../../lib/kit/probes';
-import { containerResources } from '../../lib/kit/resources';
+import { containerResources, ResourceRequirements } from '../../lib/kit/resources';
+import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
+import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
 import { portOf } from '../../lib/model/topology';
-import { databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
+import { DatabaseTls, databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
 
 /**
  * The upstream image has no USER and runs as root; nothing in it needs root once HOME and
@@ -30,15 +31,62 @@ const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
  */
 const PRESTOP_PAUSE_SECONDS = 10;
 
+/** What Letta needs of the database: the connection, and the image whose pg_isready it waits with. */
+export interface LettaDatabase {
+  /** The database's image (its pg_isready). */
+  readonly image: string;
+  /** The database's owner, as whom Letta connects. */
+  readonly user: string;
+  /** The database Letta uses. */
+  readonly databaseName: string;
+  /** The Secret whose key "password" holds the owner's password. */
+  readonly passwordSecretName: string;
+  /** TLS of Letta's connections. */
+  readonly tls: DatabaseTls;
+}
+
+export interface LettaChartProps extends StackChartProps {
+  /** Letta's image. */
+  readonly image: string;
+  /** Server replicas; above 1 they spread over nodes and get a PodDisruptionBudget. */
+  readonly replicas: number;
+  /** Password auth (`letta server --secure`). @default false */
+  readonly secure?: boolean;
+  /** Secret key holding LETTA_SERVER_PASSWORD. @default none */
+  readonly serverPassword?: SecretKeyRef;
+  /** Secret key holding LETTA_ENCRYPTION_KEY. @default none */
+  readonly encryptionKey?: SecretKeyRef;
+  /** Provider API keys: environment variable name to the Secret key holding it. @default none */
+  readonly providerApiKeys?: Readonly<Record<string, SecretKeyRef>>;
+  /** ACCEPTABLE_ORIGINS of the server's CORS. @default none */
+  readonly corsOrigins?: readonly string[];
+  /** LETTA_UVICORN_WORKERS. @default Letta's own */
+  readonly uvicornWorkers?: number;
+  /** Seconds the server may take to start before it counts as failed. */
+  readonly startupTimeoutSeconds: number;
+  /** Seconds a migration waits for another pod's before the container fails and is retried. */
+  readonly migrationLockWaitSeconds: number;
+  /** Seconds a stopping server may finish its open streams, after the pre-stop pause. */
+  readonly drainSeconds: number;
+  /** Requests and limits of the migration and server containers. */
+  readonly resources: ResourceRequirements;
+  /** The database Letta connects to. */
+  readonly database: LettaDatabase;
+  /** Set: a migration waits this long for the backup's pre-migration dump. @default no wait */
+  readonly preMigrationBackupWaitSeconds?: number;
+  /** Seconds a starting pod waits for vLLM to answer (vLLM's own start-up budget); used with vLLM only. */
+  readonly modelsWaitSeconds: number;
+}
+
 /**
  * The Letta agent server: Deployment, Service, migration lock and disruption budget. Of the
  * database settings it reads what the connection needs: user, name, password Secret, TLS, and the
  * image, whose pg_isready waits for the server.
  */
 export class LettaChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'letta' | 'database' | 'backup' | 'ingress' | 'vllm'>) {
-    super(scope, id, props, 'letta', props.letta.image);
-    const { letta, database, backup, ingress, vllm } = props;
+  constructor(scope: Construct, id: string, props: LettaChartProps) {
+    super(scope, id, props, 'letta', props.image);
+    const { database } = props;
     const topology = this.topology;
     const http = portOf(this.component, 'http');
 
@@ -61,7 +109,7 @@ export class LettaChart extends ComponentChart {
       // NLTK fetches punkt_tab at every start; it lands in the writable home, not the image.
       NLTK_DATA: kplus.EnvValue.fromValue(`${HOME}/nltk_data`),
       // Declared before LETTA_PG_URI, which refers to it.
-      LETTA_PG_PASSWORD: secretValue('db-password', { name: database.credentials.secretName, key: DATABASE_PASSWORD_KEY }),
+      LETTA_PG_PASSWORD: secretValue('db-password', { name: database.passwordSecretName, key: DATABASE_PASSWORD_KEY }),
       ...(caMounts.length > 0 ? { [MIGRATE_ENV.sslRootCert]: kplus.EnvValue.fromValue(`${DATABASE_TLS_DIR}/ca.crt`) } : {}),
     };
     // alembic's pg8000 rejects any query parameter (sslmode included) and takes TLS only as an
@@ -70,14 +118,14 @@ export class LettaChart extends ComponentChart {
       ...commonEnv,
       LETTA_PG_URI: kplus.EnvValue.fromValue(uri),
       [MIGRATE_ENV.sslMode]: kplus.EnvValue.fromValue(tls.mode),
-      [MIGRATE_ENV.lockWaitSeconds]: kplus.EnvValue.fromValue(String(letta.migrationLockWaitSeconds)),
+      [MIGRATE_ENV.lockWaitSeconds]: kplus.EnvValue.fromValue(String(props.migrationLockWaitSeconds)),
     };
-    if (topology.has('backup') && backup.preMigration.enabled) {
+    if (props.preMigrationBackupWaitSeconds !== undefined) {
       // A new schema only after the backup component's Job has dumped the current one.
       const jobs = { ...topology.component('backup').selector, [BACKUP_KIND_LABEL]: 'pre-migration' };
-      databaseEnv[MIGRATE_ENV.preMigrationWaitSeconds] = kplus.EnvValue.fromValue(String(backup.preMigration.waitSeconds));
+      databaseEnv[MIGRATE_ENV.preMigrationWaitSeconds] = kplus.EnvValue.fromValue(String(props.preMigrationBackupWaitSeconds));
       databaseEnv[MIGRATE_ENV.preMigrationJobs] = kplus.EnvValue.fromValue(Object.entries(jobs).map(([key, value]) => `${key}=${value}`).join(','));
-      databaseEnv[BACKUP_ENV.lettaImage] = kplus.EnvValue.fromValue(letta.image);
+      databaseEnv[BACKUP_ENV.lettaImage] = kplus.EnvValue.fromValue(props.image);
     }
     // The server's asyncpg takes the mode as ?ssl=; without it Letta forces ssl=require whenever
     // SQLAlchemy pooling is on, which a Postgres without TLS refuses.
@@ -99,11 +147,12 @@ export class LettaChart extends ComponentChart {
     const inference = topology.has('vllm') ? topology.address('vllm', 'http') : undefined;
     // Letta appends /v1 itself.
     if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}`);
-    if (letta.corsOrigins.length > 0) env.ACCEPTABLE_ORIGINS = kplus.EnvValue.fromValue(letta.corsOrigins.join(','));
-    if (letta.uvicornWorkers) env.LETTA_UVICORN_WORKERS = kplus.EnvValue.fromValue(String(letta.uvicornWorkers));
-    if (letta.serverPassword) env.LETTA_SERVER_PASSWORD = secretValue('server-password', letta.serverPassword);
-    if (letta.encryptionKey) env.LETTA_ENCRYPTION_KEY = secretValue('encryption-key', letta.encryptionKey);
-    for (const [name, ref] of Object.entries(letta.providerApiKeys)) env[name] = secretValue(`provider-${name}`, ref);
+    const corsOrigins = props.corsOrigins ?? [];
+    if (corsOrigins.length > 0) env.ACCEPTABLE_ORIGINS = kplus.EnvValue.fromValue(corsOrigins.join(','));
+    if (props.uvicornWorkers) env.LETTA_UVICORN_WORKERS = kplus.EnvValue.fromValue(String(props.uvicornWorkers));
+    if (props.serverPassword) env.LETTA_SERVER_PASSWORD = secretValue('server-password', props.serverPassword);
+    if (props.encryptionKey) env.LETTA_ENCRYPTION_KEY = secretValue('encryption-key', props.encryptionKey);
+    for (const [name, ref] of Object.entries(props.providerApiKeys ?? {})) env[name] = secretValue(`provider-${name}`, ref);
 
     const scripts = new kplus.ConfigMap(this, 'scripts', {
       metadata: { name: `${this.component.name}-scripts`, labels: this.componentLabels, annotations: exceptionAnnotations([LETTA_SCRIPTS_EXCEPTIONS]) },
@@ -125,31 +174,30 @@ export class LettaChart extends ComponentChart {
     };
 
     const migrate = redacted(databaseEnv, ['python', `${SCRIPTS_DIR}/migrate.py`]);
-    const serve = redacted(env, ['letta', 'server', '--host', '0.0.0.0', '--port', String(http.port), ...(letta.secure ? ['--secure'] : [])]);
+    const serve = redacted(env, ['letta', 'server', '--host', '0.0.0.0', '--port', String(http.port), ...(props.secure ? ['--secure'] : [])]);
     const probe = (path: string, options: kplus.HttpGetProbeOptions) =>
       kplus.Probe.fromHttpGet(path, { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
-    // uvicorn stops on SIGTERM only once its open responses have ended (Letta sets no shutdown
-    // timeout): an agent stream finishes its run unless the grace period runs out first.
-    const drainSeconds = letta.drainSeconds ?? Math.min(DEFAULT_DRAIN_SECONDS, ingress.streamTimeoutSeconds);
     const pgIsReady = `until pg_isready -h ${db.host} -p ${db.port} -U ${database.user} -d ${database.databaseName}; do echo "waiting for ${db.host}"; sleep 2; done`;
 
     // Logs and traces under LETTA_DIR, temporary files under /tmp.
     const writablePaths = [scratchVolume(this, 'home', HOME, Size.gibibytes(1)), scratchVolume(this, 'tmp', '/tmp'), ...caMounts];
     const server = new StackComponent(this, 'server', {
       component: this.component,
-      image: letta.image,
+      image: props.image,
       uid: LETTA_UID,
       userName: 'letta',
       imagePullPolicy: this.imagePullPolicy,
       workload: {
         kind: 'Deployment',
-        replicas: letta.replicas,
+        replicas: props.replicas,
         // Never below the desired replica count during a rollout.
         strategy: kplus.DeploymentStrategy.rollingUpdate({
           maxSurge: kplus.PercentOrAbsolute.absolute(1),
           maxUnavailable: kplus.PercentOrAbsolute.absolute(0),
         }),
-        terminationGracePeriod: Duration.seconds(PRESTOP_PAUSE_SECONDS + drainSeconds),
+        // uvicorn stops on SIGTERM only once its open responses have ended (Letta sets no shutdown
+        // timeout): an agent stream finishes its run unless the grace period runs out first.
+        terminationGracePeriod: Duration.seconds(PRESTOP_PAUSE_SECONDS + props.drainSeconds),
       },
     });
     // compose: depends_on db with condition service_healthy (the same pg_isready check).
@@ -169,7 +217,7 @@ export class LettaChart extends ComponentChart {
         command: ['python', `${SCRIPTS_DIR}/wait_for_models.py`],
         envVariables: {
           [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}/health`),
-          [WAIT_FOR_MODELS_ENV.waitSeconds]: kplus.EnvValue.fromValue(String(vllm.startupTimeoutSeconds)),
+          [WAIT_FOR_MODELS_ENV.waitSeconds]: kplus.EnvValue.fromValue(String(props.modelsWaitSeconds)),
         },
         resources: containerResources({
           requests: { cpu: '10m', memory: '32Mi', ephemeralStorage: '1Gi' },
@@ -183,7 +231,7 @@ export class LettaChart extends ComponentChart {
       command: migrate,
       workingDir: HOME,
       envVariables: databaseEnv,
-      resources: containerResources(letta.resources),
+      resources: containerResources(props.resources),
       volumeMounts: [scriptsMount, ...writablePaths],
     });
     server.addContainer({
@@ -191,11 +239,11 @@ export class LettaChart extends ComponentChart {
       command: serve,
       workingDir: HOME,
       envVariables: env,
-      resources: containerResources(letta.resources),
+      resources: containerResources(props.resources),
       volumeMounts: [scriptsMount, ...writablePaths],
       startup: probe('/v1/health/', {
         periodSeconds: Duration.seconds(10),
-        failureThreshold: Math.ceil(letta.startupTimeoutSeconds / 10),
+        failureThreshold: Math.ceil(props.startupTimeoutSeconds / 10),
       }),
       readiness: probe('/v1/ready/', { periodSeconds: Duration.seconds(10), failureThreshold: 3 }),
       liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(20), timeoutSeconds: Duration.seconds(5), failureThreshold: 3 }),

@@ -1,5 +1,11 @@
-import { Settings } from '../../lib/config/schema';
+import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
 import { Topology, portOf } from '../../lib/model/topology';
+
+/** Where the collector exports: a rotating file in its pod, ClickHouse, or SigNoz over OTLP. */
+export type CollectorExporter =
+  | { readonly type: 'file' }
+  | { readonly type: 'clickhouse'; readonly endpoint: string; readonly database: string; readonly username: string; readonly password: SecretKeyRef }
+  | { readonly type: 'signoz'; readonly endpoint: string; readonly ingestionKey: SecretKeyRef };
 
 /**
  * Where the exporter credentials are mounted from their Secrets. The config refers to them with
@@ -15,10 +21,10 @@ export const TRACE_FILE_DIR = '/var/lib/otelcol';
  * The collector's configuration, mirroring Letta's three upstream configs (file, ClickHouse,
  * SigNoz), with memory_limiter first in every pipeline and health_check for the probes.
  */
-export function collectorConfig(telemetry: Settings['telemetry'], topology: Topology): Record<string, unknown> {
+export function collectorConfig(exporter: CollectorExporter, topology: Topology): Record<string, unknown> {
   const component = topology.component('telemetry');
   const listen = (name: string) => `0.0.0.0:${portOf(component, name).port}`;
-  const exporterName = { file: 'file', clickhouse: 'clickhouse', signoz: 'otlp/signoz' }[telemetry.exporter.type];
+  const exporterName = { file: 'file', clickhouse: 'clickhouse', signoz: 'otlp/signoz' }[exporter.type];
   const pipeline = { receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: [exporterName] };
   return {
     extensions: { health_check: { endpoint: listen('health') } },
@@ -28,7 +34,7 @@ export function collectorConfig(telemetry: Settings['telemetry'], topology: Topo
       memory_limiter: { check_interval: '1s', limit_percentage: 80, spike_limit_percentage: 20 },
       batch: { timeout: '5s', send_batch_size: 1024 },
     },
-    exporters: { [exporterName]: exporterSettings(telemetry.exporter) },
+    exporters: { [exporterName]: exporterSettings(exporter) },
     service: {
       extensions: ['health_check'],
       pipelines: { traces: pipeline, metrics: pipeline, logs: pipeline },
@@ -40,7 +46,7 @@ export function collectorConfig(telemetry: Settings['telemetry'], topology: Topo
 const credentialReference = `\${file:${EXPORTER_SECRETS_DIR}/${EXPORTER_CREDENTIAL_FILE}}`;
 
 /** The Secret key holding the exporter's credential, if it needs one. */
-export function exporterCredential(exporter: Settings['telemetry']['exporter']) {
+export function exporterCredential(exporter: CollectorExporter): SecretKeyRef | undefined {
   switch (exporter.type) {
     case 'file':
       return undefined;
@@ -51,7 +57,7 @@ export function exporterCredential(exporter: Settings['telemetry']['exporter']) 
   }
 }
 
-function exporterSettings(exporter: Settings['telemetry']['exporter']): Record<string, unknown> {
+function exporterSettings(exporter: CollectorExporter): Record<string, unknown> {
   const retry = { enabled: true, initial_interval: '5s', max_interval: '30s', max_elapsed_time: '300s' };
   switch (exporter.type) {
     case 'file':

@@ -2,12 +2,13 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import * as yaml from 'js-yaml';
-import { collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from './collector-config';
-import { ComponentChart, ComponentChartProps } from '../../lib/kit/component-chart';
+import { CollectorExporter, collectorConfig, EXPORTER_CREDENTIAL_FILE, EXPORTER_SECRETS_DIR, exporterCredential, TRACE_FILE_DIR } from './collector-config';
+import { ComponentChart } from '../../lib/kit/component-chart';
 import { COLLECTOR_CONFIG_EXCEPTIONS, exceptionAnnotations } from '../../lib/kit/lint-exceptions';
 import { listeningProbe } from '../../lib/kit/probes';
 import { parseQuantity, toGoMemLimit } from '../../lib/kit/quantity';
-import { containerResources } from '../../lib/kit/resources';
+import { containerResources, ResourceRequirements } from '../../lib/kit/resources';
+import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
 import { portOf } from '../../lib/model/topology';
 import { scratchVolume, secretFile } from '../../lib/kit/volumes';
@@ -16,21 +17,29 @@ import { scratchVolume, secretFile } from '../../lib/kit/volumes';
 const COLLECTOR_UID = 10001;
 const CONFIG_DIR = '/etc/otelcol';
 
+export interface TelemetryChartProps extends StackChartProps {
+  /** The collector's image (a contrib build: the exporters are contrib components). */
+  readonly image: string;
+  /** Requests and limits of the collector container; GOMEMLIMIT follows the memory limit. */
+  readonly resources: ResourceRequirements;
+  /** Where the telemetry goes: a file in the pod, ClickHouse or SigNoz. */
+  readonly exporter: CollectorExporter;
+}
+
 /**
  * The OpenTelemetry Collector as a node agent. Clients reach the agent on their own node through
  * a Service with internalTrafficPolicy Local: no hostPort (forbidden by Pod Security), and the
  * client's pod IP is kept, so NetworkPolicies see the real source.
  */
 export class TelemetryChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'telemetry'>) {
-    super(scope, id, props, 'telemetry', props.telemetry.image);
-    const { telemetry } = props;
+  constructor(scope: Construct, id: string, props: TelemetryChartProps) {
+    super(scope, id, props, 'telemetry', props.image);
 
     const config = new kplus.ConfigMap(this, 'config', {
       metadata: { name: this.component.name, labels: this.componentLabels, annotations: exceptionAnnotations([COLLECTOR_CONFIG_EXCEPTIONS]) },
-      data: { 'config.yaml': yaml.dump(collectorConfig(telemetry, this.topology), { lineWidth: -1 }) },
+      data: { 'config.yaml': yaml.dump(collectorConfig(props.exporter, this.topology), { lineWidth: -1 }) },
     });
-    const credential = exporterCredential(telemetry.exporter);
+    const credential = exporterCredential(props.exporter);
     const credentialMount = credential
       ? [secretFile(this, 'exporter-credential', { secretName: credential.name, key: credential.key, directory: EXPORTER_SECRETS_DIR, file: EXPORTER_CREDENTIAL_FILE })]
       : [];
@@ -39,7 +48,7 @@ export class TelemetryChart extends ComponentChart {
     // A node agent: on every node, GPU nodes and other tainted pools included.
     const collector = new StackComponent(this, 'collector', {
       component: this.component,
-      image: telemetry.image,
+      image: props.image,
       uid: COLLECTOR_UID,
       userName: 'otel',
       imagePullPolicy: this.imagePullPolicy,
@@ -50,9 +59,9 @@ export class TelemetryChart extends ComponentChart {
       args: [`--config=${CONFIG_DIR}/config.yaml`],
       envVariables: {
         // The Go runtime collects garbage harder before the limit instead of being OOM-killed.
-        GOMEMLIMIT: kplus.EnvValue.fromValue(toGoMemLimit(0.8 * parseQuantity(telemetry.resources.limits.memory)!)),
+        GOMEMLIMIT: kplus.EnvValue.fromValue(toGoMemLimit(0.8 * parseQuantity(props.resources.limits.memory)!)),
       },
-      resources: containerResources(telemetry.resources),
+      resources: containerResources(props.resources),
       volumeMounts: [
         { path: CONFIG_DIR, volume: kplus.Volume.fromConfigMap(this, 'config-volume', config, { name: 'config' }), readOnly: true },
         scratchVolume(this, 'traces', TRACE_FILE_DIR, Size.gibibytes(1)),

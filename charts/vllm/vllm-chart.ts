@@ -2,12 +2,14 @@ import { ApiObject, Duration, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { k8s } from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
-import { ComponentChart, ComponentChartProps } from '../../lib/kit/component-chart';
+import { ComponentChart } from '../../lib/kit/component-chart';
 import { listeningProbe } from '../../lib/kit/probes';
 import { parseQuantity } from '../../lib/kit/quantity';
-import { containerResources, storageSize } from '../../lib/kit/resources';
+import { containerResources, ResourceRequirements, storageSize } from '../../lib/kit/resources';
+import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
+import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
-import { vllmServeArgs } from '../../lib/model/vllm-args';
+import { vllmServeArgs, VllmServeSettings } from '../../lib/model/vllm-args';
 import { portOf } from '../../lib/model/topology';
 import { scratchVolume, secretFile } from '../../lib/kit/volumes';
 
@@ -31,18 +33,44 @@ function cpuEnv(kvCacheSpaceGiB: number): Record<string, kplus.EnvValue> {
   };
 }
 
+export interface VllmChartProps extends StackChartProps, VllmServeSettings {
+  /** vLLM's image: the CUDA build for nvidia, the CPU build for cpu. */
+  readonly image: string;
+  /** Requests and limits of the vLLM container (GPUs are added as requested = limit). */
+  readonly resources: ResourceRequirements;
+  /** The claim holding the model and the compile caches. */
+  readonly modelCache: { readonly size: string; readonly storageClassName?: string };
+  /** Memory-backed /dev/shm size, as a Kubernetes quantity. */
+  readonly shmSize: string;
+  /** Memory for the KV cache in GiB on the cpu device (VLLM_CPU_KVCACHE_SPACE); unused on GPUs. */
+  readonly cpuKvCacheSpaceGiB: number;
+  /** Secret key holding a Hugging Face token, for gated models. @default none: anonymous downloads */
+  readonly hfToken?: SecretKeyRef;
+  /** Serve only what the model cache holds: no request to the hub. */
+  readonly offline: boolean;
+  /** Seconds the server may take to download and load the model before it counts as failed. */
+  readonly startupTimeoutSeconds: number;
+  /** Arguments appended to `vllm serve` after the chart's own. */
+  readonly extraArgs: readonly string[];
+  /** Node selection of the pod. */
+  readonly nodeSelector: Readonly<Record<string, string>>;
+  /** Taints the pod tolerates (GPU pools are usually tainted). */
+  readonly tolerations: readonly k8s.Toleration[];
+  /** RuntimeClass of the pod, e.g. "nvidia". @default the cluster's default runtime */
+  readonly runtimeClassName?: string;
+}
+
 /** vLLM's OpenAI-compatible server on NVIDIA GPUs or on CPUs, with a persistent model cache. */
 export class VllmChart extends ComponentChart {
-  constructor(scope: Construct, id: string, props: ComponentChartProps<'vllm'>) {
-    super(scope, id, props, 'vllm', props.vllm.image);
-    const { vllm } = props;
+  constructor(scope: Construct, id: string, props: VllmChartProps) {
+    super(scope, id, props, 'vllm', props.image);
     const http = portOf(this.component, 'http');
 
     const cache = new kplus.PersistentVolumeClaim(this, 'model-cache', {
       metadata: { name: `${this.component.name}-model-cache`, labels: this.componentLabels },
       accessModes: [kplus.PersistentVolumeAccessMode.READ_WRITE_ONCE],
-      storage: storageSize(vllm.modelCache.size),
-      storageClassName: vllm.modelCache.storageClassName,
+      storage: storageSize(props.modelCache.size),
+      storageClassName: props.modelCache.storageClassName,
       volumeMode: kplus.PersistentVolumeMode.FILE_SYSTEM,
     });
 
@@ -61,22 +89,22 @@ export class VllmChart extends ComponentChart {
     };
     // huggingface_hub reads the token from this file: no credential in the environment. Optional,
     // since public models need none: without the Secret the file is absent and downloads are anonymous.
-    const tokenMount = vllm.hfToken
-      ? [secretFile(this, 'hf-token', { secretName: vllm.hfToken.name, key: vllm.hfToken.key, directory: TOKEN_DIR, file: 'token', optional: true })]
+    const tokenMount = props.hfToken
+      ? [secretFile(this, 'hf-token', { secretName: props.hfToken.name, key: props.hfToken.key, directory: TOKEN_DIR, file: 'token', optional: true })]
       : [];
-    if (vllm.hfToken) env.HF_TOKEN_PATH = kplus.EnvValue.fromValue(`${TOKEN_DIR}/token`);
+    if (props.hfToken) env.HF_TOKEN_PATH = kplus.EnvValue.fromValue(`${TOKEN_DIR}/token`);
     // The model must already be in the claim: no request leaves for the hub.
-    if (vllm.offline) env.HF_HUB_OFFLINE = kplus.EnvValue.fromValue('1');
-    const onCpu = vllm.device === 'cpu';
-    if (onCpu) Object.assign(env, cpuEnv(vllm.cpu.kvCacheSpaceGiB));
+    if (props.offline) env.HF_HUB_OFFLINE = kplus.EnvValue.fromValue('1');
+    const onCpu = props.device === 'cpu';
+    if (onCpu) Object.assign(env, cpuEnv(props.cpuKvCacheSpaceGiB));
 
-    const args = [...vllmServeArgs(vllm, http.port), ...vllm.extraArgs];
+    const args = [...vllmServeArgs(props, http.port), ...props.extraArgs];
     const health = (options: kplus.HttpGetProbeOptions) =>
       kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
 
     const server = new StackComponent(this, 'vllm', {
       component: this.component,
-      image: vllm.image,
+      image: props.image,
       uid: VLLM_UID,
       userName: 'vllm',
       imagePullPolicy: this.imagePullPolicy,
@@ -88,7 +116,7 @@ export class VllmChart extends ComponentChart {
       command: ['vllm', 'serve'],
       args,
       envVariables: env,
-      resources: containerResources(vllm.resources),
+      resources: containerResources(props.resources),
       volumeMounts: [
         { path: CACHE_DIR, volume: kplus.Volume.fromPersistentVolumeClaim(this, 'cache-volume', cache, { name: 'model-cache' }) },
         // NCCL and tensor parallelism share memory through /dev/shm (compose: ipc: host).
@@ -96,7 +124,7 @@ export class VllmChart extends ComponentChart {
           path: '/dev/shm',
           volume: kplus.Volume.fromEmptyDir(this, 'shm', 'shm', {
             medium: kplus.EmptyDirMedium.MEMORY,
-            sizeLimit: Size.mebibytes(Math.round(parseQuantity(vllm.shmSize)! / 1024 ** 2)),
+            sizeLimit: Size.mebibytes(Math.round(parseQuantity(props.shmSize)! / 1024 ** 2)),
           }),
         },
         scratchVolume(this, 'home', HOME, Size.gibibytes(1)),
@@ -104,7 +132,7 @@ export class VllmChart extends ComponentChart {
         ...tokenMount,
       ],
       // Downloading and loading a model takes minutes; liveness starts only after that.
-      startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(vllm.startupTimeoutSeconds / 10) }),
+      startup: health({ periodSeconds: Duration.seconds(10), failureThreshold: Math.ceil(props.startupTimeoutSeconds / 10) }),
       readiness: health({ periodSeconds: Duration.seconds(5), failureThreshold: 3 }),
       liveness: listeningProbe(http.port, { periodSeconds: Duration.seconds(15), timeoutSeconds: Duration.seconds(5), failureThreshold: 4 }),
     });
@@ -113,14 +141,14 @@ export class VllmChart extends ComponentChart {
     if (!onCpu) {
       // GPUs are an extended resource: whole numbers, request equal to limit. (A Quantity, since
       // patches are applied before the typed serialization of resources.)
-      const gpus = k8s.Quantity.fromNumber(vllm.gpus);
+      const gpus = k8s.Quantity.fromNumber(props.gpus);
       resource.addJsonPatch(
         JsonPatch.add('/spec/template/spec/containers/0/resources/limits/nvidia.com~1gpu', gpus),
         JsonPatch.add('/spec/template/spec/containers/0/resources/requests/nvidia.com~1gpu', gpus),
       );
     }
-    if (Object.keys(vllm.nodeSelector).length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { ...vllm.nodeSelector }));
-    if (vllm.tolerations.length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', vllm.tolerations));
-    if (vllm.runtimeClassName) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', vllm.runtimeClassName));
+    if (Object.keys(props.nodeSelector).length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/nodeSelector', { ...props.nodeSelector }));
+    if (props.tolerations.length > 0) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/tolerations', [...props.tolerations]));
+    if (props.runtimeClassName) resource.addJsonPatch(JsonPatch.add('/spec/template/spec/runtimeClassName', props.runtimeClassName));
   }
 }

@@ -9,18 +9,78 @@ import { NetworkPolicyChart } from '../../charts/network-policy/network-policy-c
 import { RedisChart } from '../../charts/redis/redis-chart';
 import { TelemetryChart } from '../../charts/telemetry/telemetry-chart';
 import { VllmChart } from '../../charts/vllm/vllm-chart';
-import { Settings } from '../config/schema';
+import { DEFAULT_DRAIN_SECONDS, Settings } from '../config/schema';
 import { StackChartProps } from '../kit/stack-chart';
 import { ComponentId, Topology } from '../model/topology';
 
-/** How each component's chart is built: its own slice of the settings, nothing more. */
+/** The database's connection as its clients see it. */
+const databaseConnection = (database: Settings['database']) => ({
+  image: database.image,
+  user: database.user,
+  databaseName: database.databaseName,
+  passwordSecretName: database.credentials.secretName,
+  tls: database.tls,
+});
+
+/** How each component's chart is built: the settings mapped to the chart's own props. */
 const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settings, base: StackChartProps) => Chart>> = {
-  database: (app, s, base) => new DatabaseChart(app, 'database', { ...base, database: s.database }),
+  database: (app, { database }, base) =>
+    new DatabaseChart(app, 'database', {
+      ...base,
+      ...databaseConnection(database),
+      developmentCredentials: database.credentials.development,
+      tlsSecretName: database.tls.secretName,
+      storage: database.storage,
+      resources: database.resources,
+    }),
   backup: (app, s, base) => new BackupChart(app, 'backup', { ...base, backup: s.backup, database: s.database, lettaImage: s.letta.image }),
-  redis: (app, s, base) => new RedisChart(app, 'redis', { ...base, redis: s.redis }),
-  telemetry: (app, s, base) => new TelemetryChart(app, 'telemetry', { ...base, telemetry: s.telemetry }),
-  vllm: (app, s, base) => new VllmChart(app, 'vllm', { ...base, vllm: s.vllm }),
-  letta: (app, s, base) => new LettaChart(app, 'letta', { ...base, letta: s.letta, database: s.database, backup: s.backup, ingress: s.ingress, vllm: s.vllm }),
+  redis: (app, { redis }, base) => new RedisChart(app, 'redis', { ...base, image: redis.image, resources: redis.resources }),
+  telemetry: (app, { telemetry }, base) =>
+    new TelemetryChart(app, 'telemetry', { ...base, image: telemetry.image, resources: telemetry.resources, exporter: telemetry.exporter }),
+  vllm: (app, { vllm }, base) =>
+    new VllmChart(app, 'vllm', {
+      ...base,
+      image: vllm.image,
+      resources: vllm.resources,
+      device: vllm.device,
+      model: vllm.model,
+      servedModelName: vllm.servedModelName,
+      maxModelLen: vllm.maxModelLen,
+      dtype: vllm.dtype,
+      gpus: vllm.gpus,
+      toolCallParser: vllm.toolCallParser,
+      modelCache: vllm.modelCache,
+      shmSize: vllm.shmSize,
+      cpuKvCacheSpaceGiB: vllm.cpu.kvCacheSpaceGiB,
+      hfToken: vllm.hfToken,
+      offline: vllm.offline,
+      startupTimeoutSeconds: vllm.startupTimeoutSeconds,
+      extraArgs: vllm.extraArgs,
+      nodeSelector: vllm.nodeSelector,
+      tolerations: vllm.tolerations,
+      runtimeClassName: vllm.runtimeClassName,
+    }),
+  letta: (app, { letta, database, backup, ingress, vllm }, base) =>
+    new LettaChart(app, 'letta', {
+      ...base,
+      image: letta.image,
+      replicas: letta.replicas,
+      secure: letta.secure,
+      serverPassword: letta.serverPassword,
+      encryptionKey: letta.encryptionKey,
+      providerApiKeys: letta.providerApiKeys,
+      corsOrigins: letta.corsOrigins,
+      uvicornWorkers: letta.uvicornWorkers,
+      startupTimeoutSeconds: letta.startupTimeoutSeconds,
+      migrationLockWaitSeconds: letta.migrationLockWaitSeconds,
+      // Within the ingress's stream timeout, past which no stream lasts anyway.
+      drainSeconds: letta.drainSeconds ?? Math.min(DEFAULT_DRAIN_SECONDS, ingress.streamTimeoutSeconds),
+      resources: letta.resources,
+      database: databaseConnection(database),
+      // A new schema only after the backup component's Job has dumped the current one.
+      preMigrationBackupWaitSeconds: base.topology.has('backup') && backup.preMigration.enabled ? backup.preMigration.waitSeconds : undefined,
+      modelsWaitSeconds: vllm.startupTimeoutSeconds,
+    }),
 };
 
 /**
@@ -38,8 +98,18 @@ export function addStack(app: App, settings: Settings): Chart[] {
     ...topology.components.map((component) => COMPONENT_CHARTS[component.id](app, settings, base)),
   ];
   if (topology.entry) {
-    const entryProps = { ...base, ingress: settings.ingress, entry: topology.entry, lettaImage: settings.letta.image };
-    charts.push(settings.ingress.entry === 'gateway-api' ? new HttpRouteChart(app, 'http-route', entryProps) : new IngressChart(app, 'ingress', entryProps));
+    const { ingress } = settings;
+    const entryProps = { ...base, entry: topology.entry, backendImage: settings.letta.image, host: ingress.host, tlsSecretName: ingress.tlsSecretName };
+    charts.push(
+      ingress.entry === 'gateway-api'
+        ? new HttpRouteChart(app, 'http-route', { ...entryProps, gateway: ingress.gateway })
+        : new IngressChart(app, 'ingress', {
+            ...entryProps,
+            className: ingress.className,
+            streamTimeoutSeconds: ingress.streamTimeoutSeconds,
+            maxBodySize: ingress.maxBodySize,
+          }),
+    );
   }
   charts.slice(1).forEach((chart, index) => chart.addDependency(charts[index]));
   return charts;

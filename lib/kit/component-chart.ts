@@ -1,11 +1,7 @@
 import { Construct } from 'constructs';
-import { Settings } from '../config/schema';
 import { componentLabels } from './labels';
 import { StackChart, StackChartProps } from './stack-chart';
 import { ComponentId, DeployedComponent } from '../model/topology';
-
-/** Props of a component's chart: the stack's own and the named slices of the settings, nothing more. */
-export type ComponentChartProps<Slice extends keyof Settings> = StackChartProps & { readonly [Key in Slice]: Settings[Key] };
 
 /**
  * A chart that deploys one component of the topology: it resolves the component once and labels

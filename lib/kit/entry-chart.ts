@@ -1,16 +1,17 @@
 import { Construct } from 'constructs';
-import { Settings } from '../config/schema';
 import { componentLabels } from './labels';
 import { StackChart, StackChartProps } from './stack-chart';
 import { Connection, DeployedComponent } from '../model/topology';
 
 export interface EntryChartProps extends StackChartProps {
-  /** The entry settings: host, TLS, stream timeouts, and the Ingress class or the Gateway. */
-  readonly ingress: Settings['ingress'];
+  /** The host name served. */
+  readonly host: string;
+  /** TLS Secret for the host. @default none: plain HTTP */
+  readonly tlsSecretName?: string;
   /** The topology's entry: the data plane's connection to Letta's port. */
   readonly entry: Connection;
-  /** Letta's image, whose version labels the entry like Letta's other objects. */
-  readonly lettaImage: string;
+  /** The backend's image, whose version labels the entry like the backend's other objects. */
+  readonly backendImage: string;
 }
 
 /** A chart that brings outside traffic to the component the topology's entry leads to. */
@@ -23,6 +24,6 @@ export abstract class EntryChart extends StackChart {
   protected constructor(scope: Construct, id: string, props: EntryChartProps) {
     super(scope, id, props);
     this.backend = props.entry.to;
-    this.backendLabels = componentLabels(this.backend, props.lettaImage);
+    this.backendLabels = componentLabels(this.backend, props.backendImage);
   }
 }

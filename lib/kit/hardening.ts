@@ -1,5 +1,4 @@
 import * as kplus from 'cdk8s-plus-33';
-import { Settings } from '../config/schema';
 import { pinnedByDigest } from './image-reference';
 
 /*
@@ -8,8 +7,8 @@ import { pinnedByDigest } from './image-reference';
  * system. Writable paths are explicit emptyDir or persistent volumes.
  */
 
-/** The pull-policy setting (Always, IfNotPresent or Never). */
-export type ImagePullPolicySetting = NonNullable<Settings['imagePullPolicy']>;
+/** An image pull policy as the settings and Kubernetes spell it. */
+export type ImagePullPolicySetting = 'Always' | 'IfNotPresent' | 'Never';
 
 const PULL_POLICIES: Readonly<Record<ImagePullPolicySetting, kplus.ImagePullPolicy>> = {
   Always: kplus.ImagePullPolicy.ALWAYS,

@@ -1,6 +1,5 @@
 import { Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
-import { Resources } from '../config/schema';
 import { parseQuantity } from './quantity';
 
 const STORAGE_UNITS = {
@@ -16,8 +15,21 @@ export function storageSize(quantity: string): Size {
   return STORAGE_UNITS[match[2] as keyof typeof STORAGE_UNITS](Number(match[1]));
 }
 
-/** Settings' resource quantities as cdk8s-plus resources. */
-export function containerResources(resources: Resources): kplus.ContainerResources {
+/** CPU, memory and ephemeral storage as Kubernetes quantities ("500m", "1Gi"; storage in whole Gi). */
+export interface ResourceQuantities {
+  readonly cpu: string;
+  readonly memory: string;
+  readonly ephemeralStorage: string;
+}
+
+/** A container's requests and limits. */
+export interface ResourceRequirements {
+  readonly requests: ResourceQuantities;
+  readonly limits: ResourceQuantities;
+}
+
+/** Resource quantities as cdk8s-plus resources. */
+export function containerResources(resources: ResourceRequirements): kplus.ContainerResources {
   const cpu = (quantity: string) => kplus.Cpu.millis(Math.round(parseQuantity(quantity)! * 1000));
   const memory = (quantity: string) => Size.mebibytes(Math.round(parseQuantity(quantity)! / 1024 ** 2));
   // cdk8s-plus writes ephemeral storage in whole GiB, which is why the settings take only Gi.
