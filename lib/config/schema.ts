@@ -788,10 +788,6 @@ export const settingsSchema = z
     { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   );
 
-/** Settings as written in a profile or values file. */
-export type SettingsInput = z.input<typeof settingsSchema>;
 /** Validated settings with every default filled in. */
 export type Settings = z.output<typeof settingsSchema>;
-export type SecretKeyRef = z.output<typeof secretKeyRef>;
-export type Resources = Settings['letta']['resources'];
 export type InternetEgress = Settings['letta']['internetEgress'];
