@@ -5,7 +5,7 @@
  */
 import { ApiException, CoreV1Api, Health, HttpMethod, KubeConfig, KubernetesObjectApi, PatchStrategy, type ResponseContext } from '@kubernetes/client-node';
 
-/** A Kubernetes object as written in a manifest or read back from the server. */
+/** A Kubernetes object as written in a manifest or read back from the server, or any part of one. */
 export type KubeObject = Record<string, any>;
 
 export interface ObjectRef {

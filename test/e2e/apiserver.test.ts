@@ -11,7 +11,8 @@ import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '
 import { ingressNginxWithoutWebhook } from '../../tools/fixtures';
 import { renderProfile } from '../../tools/render';
 import { available } from '../../tools/requirements';
-import { Kubectl, type KubeObject } from './kubectl';
+import { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { BACKEND_NAME, E2E_NAMESPACE, findStackEntry } from './manifests';
 import { probePodFor } from './netpol';
 import { NotReadyError, waitForWorkloads } from './readiness';

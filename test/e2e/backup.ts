@@ -1,18 +1,18 @@
 import { BACKUP_KIND_LABEL } from '../../lib/backup-pod';
-import { type Kubectl, type KubeObject, labelSelector } from './kubectl';
+import { type Kubectl, labelSelector } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
 import { pollUntil, realClock } from './readiness';
 import { check, type Shell } from './shell';
 import { applyStack, type StepContext, waitForStack } from './steps';
+import { MINUTE } from '../../tools/support';
 
 /*
  * Backups on a running stack, as the README tells a user to do them: the CronJob's Job run by
  * hand, Letta scaled to zero, the restore Job from `npm run backup`, Letta back; and a simulated
  * upgrade whose migration must wait for the pre-migration dump.
  */
-
-const MINUTE = 60_000;
 
 export interface BackupCheckOptions {
   readonly shell: Shell;

@@ -1,9 +1,10 @@
 import { GATEWAY_API_VALUES } from '../../tools/fixtures';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
 import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, waitForStack } from './steps';
 import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
+import { MINUTE } from '../../tools/support';
 
 /*
  * The third variant: the kind profile behind Gateway API instead of the Ingress
@@ -13,7 +14,6 @@ import { type CheckResult, type VariantOptions, variantRecorder, withVariantStac
  * streams stay open through it while idle.
  */
 
-const MINUTE = 60_000;
 const PROFILE = 'kind';
 
 export interface GatewayVariantOptions extends VariantOptions {

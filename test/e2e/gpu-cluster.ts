@@ -1,5 +1,6 @@
 import { dump, load } from 'js-yaml';
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { pollUntil, realClock } from './readiness';
 
 /*

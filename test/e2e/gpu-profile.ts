@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GPU_RESOURCE, type GpuClusterNodes } from './gpu-cluster';
 import { backupRoundTrip } from './backup';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
@@ -12,6 +12,7 @@ import { check, type Shell } from './shell';
 import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext, waitForStack } from './steps';
 import type { IngressTarget } from './http';
 import { type CheckResult, variantRecorder } from './variant';
+import { MINUTE } from '../../tools/support';
 
 /*
  * The gpu profile on the three-node cluster of gpu-cluster.ts, installed by running the README's
@@ -20,7 +21,6 @@ import { type CheckResult, variantRecorder } from './variant';
  * Letta asks of vLLM is answered by a stand-in (manifests.ts) placed where vLLM would run.
  */
 
-const MINUTE = 60_000;
 export const GPU_PROFILE = 'gpu';
 /** The README section whose commands install the stack. */
 export const README_GPU_SECTION = 'Run it on a GPU cluster';

@@ -29,7 +29,8 @@ import { type Conversation, heldStream, lettaSdk, plainTurn, releaseHeldTool, st
 import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec, workingSetBytes } from './local-model';
 import { collectorTraceFiles, spansByService, spansOf } from './traces';
 import type { IngressTarget } from './http';
-import { Kubectl, type KubeObject, labelSelector } from './kubectl';
+import { Kubectl, labelSelector } from './kubectl';
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
 import {
@@ -41,7 +42,6 @@ import {
   deployStreamBackend,
   healthThroughIngress,
   imagesOf,
-  podSpecOf,
   STREAM_IDLE_SECONDS,
   installIngressNginx,
   probeCases,
@@ -53,6 +53,7 @@ import {
   waitForStack,
 } from './steps';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 const PROFILE = 'kind';
 /** What a run installs: the kind profile on kind-config.yaml's cluster, or the gpu profile on three nodes, one a simulated GPU node. */
@@ -60,7 +61,6 @@ export type E2eProfile = typeof PROFILE | typeof GPU_PROFILE;
 export const E2E_PROFILES: readonly E2eProfile[] = [PROFILE, GPU_PROFILE];
 /** The collector's trace volume (charts/telemetry-chart.ts). */
 const TRACE_VOLUME = 'traces';
-const MINUTE = 60_000;
 
 /**
  * The cluster a run creates and what differs between clusters: GitHub's kind pulls kindest/node,

@@ -1,8 +1,7 @@
 import { dump } from 'js-yaml';
 import { check, type CommandResult, type RunOptions, type Shell } from './shell';
 
-/** A Kubernetes object as kubectl prints it with `-o json`. */
-export type KubeObject = Record<string, any>;
+import type { KubeObject } from '../../tools/kube';
 
 /** The `--selector` argument that matches objects carrying all of `labels`. */
 export function labelSelector(labels: Readonly<Record<string, string>>): string {

@@ -1,4 +1,5 @@
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 
 /*
  * No secret value in any log: every container's log (init containers and previous runs

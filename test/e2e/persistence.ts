@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/topology';
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { type Clock, describePod, pollUntil, realClock } from './readiness';
 
 /*

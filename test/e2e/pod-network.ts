@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { type Clock, pollUntil, realClock } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 /*
  * kube-router (the local cluster's CNI, builds/local-cluster/manifests/default-cni.yaml)
@@ -14,7 +16,6 @@ import { type Clock, pollUntil, realClock } from './readiness';
  * 20 minutes). A restarted instance starts with every node's subnet and keeps it.
  */
 
-const MINUTE = 60_000;
 /** The manifest that deploys kube-router into the node image (kind's default CNI slot). */
 const CNI_MANIFEST = join(__dirname, '..', '..', 'builds', 'local-cluster', 'manifests', 'default-cni.yaml');
 

@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Kubectl, type KubeObject } from './kubectl';
+import { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { type Clock, NotReadyError, pollUntil, waitForWorkloads, workloadStatus } from './readiness';
 import { FakeShell, json, ok } from './support/fake-shell';
 

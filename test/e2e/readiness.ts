@@ -1,4 +1,5 @@
-import type { KubeObject, Kubectl } from './kubectl';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
 
 /*

@@ -6,7 +6,8 @@ import type { ComponentId, Topology } from '../../lib/topology';
 import { INGRESS_NGINX_MANIFEST } from '../../tools/fixtures';
 import { loadManifests } from '../../tools/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
@@ -101,11 +102,6 @@ export function readManifestDir(dir: string): KubeObject[] {
       .sort()
       .map((file) => join(dir, file)),
   );
-}
-
-/** The pod spec of a workload, CronJob or Pod among synthesized objects; undefined for anything else. */
-export function podSpecOf(object: KubeObject): KubeObject | undefined {
-  return object.spec?.template?.spec ?? object.spec?.jobTemplate?.spec?.template?.spec ?? (object.kind === 'Pod' ? object.spec : undefined);
 }
 
 /** Every image the synthesized objects run. */
