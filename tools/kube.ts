@@ -8,9 +8,13 @@ import { ApiException, CoreV1Api, Health, HttpMethod, KubeConfig, KubernetesObje
 /** A Kubernetes object as written in a manifest or read back from the server, or any part of one. */
 export type KubeObject = Record<string, any>;
 
-export interface ObjectRef {
+/** A kind as the API serves it: 'apps/v1' and 'Deployment'. */
+export interface Kind {
   apiVersion: string;
   kind: string;
+}
+
+export interface ObjectRef extends Kind {
   name: string;
   /** Empty for cluster-scoped objects. */
   namespace?: string;
@@ -45,6 +49,12 @@ export interface ApplyResult {
   warnings: string[];
   /** The object as stored, when accepted. */
   stored?: KubeObject;
+}
+
+export interface LogOptions {
+  container?: string;
+  tailLines?: number;
+  previous?: boolean;
 }
 
 /** client-node's object API, answering plain JSON and keeping the last answer's warnings. */
@@ -168,26 +178,16 @@ export class Kube {
 
   /** Objects of one kind in a namespace (every namespace when none is given), optionally by label selector. */
   async list(apiVersion: string, kind: string, options: { namespace?: string; labelSelector?: string } = {}): Promise<KubeObject[]> {
-    const list = await this.objects.list(apiVersion, kind, options.namespace, undefined, undefined, undefined, undefined, options.labelSelector);
+    const list = await this.objects.list(apiVersion, kind, options.namespace || undefined, undefined, undefined, undefined, undefined, options.labelSelector);
     // Items of a list carry neither apiVersion nor kind; kubectl adds them, and so does this.
     return list.items.map((item) => ({ apiVersion, kind, ...item }));
   }
 
-  /** Deletes the object; false when it did not exist. */
-  async delete(ref: ObjectRef): Promise<boolean> {
-    const spec = { apiVersion: ref.apiVersion, kind: ref.kind, metadata: { name: ref.name, namespace: ref.namespace } };
-    return this.objects.delete(spec).then(
-      () => true,
-      (error: unknown) => {
-        if (notFound(error)) return false;
-        throw new Error(`delete ${describeRef(ref)}: ${errorMessage(error)}`);
-      },
-    );
-  }
-
-  /** A container's log, or its last `tailLines` lines. */
-  logs(pod: { name: string; namespace: string }, options: { container?: string; tailLines?: number } = {}): Promise<string> {
-    return this.core.readNamespacedPodLog({ name: pod.name, namespace: pod.namespace, container: options.container, tailLines: options.tailLines });
+  /** A container's log (of its previous run if asked), or its last `tailLines` lines. */
+  logs(pod: { name: string; namespace: string }, options: LogOptions = {}): Promise<string> {
+    return this.core.readNamespacedPodLog({ name: pod.name, namespace: pod.namespace, ...options }).catch((error: unknown) => {
+      throw new Error(`log of ${pod.namespace}/${pod.name}${options.container ? ` container ${options.container}` : ''}: ${errorMessage(error)}`);
+    });
   }
 
   /** The reference with the namespace the server will use: "default" if unset, none for cluster-scoped kinds; a message for unknown kinds. */

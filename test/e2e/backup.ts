@@ -1,5 +1,5 @@
 import { BACKUP_KIND_LABEL } from '../../lib/backup-pod';
-import { type Kubectl, labelSelector } from './kubectl';
+import { type Kubectl, labelSelector, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
@@ -34,7 +34,7 @@ interface JobOutcome {
 async function finishedJob(kubectl: Kubectl, namespace: string, name: string, timeoutMs: number): Promise<JobOutcome> {
   const job = await pollUntil(
     async () => {
-      const found = await kubectl.get('job', name, namespace);
+      const found = await kubectl.get(KINDS.job, name, namespace);
       return found && ((found.status?.succeeded ?? 0) > 0 || (found.status?.failed ?? 0) > 0) ? found : undefined;
     },
     { timeoutMs, intervalMs: 3_000, clock: realClock },
@@ -126,7 +126,7 @@ export async function backupRoundTrip(context: StepContext, options: BackupCheck
     // A failed Job counts as a workload that is not ready in every later wait.
     await kubectl.check(['delete', 'job', refusedJob, '--namespace', namespace, '--wait=true', '--timeout=120s']);
     if (!options.overwrite) {
-      const psql = databaseShell(kubectl, settings, topology, (await kubectl.get('pod', `${topology.component('database').name}-0`, namespace))!);
+      const psql = databaseShell(kubectl, settings, topology, (await kubectl.get(KINDS.pod, `${topology.component('database').name}-0`, namespace))!);
       await psql(`DROP DATABASE "${settings.database.databaseName}" WITH (FORCE)`, 'postgres');
       log(`  dropped database ${settings.database.databaseName}`);
     }
@@ -163,7 +163,7 @@ export async function preMigrationOnUpgrade(context: StepContext, options: Backu
     "from alembic.config import Config\nfrom alembic.script import ScriptDirectory\nc = Config('/app/alembic.ini')\nc.set_main_option('script_location', '/app/alembic')\ns = ScriptDirectory.from_config(c)\nh = s.get_current_head()\nprint(h, s.get_revision(h).down_revision)",
   ]);
   const [head, previous] = revisions.trim().split(/\s+/);
-  const psql = databaseShell(kubectl, settings, topology, (await kubectl.get('pod', `${topology.component('database').name}-0`, namespace))!);
+  const psql = databaseShell(kubectl, settings, topology, (await kubectl.get(KINDS.pod, `${topology.component('database').name}-0`, namespace))!);
   if ((await psql('SELECT version_num FROM alembic_version')).trim() !== head) return [...problems, `the schema is not at Letta's head ${head}`];
   await psql(`UPDATE alembic_version SET version_num = '${previous}'`);
   log(`  schema set back from ${head} to ${previous}; restarting ${letta.name} without its pre-migration Job`);

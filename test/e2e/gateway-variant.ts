@@ -1,5 +1,6 @@
 import { GATEWAY_API_VALUES } from '../../tools/fixtures';
 import type { KubeObject } from '../../tools/kube';
+import { KINDS } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
 import { pollUntil, realClock, waitForWorkloads } from './readiness';
 import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, waitForStack } from './steps';
@@ -52,7 +53,7 @@ export function runGatewayVariant(base: StepContext, options: GatewayVariantOpti
       let statusProblems: string[] = [];
       await pollUntil(
         async () => {
-          const stored = await kubectl.get('httproute', route.metadata.name, namespace);
+          const stored = await kubectl.get(KINDS.httpRoute, route.metadata.name, namespace);
           statusProblems = stored ? routeStatusProblems(stored) : [`HTTPRoute ${route.metadata.name} is not in the cluster`];
           return statusProblems.length === 0 ? true : undefined;
         },

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { GPU_RESOURCE, type GpuClusterNodes } from './gpu-cluster';
 import { backupRoundTrip } from './backup';
 import type { KubeObject } from '../../tools/kube';
+import { KINDS } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
@@ -162,7 +163,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
 
   await record('gpu profile: the collector DaemonSet runs a Ready pod on every node, the tainted GPU node included', async () => {
     const collector = topology.component('telemetry');
-    const daemonSet = await kubectl.get('daemonset', collector.name, namespace);
+    const daemonSet = await kubectl.get(KINDS.daemonSet, collector.name, namespace);
     const pods = (await kubectl.pods(collector.selector, namespace)).filter((p) => (p.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
     const on = new Set(pods.map((p) => p.spec.nodeName as string));
     log(`  ${collector.name}: ${daemonSet?.status?.numberReady}/${daemonSet?.status?.desiredNumberScheduled} ready, on ${[...on].sort().join(', ')}`);
@@ -309,7 +310,7 @@ async function vllmReachedThroughService(context: StepContext, client: LettaClie
   const resolved = (
     await kubectl.check(['exec', pods[0].metadata.name, '--namespace', namespace, '--container', server.name, '--', 'python3', '-c', 'import socket,sys; print(socket.gethostbyname(sys.argv[1]))', host])
   ).trim();
-  const service = await kubectl.get('service', vllm.name, namespace);
+  const service = await kubectl.get(KINDS.service, vllm.name, namespace);
   context.log(`  VLLM_API_BASE=${base}: ${host} resolves to ${resolved} in ${pods[0].metadata.name}; Service ${vllm.name} has ${service?.spec?.clusterIP}`);
   if (resolved !== service?.spec?.clusterIP) problems.push(`${host} resolves to ${resolved}, not to Service ${vllm.name}'s ${service?.spec?.clusterIP}`);
 

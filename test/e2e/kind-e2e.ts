@@ -29,7 +29,7 @@ import { type Conversation, heldStream, lettaSdk, plainTurn, releaseHeldTool, st
 import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec, workingSetBytes } from './local-model';
 import { collectorTraceFiles, spansByService, spansOf } from './traces';
 import type { IngressTarget } from './http';
-import { Kubectl, labelSelector } from './kubectl';
+import { Kubectl, labelSelector, KINDS } from './kubectl';
 import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
@@ -527,7 +527,7 @@ const LLM_REQUEST_SPAN = /Client\.(request_async|stream_async|request)$/;
 
 /** The live namespace enforces "restricted", and every workload in it is ready under it. */
 async function restrictedNamespaceProblems(context: StepContext): Promise<string[]> {
-  const namespace = await context.kubectl.get('namespace', context.topology.namespace, '');
+  const namespace = await context.kubectl.get(KINDS.namespace, context.topology.namespace);
   const enforce = namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'];
   const problems = enforce === 'restricted' ? [] : [`namespace ${context.topology.namespace} enforces ${JSON.stringify(enforce)}`];
   const statuses = await waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs: MINUTE });

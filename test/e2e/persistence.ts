@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/topology';
-import type { Kubectl } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type Clock, describePod, pollUntil, realClock } from './readiness';
 
@@ -55,7 +55,7 @@ export async function persistenceProblems(
   const database = topology.address('database', 'postgres');
   // The StatefulSet's only replica.
   const podName = `${database.host}-0`;
-  const pod = await kubectl.get('pod', podName, namespace);
+  const pod = await kubectl.get(KINDS.pod, podName, namespace);
   if (!pod) return [`pod ${namespace}/${podName} does not exist`];
   const psql = databaseShell(kubectl, settings, topology, pod);
   // Hex only: safe to write into SQL as it is.
@@ -70,7 +70,7 @@ export async function persistenceProblems(
   let latest: KubeObject | undefined;
   const back = await pollUntil(
     async () => {
-      latest = await kubectl.get('pod', podName, namespace);
+      latest = await kubectl.get(KINDS.pod, podName, namespace);
       return latest && latest.metadata.uid !== pod.metadata.uid && isReady(latest) ? latest : undefined;
     },
     { timeoutMs: options.timeoutMs, intervalMs: 3_000, clock: options.clock ?? realClock },

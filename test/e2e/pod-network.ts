@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import type { Kubectl } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type Clock, pollUntil, realClock } from './readiness';
 import { MINUTE } from '../../tools/support';
@@ -62,7 +62,7 @@ interface RouterSubnets {
 }
 
 async function routerSubnets(kubectl: Kubectl): Promise<RouterSubnets[]> {
-  const nodes = await kubectl.list('nodes', '');
+  const nodes = await kubectl.list(KINDS.node, undefined);
   const subnets = nodePodSubnets(nodes);
   const routers = await kubectl.pods(KUBE_ROUTER.labels, KUBE_ROUTER.namespace);
   if (routers.length === 0) throw new Error(`no kube-router pod in ${KUBE_ROUTER.namespace}`);

@@ -4,7 +4,8 @@ import { describe, expect, it } from 'vitest';
 import { Kubectl } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type Clock, NotReadyError, pollUntil, waitForWorkloads, workloadStatus } from './readiness';
-import { FakeShell, json, ok } from './support/fake-shell';
+import { FakeKube } from './support/fake-kube';
+import { FakeShell } from './support/fake-shell';
 
 const recorded = (name: string): string => readFileSync(join(__dirname, 'fixtures', `${name}.json`), 'utf8');
 
@@ -22,13 +23,14 @@ function fakeClock(): Clock & { slept: number[] } {
   };
 }
 
-const WORKLOADS = ['get', 'deployments,statefulsets,daemonsets,jobs'];
+const items = (name: string): KubeObject[] => JSON.parse(recorded(name)).items;
+const kubectl = (kube: FakeKube) => new Kubectl(new FakeShell(), 'kubeconfig', kube);
 
 describe('waitForWorkloads', () => {
   it('GIVEN every workload ready WHEN waited for THEN it returns their statuses after one look', async () => {
-    const shell = new FakeShell().on(WORKLOADS, ok(recorded('workloads-ready')));
+    const kube = new FakeKube(items('workloads-ready'));
 
-    const statuses = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 60_000, clock: fakeClock() });
+    const statuses = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 60_000, clock: fakeClock() });
 
     expect(statuses.map((s) => `${s.kind}/${s.name}:${s.ready}`)).toEqual([
       'Deployment/letta-redis:true',
@@ -36,34 +38,29 @@ describe('waitForWorkloads', () => {
       'StatefulSet/letta-db:true',
       'DaemonSet/letta-otel-collector:true',
     ]);
-    expect(shell.callsWith(...WORKLOADS)).toHaveLength(1);
-    expect(shell.calls[0].args.slice(0, 2)).toEqual(['--kubeconfig', 'kubeconfig']);
+    expect(kube.callsOf('list', 'Deployment')).toEqual([expect.objectContaining({ namespace: 'letta' })]);
   });
 
   it('GIVEN a Deployment that becomes available on the second look WHEN waited for THEN it returns, having reported what it waited for', async () => {
-    const shell = new FakeShell()
-      .on(WORKLOADS, ok(recorded('workloads-rolling-out')), 1)
-      .on(WORKLOADS, ok(recorded('workloads-ready')));
+    const kube = new FakeKube(() => items(kube.callsOf('list', 'Deployment').length > 1 ? 'workloads-ready' : 'workloads-rolling-out'));
     const progress: string[] = [];
 
-    const statuses = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', {
+    const statuses = await waitForWorkloads(kubectl(kube), 'letta', {
       timeoutMs: 60_000,
       clock: fakeClock(),
       log: (line) => progress.push(line),
     });
 
     expect(statuses.every((s) => s.ready)).toBe(true);
+    expect(kube.callsOf('list', 'Deployment')).toHaveLength(2);
     expect(progress).toEqual(['waiting in letta: Deployment/letta-server (0/1 available, 1/1 updated)']);
   });
 
   it('GIVEN a Deployment whose image cannot be pulled WHEN the wait runs out THEN the report names it with its pod state and events, and nothing that is ready', async () => {
-    const shell = new FakeShell()
-      .on(WORKLOADS, ok(recorded('workloads-rolling-out')))
-      .on(['get', 'pods'], ok(recorded('pods-rolling-out')))
-      .on(['get', 'events'], ok(recorded('events-rolling-out')));
+    const kube = new FakeKube([...items('workloads-rolling-out'), ...items('pods-rolling-out'), ...items('events-rolling-out')]);
     const clock = fakeClock();
 
-    const error = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 60_000, intervalMs: 5_000, clock }).catch(
+    const error = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 60_000, intervalMs: 5_000, clock }).catch(
       (e: unknown) => e,
     );
 
@@ -91,6 +88,7 @@ describe('waitForWorkloads', () => {
       status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1 },
     };
     const stuck = {
+      kind: 'Pod',
       metadata: { name: 'letta-server-1', namespace: 'letta', labels: { app: 'letta' } },
       spec: { nodeName: 'kind-worker' },
       status: {
@@ -100,25 +98,29 @@ describe('waitForWorkloads', () => {
       },
     };
     const serving = {
+      kind: 'Pod',
       metadata: { name: 'letta-server-0', namespace: 'letta', labels: { app: 'letta' } },
       spec: { nodeName: 'kind-control-plane' },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
     };
     const agent = (name: string, node: string) => ({
+      kind: 'Pod',
       metadata: { name, namespace: 'kube-system', ownerReferences: [{ kind: 'DaemonSet', name: 'kube-router' }] },
       spec: { nodeName: node, containers: [{ name: 'kube-router' }] },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
     });
-    const shell = new FakeShell()
-      .on(WORKLOADS, json({ items: [server] }))
-      .on(['get', 'pods', 'letta'], json({ items: [serving, stuck] }))
-      .on(['get', 'pods', 'kube-system'], json({ items: [agent('kube-router-a', 'kind-worker'), agent('kube-router-b', 'kind-control-plane')] }))
-      .on(['get', 'events'], json({ items: [] }))
-      .on(['get', 'secrets'], json({ items: [{ metadata: { name: 'letta-db-credentials' }, data: { password: Buffer.from(password).toString('base64') } }] }))
-      .on(['logs', 'letta-server-1'], ok(`letta-db:5432 - no response\nconnecting with ${password}\n`))
-      .on(['logs', 'kube-router-a'], ok('E1203 sync of network policies failed\n'));
+    const kube = new FakeKube([
+      server,
+      serving,
+      stuck,
+      agent('kube-router-a', 'kind-worker'),
+      agent('kube-router-b', 'kind-control-plane'),
+      { kind: 'Secret', metadata: { name: 'letta-db-credentials', namespace: 'letta' }, data: { password: Buffer.from(password).toString('base64') } },
+    ])
+      .onLogs({ pod: 'letta-server-1' }, `letta-db:5432 - no response\nconnecting with ${password}\n`)
+      .onLogs({ pod: 'kube-router-a' }, 'E1203 sync of network policies failed\n');
 
-    const error = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 10_000, clock: fakeClock() }).catch((e: unknown) => e);
+    const error = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 10_000, clock: fakeClock() }).catch((e: unknown) => e);
 
     const report = (error as NotReadyError).report;
     expect(report).toContain('  pod letta-server-1 on kind-worker (10.244.1.7): Pending, not ready; wait-for-database running, not ready');
@@ -127,13 +129,11 @@ describe('waitForWorkloads', () => {
     expect(report).toContain('node kind-worker: 1 pods in kube-system');
     expect(report).toContain('  log of kube-router-a container kube-router (last 10 lines):\n    | E1203 sync of network policies failed');
     expect(report).not.toContain('kube-router-b');
-    expect(shell.callsWith('logs', 'letta-server-1')[0].args).toEqual(expect.arrayContaining(['--container', 'wait-for-database', '--tail', '5']));
+    expect(kube.callsOf('logs').find((call) => call.name === 'letta-server-1')?.options).toEqual({ container: 'wait-for-database', tailLines: 5 });
   });
 
   it('GIVEN a namespace without workloads WHEN the wait runs out THEN the error says none exist', async () => {
-    const shell = new FakeShell().on(WORKLOADS, json({ kind: 'List', items: [] }));
-
-    await expect(waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 10_000, clock: fakeClock() })).rejects.toThrow(
+    await expect(waitForWorkloads(kubectl(new FakeKube()), 'letta', { timeoutMs: 10_000, clock: fakeClock() })).rejects.toThrow(
       'no Deployment, StatefulSet, DaemonSet or Job exists in letta',
     );
   });

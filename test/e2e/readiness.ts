@@ -1,4 +1,4 @@
-import type { Kubectl } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
 
@@ -36,7 +36,7 @@ export async function pollUntil<T>(
   }
 }
 
-export const WORKLOAD_RESOURCES = 'deployments,statefulsets,daemonsets,jobs';
+export const WORKLOAD_KINDS = [KINDS.deployment, KINDS.statefulSet, KINDS.daemonSet, KINDS.job];
 
 export interface WorkloadStatus {
   readonly kind: string;
@@ -205,7 +205,7 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   let lastProgress = '';
   const done = await pollUntil(
     async () => {
-      last = (await kubectl.list(WORKLOAD_RESOURCES, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
+      last = (await kubectl.list(WORKLOAD_KINDS, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
       const waiting = last.filter((s) => !s.ready);
       const progress =
         last.length === 0 ? 'no workloads yet' : waiting.map((s) => `${s.kind}/${s.name} (${s.detail})`).join(', ');
@@ -217,7 +217,7 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   );
   if (done) return done;
   if (last.length === 0) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);
-  const [pods, events] = await Promise.all([kubectl.list('pods', namespace), kubectl.list('events', namespace)]);
+  const [pods, events] = await Promise.all([kubectl.list(KINDS.pod, namespace), kubectl.list(KINDS.event, namespace)]);
   const stuck = pods.filter((pod) => !podReady(pod) && last.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
   const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
   throw new NotReadyError(namespace, [notReadyReport(last, pods, events), ...evidence].join('\n'));
@@ -228,8 +228,8 @@ const AGENT_LOG_LINES = 10;
 const AGENTS_NAMESPACE = 'kube-system';
 
 async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number): Promise<string[]> {
-  const result = await kubectl.run(['logs', pod.metadata.name, '--namespace', pod.metadata.namespace, '--container', container, '--tail', String(lines)]);
-  const text = result.code === 0 ? result.stdout.trimEnd() : `(no log: ${result.stderr.trim()})`;
+  const log = await kubectl.logs(pod, { container, tailLines: lines });
+  const text = log.ok ? log.text.trimEnd() : `(no log: ${log.text})`;
   return text ? text.split('\n') : ['(empty log)'];
 }
 
@@ -252,7 +252,7 @@ export async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: 
     lines.push(`log of ${pod.metadata.name} container ${container} (last ${STUCK_LOG_LINES} lines):`);
     for (const line of await logTail(kubectl, pod, container, STUCK_LOG_LINES)) lines.push(`  | ${redact(line, hidden)}`);
   }
-  const agents = nodes.length > 0 ? await kubectl.list('pods', AGENTS_NAMESPACE) : [];
+  const agents = nodes.length > 0 ? await kubectl.list(KINDS.pod, AGENTS_NAMESPACE) : [];
   for (const node of nodes) {
     const here = agents.filter((pod) => pod.spec?.nodeName === node);
     lines.push(`node ${node}: ${here.length} pods in ${AGENTS_NAMESPACE}`);

@@ -14,7 +14,8 @@ import type { Clock } from './readiness';
 import { CommandError } from './shell';
 import { renderProfile } from '../../tools/render';
 import { applyWithWebhookRetry, healthThroughIngress, runNetworkProbes, type StepContext, synthesize } from './steps';
-import { fail, FakeShell, json, ok } from './support/fake-shell';
+import { FakeKube } from './support/fake-kube';
+import { FakeShell, ok } from './support/fake-shell';
 
 function instantClock(): Clock {
   let now = 0;
@@ -151,9 +152,14 @@ describe('runNetworkProbes', () => {
     { name: 'probe-a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' },
     { name: 'probe-b', namespace: 'letta-e2e', labels: {}, host: '10.244.0.9', port: 5432, expect: 'is denied', why: 'no edge', control: 'probe-a' },
   ];
-  const podIn = (probe: ProbeCase, phase: string) => ({ kind: 'Pod', metadata: { name: probe.name, namespace: probe.namespace }, status: { phase } });
-  const context = (shell: FakeShell): StepContext => ({
-    kubectl: new Kubectl(shell, 'kubeconfig'),
+  const podIn = (probe: ProbeCase, phase: string) => ({
+    kind: 'Pod',
+    metadata: { name: probe.name, namespace: probe.namespace, labels: { 'letta-e2e/probe': 'true' } },
+    status: { phase },
+  });
+  const owner = { kind: 'ConfigMap', metadata: { name: 'letta-e2e-probes', namespace: 'letta', uid: 'owner-uid' } };
+  const context = (shell: FakeShell, kube: FakeKube): StepContext => ({
+    kubectl: new Kubectl(shell, 'kubeconfig', kube),
     settings,
     topology: new Topology(settings),
     log: () => undefined,
@@ -163,43 +169,37 @@ describe('runNetworkProbes', () => {
   const connected = ok('{"outcome": "connected", "address": "10.244.0.9"}\n');
 
   it('GIVEN probes that finish WHEN run THEN each log is judged and the pods are deleted', async () => {
-    const shell = new FakeShell()
-      .on(['apply'], ok())
-      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
-      .on(['get', 'pods', '--all-namespaces'], json({ items: cases.map((c) => podIn(c, 'Succeeded')) }))
-      .on(['logs'], connected)
-      .on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube([owner, { ...owner, metadata: { ...owner.metadata, namespace: 'letta-e2e' } }, ...cases.map((c) => podIn(c, 'Succeeded'))]);
+    const shell = new FakeShell().on(['logs'], connected).on(['delete', 'pods,configmaps'], ok());
 
-    const verdicts = await runNetworkProbes(context(shell), cases, 60_000);
+    const verdicts = await runNetworkProbes(context(shell, kube), cases, 60_000);
 
     expect(verdicts.map((v) => [v.probe.name, v.ok])).toEqual([
       ['probe-a', true],
       ['probe-b', false],
     ]);
-    expect(shell.callsWith('apply')[1].options?.input).toContain('name: probe-b');
+    const probes = kube.callsOf('applyAll')[1].objects!;
+    expect(probes.map((pod) => pod.metadata.name)).toEqual(['probe-a', 'probe-b']);
     expect(shell.callsWith('delete', 'pods,configmaps', '--selector', 'letta-e2e/probe=true')).toHaveLength(1);
     // Owned by a ConfigMap, so that no DaemonSet adopts and deletes a probe labelled like its pods.
-    expect(shell.callsWith('apply')[1].options?.input).toContain('uid: owner-uid');
+    expect(probes.map((pod) => pod.metadata.ownerReferences[0].uid)).toEqual(['owner-uid', 'owner-uid']);
   });
 
   it('GIVEN a probe stuck pending WHEN the wait runs out THEN it fails with the pod state and the pods are still deleted', async () => {
-    const shell = new FakeShell()
-      .on(['apply'], ok())
-      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
-      .on(['get', 'pods', '--all-namespaces'], json({ items: [podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')] }))
-      .on(['logs'], connected)
-      .on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube([owner, podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')]);
+    const shell = new FakeShell().on(['logs'], connected).on(['delete', 'pods,configmaps'], ok());
 
-    const verdicts = await runNetworkProbes(context(shell), cases, 30_000);
+    const verdicts = await runNetworkProbes(context(shell, kube), cases, 30_000);
 
     expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 30000 ms: pod probe-b: Pending, not ready' });
     expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 
   it('GIVEN the apply failing WHEN run THEN the error surfaces and the pods are deleted all the same', async () => {
-    const shell = new FakeShell().on(['apply'], fail('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"')).on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube().failApply('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"');
+    const shell = new FakeShell().on(['delete', 'pods,configmaps'], ok());
 
-    await expect(runNetworkProbes(context(shell), cases, 30_000)).rejects.toThrow('violates PodSecurity');
+    await expect(runNetworkProbes(context(shell, kube), cases, 30_000)).rejects.toThrow('violates PodSecurity');
     expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 });

@@ -6,13 +6,13 @@ import type { ComponentId, Topology } from '../../lib/topology';
 import { INGRESS_NGINX_MANIFEST } from '../../tools/fixtures';
 import { loadManifests } from '../../tools/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
-import type { Kubectl } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
 import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
 import { type Clock, describePod, pollUntil, realClock, waitForWorkloads, type WorkloadStatus } from './readiness';
-import { check, CommandError, type Shell } from './shell';
+import { check, type Shell } from './shell';
 import { recordSseStream, sseProblems } from './sse';
 import { webSocketEchoProblems } from './websocket';
 
@@ -123,7 +123,8 @@ export async function applyWithWebhookRetry(apply: () => Promise<unknown>, clock
       await apply();
       return;
     } catch (error) {
-      const webhook = error instanceof CommandError && /failed calling webhook "validate\.nginx\.ingress\.kubernetes\.io"/.test(error.result.stderr);
+      // From kubectl (a CommandError, its stderr in the message) or from the API (the server's message).
+      const webhook = error instanceof Error && /failed calling webhook "validate\.nginx\.ingress\.kubernetes\.io"/.test(error.message);
       if (!webhook || attempt >= attempts) throw error;
       await clock.sleep(5_000);
     }
@@ -224,7 +225,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
       namespaces.map((namespace) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROBE_OWNER, namespace, labels: { 'letta-e2e/probe': 'true' } } })),
     );
     const owners = new Map<string, string>();
-    for (const namespace of namespaces) owners.set(namespace, (await kubectl.get('configmap', PROBE_OWNER, namespace))?.metadata.uid);
+    for (const namespace of namespaces) owners.set(namespace, (await kubectl.get(KINDS.configMap, PROBE_OWNER, namespace))?.metadata.uid);
     await kubectl.apply(
       cases.map((probe) => {
         const pod = probePodFor(probe, environmentOf(context).pythonImage);
@@ -236,7 +237,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
       async () => {
-        pods = await kubectl.listSelected('pods', PROBE_SELECTOR);
+        pods = await kubectl.listSelected(KINDS.pod, PROBE_SELECTOR);
         return cases.every((c) => pods.some((pod) => pod.metadata.name === c.name && pod.metadata.namespace === c.namespace && finished(pod)))
           ? true
           : undefined;
