@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '../tools/apiserver';
 import { type ApplyResult, describeRef, type Kube, type KubeObject } from '../tools/kube';
 import * as fs from 'node:fs';
-import { pollUntil, realClock } from './e2e/readiness';
+import { pollUntil } from './e2e/readiness';
 import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from '../tools/fixtures';
 import { available } from '../tools/requirements';
 import { renderProfile } from '../tools/render';
@@ -42,7 +42,7 @@ async function untilServed(kube: Kube, kind: { apiVersion: string; kind: string 
           return undefined;
         },
       ),
-    { timeoutMs, intervalMs: 500, clock: realClock },
+    { timeoutMs, intervalMs: 500 },
   );
   if (!served) throw new Error(`${kind.kind} is not served ${timeoutMs / 1000} s after its CRD was created: ${problem}`);
 }

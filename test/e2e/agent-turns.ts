@@ -5,7 +5,7 @@ import { Agent, fetch as undiciFetch } from 'undici';
 import { type IngressTarget, lookupTo } from './http';
 import type { Kubectl } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { MINUTE } from '../../tools/support';
 
 /*
@@ -226,7 +226,7 @@ function serverRunning(pod: KubeObject): boolean {
 export async function streamThroughDrain(kubectl: Kubectl, sdk: Letta, conversation: Conversation, options: DrainOptions): Promise<string[]> {
   const { namespace, selector, podsBefore, log } = options;
   const pods = () => kubectl.pods(selector, namespace);
-  const poll = <T>(attempt: () => Promise<T | undefined>, timeoutMs: number) => pollUntil(attempt, { timeoutMs, intervalMs: 2_000, clock: realClock });
+  const poll = <T>(attempt: () => Promise<T | undefined>, timeoutMs: number) => pollUntil(attempt, { timeoutMs, intervalMs: 2_000 });
   const successor = await poll(async () => (await pods()).find((pod) => !podsBefore.includes(pod.metadata.name) && serverRunning(pod)), 10 * MINUTE);
   if (!successor) return ['no new Letta pod started its server within 10 minutes'];
   log(`  ${successor.metadata.name}'s server is starting: opening the held stream on the pod it replaces`);

@@ -3,7 +3,7 @@ import { type Kubectl, labelSelector, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { check, type Shell } from './shell';
 import { applyStack, type StepContext, waitForStack } from './steps';
 import { MINUTE } from '../../tools/support';
@@ -37,7 +37,7 @@ async function finishedJob(kubectl: Kubectl, namespace: string, name: string, ti
       const found = await kubectl.get(KINDS.job, name, namespace);
       return found && ((found.status?.succeeded ?? 0) > 0 || (found.status?.failed ?? 0) > 0) ? found : undefined;
     },
-    { timeoutMs, intervalMs: 3_000, clock: realClock },
+    { timeoutMs, intervalMs: 3_000 },
   );
   if (!job) throw new Error(`job ${namespace}/${name} did not finish within ${timeoutMs / 1000} s: ${await jobPodsState(kubectl, namespace, name)}`);
   const log = await kubectl.check(['logs', `job/${name}`, '--namespace', namespace, '--all-containers', '--prefix']);
@@ -80,7 +80,6 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
     const gone = await pollUntil(async () => ((await pods()).length === 0 ? true : undefined), {
       timeoutMs: 3 * MINUTE,
       intervalMs: 2_000,
-      clock: realClock,
     });
     if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
   } else {
@@ -174,7 +173,6 @@ export async function preMigrationOnUpgrade(context: StepContext, options: Backu
   const waiting = await pollUntil(async () => ((await migrateLogs()).stdout.includes(`waiting for the pre-migration dump of revision ${previous}`) ? true : undefined), {
     timeoutMs: 5 * MINUTE,
     intervalMs: 5_000,
-    clock: realClock,
   });
   if (!waiting) problems.push(`no migration waited for the pre-migration dump of revision ${previous}`);
   else log(`  the new pod's migration waits for the dump of ${previous}; applying dist/ again`);

@@ -2,7 +2,7 @@ import { GATEWAY_API_VALUES } from '../../tools/fixtures';
 import type { KubeObject } from '../../tools/kube';
 import { KINDS } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, waitForWorkloads } from './readiness';
 import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, waitForStack } from './steps';
 import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
 import { MINUTE } from '../../tools/support';
@@ -57,7 +57,7 @@ export function runGatewayVariant(base: StepContext, options: GatewayVariantOpti
           statusProblems = stored ? routeStatusProblems(stored) : [`HTTPRoute ${route.metadata.name} is not in the cluster`];
           return statusProblems.length === 0 ? true : undefined;
         },
-        { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock },
+        { timeoutMs: 2 * MINUTE, intervalMs: 3_000 },
       );
       return [...problems, ...statusProblems];
     });

@@ -1,7 +1,7 @@
 import { dump, load } from 'js-yaml';
 import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 
 /*
  * The gpu profile's cluster without a GPU: kind-config.yaml's control plane plus a plain worker
@@ -80,7 +80,7 @@ export async function simulateGpuNode(kubectl: Kubectl): Promise<GpuClusterNodes
   await kubectl.check(['patch', 'node', nodes.gpuWorker, '--subresource=status', '--type=json', '--patch', JSON.stringify([{ op: 'add', path, value: String(GPU_COUNT) }])]);
   const allocatable = await pollUntil(
     async () => (await kubectl.get(KINDS.node, nodes.gpuWorker))?.status?.allocatable?.[GPU_RESOURCE],
-    { timeoutMs: 2 * 60_000, intervalMs: 2_000, clock: realClock },
+    { timeoutMs: 2 * 60_000, intervalMs: 2_000 },
   );
   if (allocatable !== String(GPU_COUNT)) throw new Error(`${nodes.gpuWorker}: the kubelet did not make ${GPU_RESOURCE} allocatable (${allocatable ?? 'absent'})`);
   return nodes;

@@ -8,7 +8,7 @@ import { KINDS } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { check, type Shell } from './shell';
 import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext, waitForStack } from './steps';
 import type { IngressTarget } from './http';
@@ -101,7 +101,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
         ]);
       }
       log(`  $ ${command}`);
-      await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }), context.clock);
+      await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }));
     }
     log(`  vLLM's Deployment is not waited for: its image cannot be had here (checked below)`);
     await waitForStack(context, 20 * MINUTE);
@@ -132,7 +132,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
           (await vllmPods())
             .flatMap((p) => p.status?.conditions ?? [])
             .find((c: KubeObject) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')?.message as string | undefined,
-        { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock },
+        { timeoutMs: 2 * MINUTE, intervalMs: 3_000 },
       );
       log(`  the second replica: Pending: ${message ?? 'never reported unschedulable'}`);
       if (!message) problems.push('the second replica was not reported unschedulable within 2 minutes');
@@ -142,7 +142,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
       }
     } finally {
       await kubectl.check(['scale', 'deployment', vllm.name, '--namespace', namespace, '--replicas=1']);
-      const settled = await pollUntil(async () => ((await vllmPods()).length === 1 ? true : undefined), { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock });
+      const settled = await pollUntil(async () => ((await vllmPods()).length === 1 ? true : undefined), { timeoutMs: 2 * MINUTE, intervalMs: 3_000 });
       if (!settled) problems.push(`${vllm.name} did not return to one pod after scaling back`);
     }
     return problems;

@@ -52,7 +52,7 @@ import {
   synthesize,
   waitForStack,
 } from './steps';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, waitForWorkloads } from './readiness';
 import { MINUTE } from '../../tools/support';
 
 const PROFILE = 'kind';
@@ -466,7 +466,7 @@ async function agentTurnChecks(
         problems = await storedReplyProblems(sdk, agents.conversation).catch((error: Error) => [error.message]);
         return problems.length === 0 ? true : undefined;
       },
-      { timeoutMs: 3 * MINUTE, intervalMs: 5_000, clock: realClock },
+      { timeoutMs: 3 * MINUTE, intervalMs: 5_000 },
     );
     return [problems];
   });
@@ -514,7 +514,7 @@ async function agentStepSpanProblems(context: StepContext, scope: CheckScope): P
       found = { step: steps.length, llm: llm.length, names: [...new Set([...steps, ...llm].map((span) => span.name))] };
       return llm.length > 0 ? true : undefined;
     },
-    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000 },
   );
   context.log(`  agent step spans ${found?.step ?? 0}, LLM request spans in their traces ${found?.llm ?? 0}: ${found?.names.join(', ')}`);
   return found && found.llm > 0 ? [] : [`no LLM request span in the trace of an agent step (step spans: ${found?.step ?? 0})`];
@@ -543,7 +543,7 @@ async function tracesProblems(context: StepContext, scope: CheckScope, letta: Le
       counts = spansByService(await collectorTraceFiles(scope.shell, scope.cluster.controlPlaneContainer, TRACE_VOLUME));
       return [...counts.keys()].some((service) => service.startsWith('letta-server')) ? true : undefined;
     },
-    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000 },
   );
   context.log(`  spans by service: ${[...counts].map(([service, n]) => `${service} ${n}`).join(', ') || 'none'}`);
   return found ? [] : ['no span from letta-server in the collector\'s file output within 2 minutes'];

@@ -7,7 +7,7 @@ import { type KubeObject, podSpecOf } from '../../tools/kube';
 import type { Shell } from './shell';
 import { labelSelector } from './kubectl';
 import { type StepContext } from './steps';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { MINUTE } from '../../tools/support';
 
 /*
@@ -111,7 +111,7 @@ export async function readyPod(kubectl: Kubectl, namespace: string, selector: Re
       (await kubectl.pods(selector, namespace)).find(
         (pod) => !pod.metadata.deletionTimestamp && pod.status?.conditions?.some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'),
       ),
-    { timeoutMs, intervalMs: 5_000, clock: realClock },
+    { timeoutMs, intervalMs: 5_000 },
   );
 }
 

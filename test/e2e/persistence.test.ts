@@ -3,13 +3,11 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/topology';
 import { Kubectl } from './kubectl';
 import { persistenceProblems } from './persistence';
-import type { Clock } from './readiness';
 import { FakeKube } from './support/fake-kube';
 import { type RecordedCall, FakeShell, ok } from './support/fake-shell';
 
 const settings = loadSettings({ profile: 'kind' });
 const topology = new Topology(settings);
-const instantClock: Clock = { now: (() => { let t = 0; return () => (t += 1_000); })(), sleep: async () => undefined };
 
 const pod = (uid: string, ready: boolean) => ({
   apiVersion: 'v1',
@@ -52,7 +50,7 @@ describe('persistenceProblems', () => {
   it('GIVEN storage that outlives the pod WHEN the row is written, the pod deleted and back THEN the row reads back', async () => {
     const { shell, kubectl } = databaseCluster();
 
-    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 60_000, clock: instantClock });
+    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 60_000, intervalMs: 1 });
 
     expect(problems).toEqual([]);
     const exec = shell.callsWith('exec')[0].args;
@@ -65,7 +63,7 @@ describe('persistenceProblems', () => {
   it('GIVEN storage lost with the pod WHEN the pod returns THEN the problem says the row is gone', async () => {
     const problems = await persistenceProblems(databaseCluster({ volatile: true }).kubectl, settings, topology, {
       timeoutMs: 60_000,
-      clock: instantClock,
+      intervalMs: 1,
     });
 
     expect(problems).toEqual(['the row written before deleting letta-db-0 is gone after it returned (read "")']);
@@ -74,8 +72,8 @@ describe('persistenceProblems', () => {
   it('GIVEN a pod that does not come back WHEN the wait runs out THEN the problem says so', async () => {
     const { kubectl } = databaseCluster({ returns: false });
 
-    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 10_000, clock: instantClock });
+    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 20, intervalMs: 1 });
 
-    expect(problems).toEqual(['pod letta/letta-db-0 did not return within 10000 ms: not recreated']);
+    expect(problems).toEqual(['pod letta/letta-db-0 did not return within 20 ms: not recreated']);
   });
 });

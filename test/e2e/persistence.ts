@@ -3,7 +3,7 @@ import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/topology';
 import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
-import { type Clock, describePod, pollUntil, realClock } from './readiness';
+import { describePod, pollUntil } from './readiness';
 
 /*
  * The persistence check: a row written straight into Postgres survives deleting the database pod.
@@ -14,7 +14,8 @@ const TABLE = 'e2e_persistence';
 export interface PersistenceOptions {
   /** Bound for the database pod's return. */
   readonly timeoutMs: number;
-  readonly clock?: Clock;
+  /** How often to look for it. @default 3 s */
+  readonly intervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -73,7 +74,7 @@ export async function persistenceProblems(
       latest = await kubectl.get(KINDS.pod, podName, namespace);
       return latest && latest.metadata.uid !== pod.metadata.uid && isReady(latest) ? latest : undefined;
     },
-    { timeoutMs: options.timeoutMs, intervalMs: 3_000, clock: options.clock ?? realClock },
+    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 3_000 },
   );
   if (!back) {
     const state = latest && latest.metadata.uid !== pod.metadata.uid ? describePod(latest) : 'not recreated';

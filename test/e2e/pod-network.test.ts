@@ -1,14 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { Kubectl } from './kubectl';
 import { ipsetMembers, KUBE_ROUTER, settlePodNetwork } from './pod-network';
-import type { Clock } from './readiness';
 import { FakeKube } from './support/fake-kube';
 import { FakeShell, ok } from './support/fake-shell';
-
-const instantClock = (): Clock => {
-  let now = 0;
-  return { now: () => now, sleep: async (ms) => void (now += ms) };
-};
 
 const NODES = [
   { kind: 'Node', metadata: { name: 'cp' }, spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } },
@@ -29,7 +23,7 @@ function twoNodes(routers = [router('kr-a', 'cp'), router('kr-b', 'worker')], re
 
 type Cluster = FakeShell & { kube: FakeKube };
 
-const settle = (shell: Cluster, log?: (line: string) => void) => settlePodNetwork(new Kubectl(shell, 'kubeconfig', shell.kube), { clock: instantClock(), log });
+const settle = (shell: Cluster, log?: (line: string) => void) => settlePodNetwork(new Kubectl(shell, 'kubeconfig', shell.kube), { look: { timeoutMs: 500, intervalMs: 1 }, log });
 
 describe('ipsetMembers', () => {
   it('GIVEN `ipset save` of a set WHEN read THEN its members, and nothing of another set', () => {
@@ -66,7 +60,7 @@ describe('settlePodNetwork', () => {
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
     await expect(settle(shell)).rejects.toThrow(
-      'kube-router has not written its own pod subnet in 3 minutes: worker lacks 10.244.1.0/24',
+      'kube-router has not written its own pod subnet in 0.5 s: worker lacks 10.244.1.0/24',
     );
   });
 

@@ -1,3 +1,4 @@
+import pWaitFor from 'p-wait-for';
 import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
@@ -8,32 +9,15 @@ import { redact, secretValues } from './logs';
  * runs without becoming ready, and the node agents (CNI, kube-proxy) on the nodes of those pods.
  */
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
-}
-
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-/**
- * Calls `attempt` until it returns a value or the time runs out; undefined on time-out. The last
- * attempt starts no later than the deadline.
- */
-export async function pollUntil<T>(
-  attempt: () => Promise<T | undefined>,
-  options: { timeoutMs: number; intervalMs: number; clock: Clock },
-): Promise<T | undefined> {
-  const deadline = options.clock.now() + options.timeoutMs;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    const left = deadline - options.clock.now();
-    if (left <= 0) return undefined;
-    await options.clock.sleep(Math.min(options.intervalMs, left));
-  }
+/** Calls `attempt` every `intervalMs` until it returns a value; undefined when `timeoutMs` runs out first. */
+export function pollUntil<T>(attempt: () => Promise<T | undefined>, options: { timeoutMs: number; intervalMs: number }): Promise<T | undefined> {
+  return pWaitFor<T | undefined>(
+    async () => {
+      const value = await attempt();
+      return value === undefined ? false : pWaitFor.resolveWith(value);
+    },
+    { interval: options.intervalMs, timeout: { milliseconds: options.timeoutMs, fallback: () => undefined } },
+  );
 }
 
 export const WORKLOAD_KINDS = [KINDS.deployment, KINDS.statefulSet, KINDS.daemonSet, KINDS.job];
@@ -189,7 +173,6 @@ export class NotReadyError extends Error {
 export interface WaitOptions {
   readonly timeoutMs: number;
   readonly intervalMs?: number;
-  readonly clock?: Clock;
   /** Progress lines, printed when the set of workloads still waited for changes. */
   readonly log?: (line: string) => void;
   /** Workloads not waited for, as `Kind/name` (one that cannot become ready here, say). */
@@ -213,7 +196,7 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
       lastProgress = progress;
       return last.length > 0 && waiting.length === 0 ? last : undefined;
     },
-    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 5_000, clock: options.clock ?? realClock },
+    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 5_000 },
   );
   if (done) return done;
   if (last.length === 0) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);

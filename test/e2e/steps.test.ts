@@ -10,17 +10,11 @@ import { Topology } from '../../lib/topology';
 import { healthProblem } from './http';
 import { Kubectl } from './kubectl';
 import type { ProbeCase } from './netpol';
-import type { Clock } from './readiness';
 import { CommandError } from './shell';
 import { renderProfile } from '../../tools/render';
 import { applyWithWebhookRetry, healthThroughIngress, runNetworkProbes, type StepContext, synthesize } from './steps';
 import { FakeKube } from './support/fake-kube';
 import { FakeShell, ok } from './support/fake-shell';
-
-function instantClock(): Clock {
-  let now = 0;
-  return { now: () => now, sleep: async (ms) => void (now += ms) };
-}
 
 const webhookDown = new CommandError('kubectl apply', {
   code: 1,
@@ -57,7 +51,7 @@ describe('applyWithWebhookRetry', () => {
     await applyWithWebhookRetry(async () => {
       attempts += 1;
       if (attempts < 3) throw webhookDown;
-    }, instantClock());
+    }, { delayMs: 1 });
 
     expect(attempts).toBe(3);
   });
@@ -70,7 +64,7 @@ describe('applyWithWebhookRetry', () => {
       applyWithWebhookRetry(async () => {
         attempts += 1;
         throw invalid;
-      }, instantClock()),
+      }, { delayMs: 1 }),
     ).rejects.toBe(invalid);
     expect(attempts).toBe(1);
   });
@@ -84,8 +78,7 @@ describe('applyWithWebhookRetry', () => {
           attempts += 1;
           throw webhookDown;
         },
-        instantClock(),
-        4,
+        { attempts: 4, delayMs: 1 },
       ),
     ).rejects.toBe(webhookDown);
     expect(attempts).toBe(4);
@@ -125,7 +118,7 @@ describe('healthThroughIngress', () => {
       [200, '{"version":"0.16.8","status":"ok"}'],
     ]);
     try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 60_000, instantClock());
+      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 60_000, 1);
 
       expect(problems).toEqual([]);
       expect(hosts).toEqual([`letta.localhost:${port} /v1/health/`, `letta.localhost:${port} /v1/health/`]);
@@ -137,7 +130,7 @@ describe('healthThroughIngress', () => {
   it('GIVEN an ingress that never routes to Letta WHEN the time runs out THEN the last answer is the problem', async () => {
     const { server, port } = await ingress([[404, 'default backend - 404']]);
     try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 20_000, instantClock());
+      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 200, 1);
 
       expect(problems).toEqual(['GET http://letta.localhost/v1/health/ through the ingress: status 404: default backend - 404']);
     } finally {
@@ -163,7 +156,6 @@ describe('runNetworkProbes', () => {
     settings,
     topology: new Topology(settings),
     log: () => undefined,
-    clock: instantClock(),
   });
   // Both connect: right for probe-a, wrong for probe-b.
   const connected = ok('{"outcome": "connected", "address": "10.244.0.9"}\n');
@@ -189,9 +181,9 @@ describe('runNetworkProbes', () => {
     const kube = new FakeKube([owner, podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')]);
     const shell = new FakeShell().on(['logs'], connected).on(['delete', 'pods,configmaps'], ok());
 
-    const verdicts = await runNetworkProbes(context(shell, kube), cases, 30_000);
+    const verdicts = await runNetworkProbes(context(shell, kube), cases, 20);
 
-    expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 30000 ms: pod probe-b: Pending, not ready' });
+    expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 20 ms: pod probe-b: Pending, not ready' });
     expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dump } from 'js-yaml';
+import pWaitFor from 'p-wait-for';
 import { findControlPlaneBinaries } from './binaries';
 import { Kube } from '../kube';
 import { freePorts } from '../support';
@@ -112,12 +113,23 @@ function binariesOrThrow(): string {
 }
 
 /** Polls `ready` until it holds; fails early, with the process's log, when the process exits. */
-async function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>) {
-  while (!(await ready())) {
-    if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
-    await sleep(200);
-  }
+function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>): Promise<void> {
+  return pWaitFor(
+    async () => {
+      if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
+      return ready();
+    },
+    {
+      interval: 200,
+      timeout: {
+        milliseconds: Math.max(deadline - Date.now(), 0),
+        // Called at the time-out, so that the log is the one of that moment.
+        fallback: () => {
+          throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
+        },
+      },
+    },
+  );
 }
 
 function kubeconfig(server: string, caCertificate: string, token: string): string {
