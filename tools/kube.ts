@@ -137,7 +137,8 @@ export class Kube {
   /**
    * Server-side apply, one object at a time in the given order, as `kubectl apply --server-side`
    * (which also refuses fields the schema lacks). A refused object does not stop the rest.
-   * Namespaced objects that name no namespace go to "default".
+   * Namespaced objects that name no namespace go to "default". The warnings are those of the last
+   * answer on this Kube, so an apply is not to run alongside other calls on it.
    */
   async apply(objects: readonly KubeObject[], options: ApplyOptions = {}): Promise<ApplyResult[]> {
     const results: ApplyResult[] = [];

@@ -1,7 +1,8 @@
 /**
  * The e2e runner's apply-and-inspect steps against a real kube-apiserver (test/apiserver: etcd and
- * kube-apiserver, no kubelet, scheduler or controllers), through the real kubectl: what kind would
- * accept or refuse is decided by the server's validation and Pod Security admission, not by a fake.
+ * kube-apiserver, no kubelet, scheduler or controllers), through the real kubectl and the
+ * Kubernetes client (tools/kube.ts): what kind would accept or refuse is decided by the server's
+ * validation and Pod Security admission, not by a fake.
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
