@@ -4,18 +4,10 @@
  * defaulting, strict field validation and Pod Security admission.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type ApplyResult,
-  applyObjects,
-  type ControlPlane,
-  describeRef,
-  findControlPlaneBinaries,
-  getObject,
-  type KubeObject,
-  startControlPlane,
-} from '../tools/apiserver';
+import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '../tools/apiserver';
+import { type ApplyResult, describeRef, type Kube, type KubeObject } from '../tools/kube';
 import * as fs from 'node:fs';
-import { pollUntil, realClock } from './e2e/readiness';
+import { pollUntil } from './e2e/readiness';
 import { gatewayApiCrds, ingressNginxWithoutWebhook, VARIANTS } from '../tools/fixtures';
 import { available } from '../tools/requirements';
 import { renderProfile } from '../tools/render';
@@ -39,18 +31,18 @@ const RESTRICTED = {
 const EXPLAINED_WARNINGS: Record<string, Record<string, string>> = {};
 
 /** Waits until the server serves a kind whose CRD was just created (it takes a moment to be established). */
-async function untilServed(controlPlane: ControlPlane, kind: { apiVersion: string; kind: string }, timeoutMs = 60_000): Promise<void> {
+async function untilServed(kube: Kube, kind: { apiVersion: string; kind: string }, timeoutMs = 60_000): Promise<void> {
   let problem = '';
   const served = await pollUntil(
     () =>
-      getObject(controlPlane, { ...kind, name: 'probe', namespace: 'default' }).then(
+      kube.read({ ...kind, name: 'probe', namespace: 'default' }).then(
         () => true,
         (error: Error) => {
           problem = error.message;
           return undefined;
         },
       ),
-    { timeoutMs, intervalMs: 500, clock: realClock },
+    { timeoutMs, intervalMs: 500 },
   );
   if (!served) throw new Error(`${kind.kind} is not served ${timeoutMs / 1000} s after its CRD was created: ${problem}`);
 }
@@ -62,11 +54,11 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
     let controlPlane: ControlPlane;
     const namespace = 'harness';
     const apply = (object: KubeObject) =>
-      applyObjects(controlPlane, [object], { fieldManager: FIELD_MANAGER }).then(([result]) => result);
+      controlPlane.kube.apply([object], { fieldManager: FIELD_MANAGER }).then(([result]) => result);
 
     beforeAll(async () => {
       controlPlane = await startControlPlane();
-      const [created] = await applyObjects(controlPlane, [
+      const [created] = await controlPlane.kube.apply([
         { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: RESTRICTED } },
       ]);
       expect(created.accepted, created.error).toBe(true);
@@ -137,7 +129,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       await controlPlane.stop();
 
       expect(fs.existsSync(controlPlane.dataDir)).toBe(false);
-      await expect(getObject(controlPlane, { apiVersion: 'v1', kind: 'Namespace', name: namespace })).rejects.toThrow();
+      await expect(controlPlane.kube.read({ apiVersion: 'v1', kind: 'Namespace', name: namespace })).rejects.toThrow();
     });
   });
 
@@ -150,14 +142,14 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       documents = renderProfile(profile, values).documents;
       controlPlane = await startControlPlane();
       // What a cluster has before the stack: ingress-nginx, and the Gateway API CRDs.
-      const prerequisites = await applyObjects(controlPlane, [...ingressNginxWithoutWebhook(), ...gatewayApiCrds()], { fieldManager: 'prerequisites' });
+      const prerequisites = await controlPlane.kube.apply([...ingressNginxWithoutWebhook(), ...gatewayApiCrds()], { fieldManager: 'prerequisites' });
       const refused = prerequisites.filter((result) => !result.accepted);
       if (refused.length > 0) throw new Error(`ingress-nginx and the Gateway API CRDs not installed:\n${report(refused)}`);
-      await untilServed(controlPlane, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' });
+      await untilServed(controlPlane.kube, { apiVersion: 'gateway.networking.k8s.io/v1', kind: 'HTTPRoute' });
 
       // WHEN every object is applied as `kubectl apply --server-side -f dist/` would, in its order.
       const started = performance.now();
-      results = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
+      results = await controlPlane.kube.apply(documents, { fieldManager: FIELD_MANAGER });
       const elapsed = Math.round(performance.now() - started);
       console.log(`[apiserver] ${label}: applied ${documents.length} objects in ${elapsed} ms`);
     }, SETUP_TIMEOUT_MS);
@@ -191,7 +183,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
 
     it('THEN every object reads back from the server', async () => {
       const missing: string[] = [];
-      for (const result of results) if (!(await getObject(controlPlane, result.ref))) missing.push(describeRef(result.ref));
+      for (const result of results) if (!(await controlPlane.kube.read(result.ref))) missing.push(describeRef(result.ref));
 
       expect(missing).toEqual([]);
     });
@@ -209,7 +201,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
 
     it('THEN the stored namespaces enforce and warn at restricted', async () => {
       for (const result of results.filter((candidate) => candidate.ref.kind === 'Namespace')) {
-        const stored = await getObject(controlPlane, result.ref);
+        const stored = await controlPlane.kube.read(result.ref);
         expect(stored?.metadata.labels).toMatchObject(RESTRICTED);
       }
     });
@@ -219,7 +211,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       const drift: string[] = [];
       for (const [index, sent] of documents.entries()) {
         if (!checked.includes(sent.kind)) continue;
-        const stored = await getObject(controlPlane, results[index].ref);
+        const stored = await controlPlane.kube.read(results[index].ref);
         expect(stored, describeRef(results[index].ref)).toBeDefined();
         for (const field of ['spec', 'metadata.labels', 'metadata.annotations']) {
           const path = field.split('.');
@@ -236,7 +228,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       for (const ingress of ingresses) {
         const className = ingress.spec?.ingressClassName;
         expect(className, `${ingress.metadata.name} names no ingressClassName`).toBeTypeOf('string');
-        const ingressClass = await getObject(controlPlane, {
+        const ingressClass = await controlPlane.kube.read({
           apiVersion: 'networking.k8s.io/v1',
           kind: 'IngressClass',
           name: className,
@@ -249,8 +241,8 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       // Not the first re-apply: the first update of a PersistentVolumeClaim writes once more (a new
       // resourceVersion, identical content; seen on v1.35). A spec that differs from what the server
       // stores, such as an empty list it drops, rewrites the object, and bumps its generation, on every apply.
-      const second = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
-      const third = await applyObjects(controlPlane, documents, { fieldManager: FIELD_MANAGER });
+      const second = await controlPlane.kube.apply(documents, { fieldManager: FIELD_MANAGER });
+      const third = await controlPlane.kube.apply(documents, { fieldManager: FIELD_MANAGER });
 
       expect(report([...second, ...third].filter((result) => !result.accepted))).toBe('');
       const rewritten = third.flatMap((result, index) =>

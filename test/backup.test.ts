@@ -10,9 +10,10 @@ import { backupTaskManifest, BackupTaskError } from '../charts/backup/backup-tas
 import { COMPONENTS, Topology } from '../lib/model/topology';
 import { PROBE_ADDRESSES } from '../tools/netpol/evaluator';
 import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
-import { findObject, KubeObject, renderProfile } from '../tools/render';
+import { findObject, renderProfile } from '../tools/render';
+import { type KubeObject, podSpecOf } from '../tools/kube';
 import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
-import { envOf, podSpecOf, secretBehindFile } from './support/workloads';
+import { envOf, secretBehindFile } from './support/workloads';
 
 /*
  * Backups (issue "Backups that restore"): what the CronJob, the pre-migration Job and the restore
@@ -33,7 +34,7 @@ const byKind = (documents: readonly KubeObject[], kind: string) => documents.fil
 const backupObjects = (documents: readonly KubeObject[]) => documents.filter((doc) => doc.metadata.labels?.['app.kubernetes.io/name'] === BACKUP);
 const preMigrationJob = (documents: readonly KubeObject[]) => byKind(documents, 'Job').find((job) => job.metadata.name.startsWith(`${BACKUP}-pre-migration-`));
 const migrateEnv = (documents: readonly KubeObject[]) =>
-  envOf(podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name)).initContainers.find((c: any) => c.name === 'migrate'));
+  envOf(podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.initContainers.find((c: any) => c.name === 'migrate'));
 
 function problemsWith(values: unknown): readonly string[] {
   try {
@@ -50,7 +51,7 @@ describe('scheduled backups', () => {
     const { documents } = renderProfile('gpu');
     const cron = findObject(documents, 'CronJob', BACKUP);
     expect(cron.spec).toMatchObject({ schedule: '0 3 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 3600 });
-    const pod = podSpecOf(cron);
+    const pod = podSpecOf(cron)!;
     expect(pod.initContainers ?? []).toEqual([]);
     const [backup] = pod.containers;
     expect(backup.image).toBe('pgvector/pgvector:0.8.1-pg15');
@@ -62,7 +63,7 @@ describe('scheduled backups', () => {
   });
 
   it('GIVEN a backup pod WHEN synthesized THEN it runs under Pod Security "restricted", without an API token, the password as a file', () => {
-    const pod = podSpecOf(findObject(renderProfile('gpu').documents, 'CronJob', BACKUP));
+    const pod = podSpecOf(findObject(renderProfile('gpu').documents, 'CronJob', BACKUP))!;
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
     expect(pod.automountServiceAccountToken).toBe(false);
     expect(pod.restartPolicy).toBe('Never');
@@ -75,7 +76,7 @@ describe('scheduled backups', () => {
 
   it('GIVEN verify-full database TLS WHEN synthesized THEN pg_dump checks the server against the CA of its TLS Secret', () => {
     const values = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
-    const pod = podSpecOf(findObject(renderProfile('gpu', values).documents, 'CronJob', BACKUP));
+    const pod = podSpecOf(findObject(renderProfile('gpu', values).documents, 'CronJob', BACKUP))!;
     const env = envOf(pod.containers[0]);
     expect(env.PGSSLMODE.value).toBe('verify-full');
     expect(secretBehindFile(pod, pod.containers[0], env.PGSSLROOTCERT.value)).toEqual({ name: 'letta-db-tls', key: 'ca.crt' });
@@ -83,7 +84,7 @@ describe('scheduled backups', () => {
 
   it('GIVEN an s3 target WHEN synthesized THEN the dump is staged, uploaded by rclone with the Secret\'s keys, and no claim exists', () => {
     const { documents } = renderProfile('gpu', S3);
-    const pod = podSpecOf(findObject(documents, 'CronJob', BACKUP));
+    const pod = podSpecOf(findObject(documents, 'CronJob', BACKUP))!;
     expect(pod.initContainers.map((c: any) => [c.name, c.image])).toEqual([['dump', 'pgvector/pgvector:0.8.1-pg15']]);
     expect(pod.containers.map((c: any) => [c.name, c.image])).toEqual([['upload', 'rclone/rclone:1.76.0']]);
     const upload = envOf(pod.containers[0]);
@@ -136,7 +137,7 @@ describe('the pre-migration backup', () => {
     const job = preMigrationJob(documents)!;
     expect(job.spec.backoffLimit).toBe(6);
     expect(job.spec.activeDeadlineSeconds).toBe(1800);
-    const [backup] = podSpecOf(job).containers;
+    const [backup] = podSpecOf(job)!.containers;
     expect(backup.command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'store-pre-migration', '/backups/pre-migration']);
     expect(envOf(backup).LETTA_K8S_LETTA_IMAGE.value).toBe('letta/letta:0.16.8');
     expect(envOf(backup).LETTA_K8S_BACKUP_RETENTION.value).toBe('3');
@@ -156,7 +157,7 @@ describe('the pre-migration backup', () => {
   });
 
   it('GIVEN an s3 target WHEN synthesized THEN the dump is recorded only after its upload', () => {
-    const pod = podSpecOf(preMigrationJob(renderProfile('gpu', S3).documents)!);
+    const pod = podSpecOf(preMigrationJob(renderProfile('gpu', S3).documents)!)!;
     expect([...pod.initContainers, ...pod.containers].map((c: any) => `${c.name} ${c.command.slice(2).join(' ')}`)).toEqual([
       'dump pre-migration /backups/pre-migration',
       'upload upload /backups/pre-migration pre-migration',
@@ -197,7 +198,7 @@ describe('the list and restore Jobs (npm run backup)', () => {
     expect(job.metadata).toMatchObject({ generateName: `${BACKUP}-restore-`, namespace: 'letta' });
     expect(job.metadata.name).toBeUndefined();
     expect(job.spec.backoffLimit).toBe(0);
-    const pod = podSpecOf(job);
+    const pod = podSpecOf(job)!;
     expect(pod.containers[0].command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'restore', '/backups/scheduled/letta-20261202T030000Z.dump']);
     expect(envOf(pod.containers[0]).LETTA_K8S_RESTORE_OVERWRITE).toBeUndefined();
     expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe(`${BACKUP}s`);
@@ -208,7 +209,7 @@ describe('the list and restore Jobs (npm run backup)', () => {
 
   it('GIVEN --overwrite and an s3 target WHEN the restore Job is made THEN rclone downloads the dump first and the restore may replace the database', () => {
     const settings = loadSettings({ profile: 'gpu', values: S3 });
-    const pod = podSpecOf(jobOf(backupTaskManifest(settings, { task: 'restore', dump: 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', overwrite: true })));
+    const pod = podSpecOf(jobOf(backupTaskManifest(settings, { task: 'restore', dump: 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', overwrite: true })))!;
     expect(pod.initContainers.map((c: any) => c.command.slice(2))).toEqual([['download', 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', '/backups/restore.dump']]);
     expect(pod.containers[0].command.slice(2)).toEqual(['restore', '/backups/restore.dump']);
     expect(envOf(pod.containers[0]).LETTA_K8S_RESTORE_OVERWRITE.value).toBe('true');

@@ -7,8 +7,9 @@ import { loadSettings, SettingsError } from '../lib/config/load';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../charts/letta/scripts';
-import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
-import { containersOf, envOf, podSpecOf } from './support/workloads';
+import { findObject, PROFILES, renderProfile } from '../tools/render';
+import { type KubeObject, podSpecOf } from '../tools/kube';
+import { containersOf, envOf } from './support/workloads';
 
 /*
  * The defects that stopped the first real run of Letta 0.16.8 with the synthesized pod specs
@@ -16,7 +17,7 @@ import { containersOf, envOf, podSpecOf } from './support/workloads';
  * run for real.
  */
 
-const lettaPod = (documents: readonly KubeObject[]) => podSpecOf(findObject(documents, 'Deployment', 'letta-server'));
+const lettaPod = (documents: readonly KubeObject[]) => podSpecOf(findObject(documents, 'Deployment', 'letta-server'))!;
 const lettaContainers = (documents: readonly KubeObject[]) => {
   const spec = lettaPod(documents);
   return { migrate: spec.initContainers.find((c: any) => c.name === 'migrate'), server: spec.containers.find((c: any) => c.name === 'server') };
@@ -61,7 +62,7 @@ describe('database URI: one that the server (asyncpg) and alembic (pg8000) both 
 
   it('GIVEN verify-full TLS WHEN synthesized THEN Postgres serves the Secret\'s certificate and both Letta processes check it against its CA', () => {
     const { documents } = renderProfile('kind', withVerifiedTls);
-    const postgresPod = podSpecOf(findObject(documents, 'StatefulSet', 'letta-db'));
+    const postgresPod = podSpecOf(findObject(documents, 'StatefulSet', 'letta-db'))!;
     const postgres = postgresPod.containers[0];
     expect(postgres.args).toEqual(expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']));
     const tlsVolume = postgresPod.volumes.find((v: any) => v.secret?.secretName === 'letta-db-tls');
@@ -206,7 +207,7 @@ describe('vLLM: a current release, started with options it has', () => {
   };
 
   it('GIVEN the gpu profile WHEN synthesized THEN vLLM is v0.33.0 and every option it gets is one of that release\'s `vllm serve` options', () => {
-    const container = podSpecOf(findObject(renderProfile('gpu').documents, 'Deployment', 'vllm')).containers[0];
+    const container = podSpecOf(findObject(renderProfile('gpu').documents, 'Deployment', 'vllm'))!.containers[0];
     expect(container.image).toBe('vllm/vllm-openai:v0.33.0');
     expect(container.command).toEqual(['vllm', 'serve']);
     const options: string[] = container.args.filter((arg: string) => arg.startsWith('--')).map((arg: string) => arg.split('=')[0]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { KubeObject, PROFILES, renderProfile } from '../tools/render';
+import { PROFILES, renderProfile } from '../tools/render';
+import type { KubeObject } from '../tools/kube';
 
 /** Secret values never reach a snapshot: each is replaced by a marker of its key. */
 function redactSecrets(documents: readonly KubeObject[]): KubeObject[] {

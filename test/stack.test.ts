@@ -6,14 +6,15 @@ import { parseQuantity } from '../lib/kit/quantity';
 import { loadSettings } from '../lib/config/load';
 import { DEFAULT_DRAIN_SECONDS } from '../lib/config/schema';
 import { COMPONENTS, Topology } from '../lib/model/topology';
-import { findObject, KubeObject, PROFILES, renderProfile } from '../tools/render';
-import { containersOf, envOf, podSpecOf, secretBehindFile, workloadsOf } from './support/workloads';
+import { findObject, PROFILES, renderProfile } from '../tools/render';
+import { type KubeObject, podSpecOf } from '../tools/kube';
+import { containersOf, envOf, secretBehindFile, workloadsOf } from './support/workloads';
 
 const kind = () => renderProfile('kind');
 const gpu = () => renderProfile('gpu');
 const names = (documents: readonly KubeObject[]) => documents.map((doc) => `${doc.kind}/${doc.metadata.name}`);
 const lettaServer = (documents: readonly KubeObject[]) =>
-  podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name)).containers.find((c: any) => c.name === 'server');
+  podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.containers.find((c: any) => c.name === 'server');
 
 describe('the stack as a whole', () => {
   it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN the namespace file comes first and policies precede workloads', (profile) => {
@@ -103,7 +104,7 @@ describe('hardening (Pod Security "restricted")', () => {
     // An absent limit or sizeLimit is unbounded.
     const sum = (quantities: Array<string | undefined>) => quantities.reduce((total, quantity) => total + (quantity ? parseQuantity(quantity)! : Infinity), 0);
     for (const workload of workloadsOf(renderProfile(profile).documents)) {
-      const spec = podSpecOf(workload);
+      const spec = podSpecOf(workload)!;
       const limit = sum(spec.containers.map((container: any) => container.resources.limits['ephemeral-storage']));
       const scratch = sum((spec.volumes ?? []).filter((volume: any) => volume.emptyDir && volume.emptyDir.medium !== 'Memory').map((volume: any) => volume.emptyDir.sizeLimit));
       // The kubelet evicts a pod above the sum of its limits: a scratch volume should reach its own sizeLimit first, with room for logs.
@@ -133,7 +134,7 @@ describe('hardening (Pod Security "restricted")', () => {
 
   it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN no pod mounts a service account token or gets service links', (profile) => {
     for (const workload of workloadsOf(renderProfile(profile).documents)) {
-      const spec = podSpecOf(workload);
+      const spec = podSpecOf(workload)!;
       expect(spec.automountServiceAccountToken, workload.metadata.name).toBe(false);
       expect(spec.enableServiceLinks, workload.metadata.name).toBe(false);
       expect(spec.hostNetwork ?? false).toBe(false);
@@ -147,7 +148,7 @@ describe('secrets', () => {
     const configMaps = documents.filter((doc) => doc.kind === 'ConfigMap').map((doc) => yaml.dump(doc));
     for (const text of configMaps) expect(text).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
     for (const workload of workloadsOf(documents)) {
-      const spec = podSpecOf(workload);
+      const spec = podSpecOf(workload)!;
       for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
         for (const entry of container.env ?? []) {
           const where = `${workload.metadata.name}/${container.name} ${entry.name}`;
@@ -180,7 +181,7 @@ describe('database', () => {
     expect(service.spec.clusterIP).toBe('None');
     expect(service.spec.ports).toEqual([expect.objectContaining({ name: 'postgres', port: 5432 })]);
     expect(statefulSet().spec.serviceName).toBe('letta-db');
-    expect(podSpecOf(statefulSet()).containers[0].image).toBe('pgvector/pgvector:0.8.1-pg15');
+    expect(podSpecOf(statefulSet())!.containers[0].image).toBe('pgvector/pgvector:0.8.1-pg15');
   });
 
   it('GIVEN storage settings WHEN synthesized THEN the claim template has that size and class and claims are retained', () => {
@@ -195,16 +196,16 @@ describe('database', () => {
     expect(sql).toContain('ALTER DATABASE "letta" SET search_path TO "letta";');
     expect(sql).toContain('CREATE EXTENSION IF NOT EXISTS vector WITH SCHEMA "letta";');
     expect(sql).toContain('DROP SCHEMA IF EXISTS public CASCADE;');
-    const mounts = podSpecOf(statefulSet()).containers[0].volumeMounts;
+    const mounts = podSpecOf(statefulSet())!.containers[0].volumeMounts;
     expect(mounts).toContainEqual(expect.objectContaining({ mountPath: '/docker-entrypoint-initdb.d', readOnly: true }));
   });
 
   it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret, pg_isready gates readiness, a listening port liveness', () => {
-    const container = podSpecOf(statefulSet()).containers[0];
+    const container = podSpecOf(statefulSet())!.containers[0];
     const passwordFile = envOf(container).POSTGRES_PASSWORD_FILE.value;
-    expect(secretBehindFile(podSpecOf(statefulSet()), container, passwordFile)).toEqual({ name: 'letta-db-credentials', key: 'password' });
+    expect(secretBehindFile(podSpecOf(statefulSet())!, container, passwordFile)).toEqual({ name: 'letta-db-credentials', key: 'password' });
     expect(envOf(container).POSTGRES_PASSWORD).toBeUndefined();
-    const credentials = podSpecOf(statefulSet()).volumes.find((v: any) => v.secret?.secretName === 'letta-db-credentials');
+    const credentials = podSpecOf(statefulSet())!.volumes.find((v: any) => v.secret?.secretName === 'letta-db-credentials');
     expect(credentials.secret.optional ?? false).toBe(false);
     expect(container.readinessProbe.exec.command[0]).toBe('pg_isready');
     // pg_isready fails during crash recovery: as liveness, it would restart the recovery.
@@ -268,7 +269,7 @@ describe('Letta server', () => {
   });
 
   it('GIVEN the pod WHEN synthesized THEN it waits for a healthy database, then migrates under a lock, then serves', () => {
-    const spec = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-server'));
+    const spec = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-server'))!;
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'migrate']);
     expect(spec.initContainers[0].command.join(' ')).toContain('pg_isready -h letta-db -p 5432');
     expect(spec.initContainers[1].command).toEqual(['python', '/opt/letta-k8s/redact_output.py', '--', 'python', '/opt/letta-k8s/migrate.py']);
@@ -292,7 +293,7 @@ describe('Letta server', () => {
   it('GIVEN the drain budget WHEN synthesized THEN a stopping server may drain its streams that long after a pause in which it keeps serving, within the stream timeout', () => {
     const graceOf = (values: unknown) => {
       const documents = renderProfile('kind', values).documents;
-      const spec = podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name));
+      const spec = podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!;
       const pause = Number(lettaServer(documents).lifecycle.preStop.exec.command[1]);
       return { grace: spec.terminationGracePeriodSeconds, pause };
     };
@@ -314,7 +315,7 @@ describe('Letta server', () => {
 
 describe('Redis', () => {
   it('GIVEN Redis on WHEN synthesized THEN it persists append-only and answers redis-cli ping', () => {
-    const container = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-redis')).containers[0];
+    const container = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-redis'))!.containers[0];
     expect(container.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
     // Letta connects without a password from another pod, which protected mode refuses.
     expect(container.args.join(' ')).toContain('--protected-mode no');
@@ -351,12 +352,12 @@ describe('OpenTelemetry Collector', () => {
 
   it('GIVEN the kind profile WHEN synthesized THEN a DaemonSet on every node receives OTLP and writes a file', () => {
     const daemonSet = findObject(kind().documents, 'DaemonSet', 'letta-otel-collector');
-    expect(podSpecOf(daemonSet).tolerations).toEqual([{ operator: 'Exists' }]);
+    expect(podSpecOf(daemonSet)!.tolerations).toEqual([{ operator: 'Exists' }]);
     const config = collectorConfigOf(kind().documents);
     expect(config.receivers.otlp.protocols).toEqual({ grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } });
     expect(config.service.pipelines.traces).toEqual({ receivers: ['otlp'], processors: ['memory_limiter', 'batch'], exporters: ['file'] });
     expect(config.extensions.health_check.endpoint).toBe('0.0.0.0:13133');
-    const container = podSpecOf(daemonSet).containers[0];
+    const container = podSpecOf(daemonSet)!.containers[0];
     expect(container.readinessProbe.httpGet.port).toBe(13133);
     expect(envOf(container).GOMEMLIMIT.value).toBe('409MiB');
   });
@@ -367,7 +368,7 @@ describe('OpenTelemetry Collector', () => {
 
   /** The Secret key behind a ${file:...} reference of the collector config. */
   const secretBehindReference = (documents: readonly KubeObject[], reference: string) => {
-    const spec = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector'));
+    const spec = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector'))!;
     return secretBehindFile(spec, spec.containers[0], /^\$\{file:(.+)\}$/.exec(reference)![1]);
   };
 
@@ -400,7 +401,7 @@ describe('vLLM', () => {
 
   it('GIVEN two GPUs WHEN synthesized THEN requests equal limits and tensor parallelism matches', () => {
     const { documents } = renderProfile('gpu', { vllm: { gpus: 2, runtimeClassName: 'nvidia' } });
-    const spec = podSpecOf(vllm(documents));
+    const spec = podSpecOf(vllm(documents))!;
     const container = spec.containers[0];
     expect(String(container.resources.limits['nvidia.com/gpu'])).toBe('2');
     expect(String(container.resources.requests['nvidia.com/gpu'])).toBe('2');
@@ -409,7 +410,7 @@ describe('vLLM', () => {
   });
 
   it('GIVEN the gpu profile WHEN synthesized THEN vLLM is scheduled on GPU nodes and tolerates their taint', () => {
-    const spec = podSpecOf(vllm(gpu().documents));
+    const spec = podSpecOf(vllm(gpu().documents))!;
     expect(spec.nodeSelector).toEqual({ 'nvidia.com/gpu.present': 'true' });
     expect(spec.tolerations).toEqual([{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }]);
     expect(spec.runtimeClassName).toBeUndefined();
@@ -417,7 +418,7 @@ describe('vLLM', () => {
   });
 
   it('GIVEN the gpu profile WHEN synthesized THEN the model is served with Letta tool calling and a bounded context', () => {
-    const container = podSpecOf(vllm(gpu().documents)).containers[0];
+    const container = podSpecOf(vllm(gpu().documents))!.containers[0];
     expect(container.args).toEqual(
       expect.arrayContaining(['Qwen/Qwen3-0.6B', '--served-model-name=Qwen/Qwen3-0.6B', '--max-model-len=8000', '--enable-auto-tool-choice', '--tool-call-parser=hermes', '--port=8000']),
     );
@@ -425,7 +426,7 @@ describe('vLLM', () => {
   });
 
   it('GIVEN the gpu profile WHEN synthesized THEN /dev/shm is memory-backed and the model cache is a claim under HF_HOME', () => {
-    const spec = podSpecOf(vllm(gpu().documents));
+    const spec = podSpecOf(vllm(gpu().documents))!;
     const container = spec.containers[0];
     const volumeAt = (mountPath: string) => spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === mountPath).name);
     expect(volumeAt('/dev/shm').emptyDir).toEqual({ medium: 'Memory', sizeLimit: '2048Mi' });
@@ -439,7 +440,7 @@ describe('vLLM', () => {
 
   describe('on CPUs (device cpu)', () => {
     const cpuValues = { vllm: { enabled: true, device: 'cpu', dtype: 'float32', cpu: { kvCacheSpaceGiB: 2 }, resources: { requests: { cpu: '1', memory: '6Gi' }, limits: { memory: '8Gi' } } } };
-    const cpu = () => podSpecOf(vllm(renderProfile('kind', cpuValues).documents));
+    const cpu = () => podSpecOf(vllm(renderProfile('kind', cpuValues).documents))!;
 
     it('GIVEN device cpu WHEN synthesized THEN upstream\'s CPU image runs with no GPU request, GPU node selector, toleration or runtime', () => {
       const spec = cpu();
@@ -465,14 +466,14 @@ describe('vLLM', () => {
 
     it('GIVEN device cpu WHEN synthesized THEN the Service, probes and start-up budget are those of the GPU server', () => {
       const container = cpu().containers[0];
-      const gpuContainer = podSpecOf(vllm(gpu().documents)).containers[0];
+      const gpuContainer = podSpecOf(vllm(gpu().documents))!.containers[0];
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container[probe]).toEqual(gpuContainer[probe]);
       expect(findObject(renderProfile('kind', cpuValues).documents, 'Service', 'vllm').spec.ports).toEqual(findObject(gpu().documents, 'Service', 'vllm').spec.ports);
     });
 
     it('GIVEN offline WHEN synthesized THEN the hub is never asked and vLLM gets no way out', () => {
       const documents = renderProfile('kind', { vllm: { ...cpuValues.vllm, offline: true } }).documents;
-      expect(envOf(podSpecOf(vllm(documents)).containers[0]).HF_HUB_OFFLINE.value).toBe('1');
+      expect(envOf(podSpecOf(vllm(documents))!.containers[0]).HF_HUB_OFFLINE.value).toBe('1');
       const egress = documents.filter((doc) => doc.kind === 'NetworkPolicy' && doc.metadata.name.startsWith('vllm')).flatMap((doc: any) => doc.spec.egress ?? []);
       expect(JSON.stringify(egress)).not.toContain('0.0.0.0/0');
       expect(new Topology(loadSettings({ profile: 'kind', values: { vllm: { ...cpuValues.vllm, offline: true } } })).component('vllm')).toBeDefined();
@@ -480,7 +481,7 @@ describe('vLLM', () => {
   });
 
   it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {
-    const container = podSpecOf(vllm(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 3600 } }).documents)).containers[0];
+    const container = podSpecOf(vllm(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 3600 } }).documents))!.containers[0];
     expect(container.startupProbe.httpGet).toMatchObject({ path: '/health', port: 8000 });
     expect(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold).toBe(3600);
     expect(container.livenessProbe.initialDelaySeconds ?? 0).toBe(0);

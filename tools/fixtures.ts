@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
-import { KubeObject, loadManifests, PROFILES } from './render';
+import { loadManifests, PROFILES } from './render';
+import type { KubeObject } from './kube';
 
 /** The ingress-nginx v1.15.1 kind manifest (upstream deploy/static/provider/kind/deploy.yaml). */
 export const INGRESS_NGINX_MANIFEST = path.resolve(__dirname, '..', 'imports', 'upstream', 'ingress-nginx-kind-v1.15.1.yaml');

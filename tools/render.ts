@@ -1,14 +1,12 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as yaml from 'js-yaml';
+import type { KubeObject } from './kube';
 import { loadSettings, PROFILE_NAMES, ProfileName } from '../lib/config/load';
 import { synthesizeStack, temporaryOutdir } from '../lib/app/synth';
 
 export const PROFILES: readonly ProfileName[] = PROFILE_NAMES;
 export type { ProfileName };
-
-/** A Kubernetes object as synthesized. */
-export type KubeObject = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; [key: string]: any }; [key: string]: any };
 
 export interface RenderedProfile {
   readonly profile: string;

@@ -2,7 +2,8 @@ import { loadSettings } from '../lib/config/load';
 import { ExternalWorkloads, markdownMatrix } from './netpol/matrix';
 import { Topology } from '../lib/model/topology';
 import { INGRESS_NGINX_MANIFEST, TRAEFIK_MANIFEST } from './fixtures';
-import { KubeObject, loadManifests, PROFILES, renderProfile } from './render';
+import { loadManifests, PROFILES, renderProfile } from './render';
+import type { KubeObject } from './kube';
 
 /** An entry's data plane as a real workload: the manifest that installs it and its workload's id. */
 export interface DataPlane {

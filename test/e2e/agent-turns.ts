@@ -3,8 +3,10 @@ import Letta from '@letta-ai/letta-client';
 import type { LettaStreamingResponse } from '@letta-ai/letta-client/resources/agents/messages';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { type IngressTarget, lookupTo } from './http';
-import type { Kubectl, KubeObject } from './kubectl';
-import { pollUntil, realClock } from './readiness';
+import type { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { pollUntil } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 /*
  * Agent turns through the ingress with Letta's official TypeScript SDK, on the model vLLM serves:
@@ -13,7 +15,6 @@ import { pollUntil, realClock } from './readiness';
  * must already have delivered the tool call, and a pod being drained must still carry the stream.
  */
 
-const MINUTE = 60_000;
 /** The held tool gives up after this long, below Letta's tool sandbox timeout (180 s). */
 const HOLD_LIMIT_SECONDS = 170;
 const HELD_TOOL = 'hold_until_released';
@@ -225,7 +226,7 @@ function serverRunning(pod: KubeObject): boolean {
 export async function streamThroughDrain(kubectl: Kubectl, sdk: Letta, conversation: Conversation, options: DrainOptions): Promise<string[]> {
   const { namespace, selector, podsBefore, log } = options;
   const pods = () => kubectl.pods(selector, namespace);
-  const poll = <T>(attempt: () => Promise<T | undefined>, timeoutMs: number) => pollUntil(attempt, { timeoutMs, intervalMs: 2_000, clock: realClock });
+  const poll = <T>(attempt: () => Promise<T | undefined>, timeoutMs: number) => pollUntil(attempt, { timeoutMs, intervalMs: 2_000 });
   const successor = await poll(async () => (await pods()).find((pod) => !podsBefore.includes(pod.metadata.name) && serverRunning(pod)), 10 * MINUTE);
   if (!successor) return ['no new Letta pod started its server within 10 minutes'];
   log(`  ${successor.metadata.name}'s server is starting: opening the held stream on the pod it replaces`);

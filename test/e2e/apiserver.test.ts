@@ -1,7 +1,8 @@
 /**
  * The e2e runner's apply-and-inspect steps against a real kube-apiserver (test/apiserver: etcd and
- * kube-apiserver, no kubelet, scheduler or controllers), through the real kubectl: what kind would
- * accept or refuse is decided by the server's validation and Pod Security admission, not by a fake.
+ * kube-apiserver, no kubelet, scheduler or controllers), through the real kubectl and the
+ * Kubernetes client (tools/kube.ts): what kind would accept or refuse is decided by the server's
+ * validation and Pod Security admission, not by a fake.
  */
 import { spawnSync } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,7 +12,8 @@ import { type ControlPlane, findControlPlaneBinaries, startControlPlane } from '
 import { ingressNginxWithoutWebhook } from '../../tools/fixtures';
 import { renderProfile } from '../../tools/render';
 import { available } from '../../tools/requirements';
-import { Kubectl, type KubeObject } from './kubectl';
+import { Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { BACKEND_NAME, E2E_NAMESPACE, findStackEntry } from './manifests';
 import { probePodFor } from './netpol';
 import { NotReadyError, waitForWorkloads } from './readiness';
@@ -53,8 +55,8 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
     async () => {
       const host = await deployStreamBackend(context, rendered.documents);
 
-      const stored = await kubectl.get('ingress', BACKEND_NAME, E2E_NAMESPACE);
-      const stack = await kubectl.get('ingress', findStackEntry(rendered.documents, topology.namespace).metadata.name, topology.namespace);
+      const stored = await kubectl.get(KINDS.ingress, BACKEND_NAME, E2E_NAMESPACE);
+      const stack = await kubectl.get(KINDS.ingress, findStackEntry(rendered.documents, topology.namespace).metadata.name, topology.namespace);
       expect(host).toBe(`e2e.${settings.ingress.host}`);
       expect(stored?.spec.ingressClassName).toBe(stack?.spec.ingressClassName);
       const nginx = (object?: KubeObject) =>
@@ -85,7 +87,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
       expect(new Set(cases.map((c) => c.namespace))).toEqual(new Set([topology.namespace, E2E_NAMESPACE, INGRESS_NGINX_NAMESPACE]));
       for (const verdict of verdicts) expect(verdict.message).toMatch(/did not finish within 2000 ms: pod probe-[a-z-]+: Pending/);
       // Never bound to a node, so deleted at once.
-      expect(await kubectl.listSelected('pods', 'letta-e2e/probe=true')).toEqual([]);
+      expect(await kubectl.listSelected(KINDS.pod, 'letta-e2e/probe=true')).toEqual([]);
     },
     STEP_TIMEOUT_MS,
   );

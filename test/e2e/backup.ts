@@ -1,18 +1,18 @@
 import { BACKUP_KIND_LABEL } from '../../charts/backup/backup-pod';
-import { type Kubectl, type KubeObject, labelSelector } from './kubectl';
+import { type Kubectl, labelSelector, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { check, type Shell } from './shell';
 import { applyStack, type StepContext, waitForStack } from './steps';
+import { MINUTE } from '../../tools/support';
 
 /*
  * Backups on a running stack, as the README tells a user to do them: the CronJob's Job run by
  * hand, Letta scaled to zero, the restore Job from `npm run backup`, Letta back; and a simulated
  * upgrade whose migration must wait for the pre-migration dump.
  */
-
-const MINUTE = 60_000;
 
 export interface BackupCheckOptions {
   readonly shell: Shell;
@@ -34,10 +34,10 @@ interface JobOutcome {
 async function finishedJob(kubectl: Kubectl, namespace: string, name: string, timeoutMs: number): Promise<JobOutcome> {
   const job = await pollUntil(
     async () => {
-      const found = await kubectl.get('job', name, namespace);
+      const found = await kubectl.get(KINDS.job, name, namespace);
       return found && ((found.status?.succeeded ?? 0) > 0 || (found.status?.failed ?? 0) > 0) ? found : undefined;
     },
-    { timeoutMs, intervalMs: 3_000, clock: realClock },
+    { timeoutMs, intervalMs: 3_000 },
   );
   if (!job) throw new Error(`job ${namespace}/${name} did not finish within ${timeoutMs / 1000} s: ${await jobPodsState(kubectl, namespace, name)}`);
   const log = await kubectl.check(['logs', `job/${name}`, '--namespace', namespace, '--all-containers', '--prefix']);
@@ -80,7 +80,6 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
     const gone = await pollUntil(async () => ((await pods()).length === 0 ? true : undefined), {
       timeoutMs: 3 * MINUTE,
       intervalMs: 2_000,
-      clock: realClock,
     });
     if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
   } else {
@@ -126,7 +125,7 @@ export async function backupRoundTrip(context: StepContext, options: BackupCheck
     // A failed Job counts as a workload that is not ready in every later wait.
     await kubectl.check(['delete', 'job', refusedJob, '--namespace', namespace, '--wait=true', '--timeout=120s']);
     if (!options.overwrite) {
-      const psql = databaseShell(kubectl, settings, topology, (await kubectl.get('pod', `${topology.component('database').name}-0`, namespace))!);
+      const psql = databaseShell(kubectl, settings, topology, (await kubectl.get(KINDS.pod, `${topology.component('database').name}-0`, namespace))!);
       await psql(`DROP DATABASE "${settings.database.databaseName}" WITH (FORCE)`, 'postgres');
       log(`  dropped database ${settings.database.databaseName}`);
     }
@@ -163,7 +162,7 @@ export async function preMigrationOnUpgrade(context: StepContext, options: Backu
     "from alembic.config import Config\nfrom alembic.script import ScriptDirectory\nc = Config('/app/alembic.ini')\nc.set_main_option('script_location', '/app/alembic')\ns = ScriptDirectory.from_config(c)\nh = s.get_current_head()\nprint(h, s.get_revision(h).down_revision)",
   ]);
   const [head, previous] = revisions.trim().split(/\s+/);
-  const psql = databaseShell(kubectl, settings, topology, (await kubectl.get('pod', `${topology.component('database').name}-0`, namespace))!);
+  const psql = databaseShell(kubectl, settings, topology, (await kubectl.get(KINDS.pod, `${topology.component('database').name}-0`, namespace))!);
   if ((await psql('SELECT version_num FROM alembic_version')).trim() !== head) return [...problems, `the schema is not at Letta's head ${head}`];
   await psql(`UPDATE alembic_version SET version_num = '${previous}'`);
   log(`  schema set back from ${head} to ${previous}; restarting ${letta.name} without its pre-migration Job`);
@@ -174,7 +173,6 @@ export async function preMigrationOnUpgrade(context: StepContext, options: Backu
   const waiting = await pollUntil(async () => ((await migrateLogs()).stdout.includes(`waiting for the pre-migration dump of revision ${previous}`) ? true : undefined), {
     timeoutMs: 5 * MINUTE,
     intervalMs: 5_000,
-    clock: realClock,
   });
   if (!waiting) problems.push(`no migration waited for the pre-migration dump of revision ${previous}`);
   else log(`  the new pod's migration waits for the dump of ${previous}; applying dist/ again`);

@@ -4,29 +4,30 @@ import { parseBuildEnv } from './local-e2e';
 import { imagesOf } from './steps';
 import { secretsInLogs } from './logs';
 import { spansByService } from './traces';
-import { FakeShell, json, ok } from './support/fake-shell';
+import { FakeKube } from './support/fake-kube';
+import { FakeShell } from './support/fake-shell';
 
 /*
  * The parts of the cluster checks that judge what the cluster answered, against recorded answers.
  */
 
 const base64 = (text: string) => Buffer.from(text).toString('base64');
+const kubectl = (kube: FakeKube) => new Kubectl(new FakeShell(), 'kubeconfig', kube);
 
 describe('secretsInLogs', () => {
-  const secret = { metadata: { name: 'letta-db-credentials' }, data: { password: base64('s3cret-value-42'), short: base64('abc') } };
+  const secret = { kind: 'Secret', metadata: { name: 'letta-db-credentials', namespace: 'letta' }, data: { password: base64('s3cret-value-42'), short: base64('abc') } };
   const pod = (name: string, restarts = 0) => ({
-    metadata: { name },
+    kind: 'Pod',
+    metadata: { name, namespace: 'letta' },
     status: { initContainerStatuses: [{ name: 'migrate', restartCount: restarts }], containerStatuses: [{ name: 'server', restartCount: 0 }] },
   });
 
   it('GIVEN a log line that carries a Secret value WHEN scanned THEN the finding names the Secret key, the pod and the line, never the value', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'secrets'], json({ items: [secret] }))
-      .on(['get', 'pods'], json({ items: [pod('letta-server-1', 1)] }))
-      .on(['logs', '--previous'], ok('Using database:  postgresql+pg8000://letta:s3cret-value-42@letta-db:5432/letta\n'))
-      .on(['logs'], ok('letta-k8s migrate: migrations are at head\n'));
+    const kube = new FakeKube([secret, pod('letta-server-1', 1)])
+      .onLogs({ previous: true }, 'Using database:  postgresql+pg8000://letta:s3cret-value-42@letta-db:5432/letta\n')
+      .onLogs({}, 'letta-k8s migrate: migrations are at head\n');
 
-    const scan = await secretsInLogs(new Kubectl(shell, 'kubeconfig'), ['letta']);
+    const scan = await secretsInLogs(kubectl(kube), ['letta']);
 
     expect(scan.problems).toEqual([
       'Secret letta/letta-db-credentials key password appears in the log of letta/letta-server-1 container migrate (previous run), line 1',
@@ -36,20 +37,16 @@ describe('secretsInLogs', () => {
   });
 
   it('GIVEN clean logs WHEN scanned THEN nothing is found and the lines read are counted', async () => {
-    const shell = new FakeShell()
-      .on(['get', 'secrets'], json({ items: [secret] }))
-      .on(['get', 'pods'], json({ items: [pod('letta-server-1')] }))
-      .on(['logs'], ok('Using database:  postgresql+pg8000://letta:[redacted]@letta-db:5432/letta\nok\n'));
+    const kube = new FakeKube([secret, pod('letta-server-1')]).onLogs({}, 'Using database:  postgresql+pg8000://letta:[redacted]@letta-db:5432/letta\nok\n');
 
-    const scan = await secretsInLogs(new Kubectl(shell, 'kubeconfig'), ['letta']);
+    const scan = await secretsInLogs(kubectl(kube), ['letta']);
 
     expect(scan).toMatchObject({ problems: [], containers: 2 });
     expect(scan.linesRead).toBeGreaterThan(2);
   });
 
   it('GIVEN no Secret at all WHEN scanned THEN it says so instead of passing on nothing', async () => {
-    const shell = new FakeShell().on(['get', 'secrets'], json({ items: [] })).on(['get', 'pods'], json({ items: [] }));
-    expect((await secretsInLogs(new Kubectl(shell, 'kubeconfig'), ['letta'])).problems).toEqual(['no Secret values in letta to look for']);
+    expect((await secretsInLogs(kubectl(new FakeKube()), ['letta'])).problems).toEqual(['no Secret values in letta to look for']);
   });
 });
 

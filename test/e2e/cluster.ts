@@ -1,6 +1,7 @@
-import { type AddressInfo, connect, createServer } from 'node:net';
+import { connect } from 'node:net';
 import { dump, load } from 'js-yaml';
 import { check, type Shell } from './shell';
+import { freePorts } from '../../tools/support';
 
 /*
  * The kind side of the run: what the machine needs, and the cluster's life cycle.
@@ -21,16 +22,7 @@ export function kindHostPorts(configText: string): Map<number, number> {
 }
 
 /** A host port that the kernel hands out as free right now. */
-export function freeHostPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, () => {
-      const { port } = server.address() as AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
+export const freeHostPort = async (): Promise<number> => (await freePorts(1))[0];
 
 export interface RunConfig {
   /** The configuration to create the cluster with: the user's text when no port had to move. */

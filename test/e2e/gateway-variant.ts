@@ -1,9 +1,11 @@
 import { GATEWAY_API_VALUES } from '../../tools/fixtures';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { KINDS } from './kubectl';
 import { E2E_NAMESPACE, findStackEntry } from './manifests';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, waitForWorkloads } from './readiness';
 import { applyStack, deployStreamBackend, healthThroughIngress, removeStreamBackend, type StepContext, STREAM_IDLE_SECONDS, streamProblems, waitForStack } from './steps';
 import { type CheckResult, type VariantOptions, variantRecorder, withVariantStack } from './variant';
+import { MINUTE } from '../../tools/support';
 
 /*
  * The third variant: the kind profile behind Gateway API instead of the Ingress
@@ -13,7 +15,6 @@ import { type CheckResult, type VariantOptions, variantRecorder, withVariantStac
  * streams stay open through it while idle.
  */
 
-const MINUTE = 60_000;
 const PROFILE = 'kind';
 
 export interface GatewayVariantOptions extends VariantOptions {
@@ -52,11 +53,11 @@ export function runGatewayVariant(base: StepContext, options: GatewayVariantOpti
       let statusProblems: string[] = [];
       await pollUntil(
         async () => {
-          const stored = await kubectl.get('httproute', route.metadata.name, namespace);
+          const stored = await kubectl.get(KINDS.httpRoute, route.metadata.name, namespace);
           statusProblems = stored ? routeStatusProblems(stored) : [`HTTPRoute ${route.metadata.name} is not in the cluster`];
           return statusProblems.length === 0 ? true : undefined;
         },
-        { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock },
+        { timeoutMs: 2 * MINUTE, intervalMs: 3_000 },
       );
       return [...problems, ...statusProblems];
     });

@@ -1,6 +1,7 @@
 import { dump, load } from 'js-yaml';
-import type { Kubectl, KubeObject } from './kubectl';
-import { pollUntil, realClock } from './readiness';
+import { type Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { pollUntil } from './readiness';
 
 /*
  * The gpu profile's cluster without a GPU: kind-config.yaml's control plane plus a plain worker
@@ -72,14 +73,14 @@ export function classifyNodes(nodes: readonly KubeObject[]): GpuClusterNodes {
  * workloads beside the plain worker.
  */
 export async function simulateGpuNode(kubectl: Kubectl): Promise<GpuClusterNodes> {
-  const nodes = classifyNodes(await kubectl.list('nodes', ''));
+  const nodes = classifyNodes(await kubectl.list(KINDS.node, undefined));
   await kubectl.check(['taint', 'nodes', nodes.controlPlane, `${CONTROL_PLANE_ROLE}:NoSchedule-`]);
   await kubectl.check(['taint', 'nodes', nodes.gpuWorker, `${GPU_NODE_TAINT.key}=${GPU_NODE_TAINT.value}:${GPU_NODE_TAINT.effect}`, '--overwrite']);
   const path = `/status/capacity/${GPU_RESOURCE.replace('/', '~1')}`;
   await kubectl.check(['patch', 'node', nodes.gpuWorker, '--subresource=status', '--type=json', '--patch', JSON.stringify([{ op: 'add', path, value: String(GPU_COUNT) }])]);
   const allocatable = await pollUntil(
-    async () => (await kubectl.get('node', nodes.gpuWorker, ''))?.status?.allocatable?.[GPU_RESOURCE],
-    { timeoutMs: 2 * 60_000, intervalMs: 2_000, clock: realClock },
+    async () => (await kubectl.get(KINDS.node, nodes.gpuWorker))?.status?.allocatable?.[GPU_RESOURCE],
+    { timeoutMs: 2 * 60_000, intervalMs: 2_000 },
   );
   if (allocatable !== String(GPU_COUNT)) throw new Error(`${nodes.gpuWorker}: the kubelet did not make ${GPU_RESOURCE} allocatable (${allocatable ?? 'absent'})`);
   return nodes;

@@ -11,7 +11,7 @@ import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
 import { profileArgument } from './kind-e2e';
 import { freeHostPort } from './cluster';
 import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
-import { podSpecOf } from './steps';
+import { podSpecOf } from '../../tools/kube';
 
 /*
  * The gpu profile's e2e run, in the parts that need no cluster: the cluster it asks kind for,

@@ -3,15 +3,17 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GPU_RESOURCE, type GpuClusterNodes } from './gpu-cluster';
 import { backupRoundTrip } from './backup';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { KINDS } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, openAiStandIn, outsideNamespace } from './manifests';
-import { pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 import { check, type Shell } from './shell';
 import { applyWithWebhookRetry, componentPodAddresses, environmentOf, type ObjectStore, probeCases, runNetworkProbes, type StepContext, waitForStack } from './steps';
 import type { IngressTarget } from './http';
 import { type CheckResult, variantRecorder } from './variant';
+import { MINUTE } from '../../tools/support';
 
 /*
  * The gpu profile on the three-node cluster of gpu-cluster.ts, installed by running the README's
@@ -20,7 +22,6 @@ import { type CheckResult, variantRecorder } from './variant';
  * Letta asks of vLLM is answered by a stand-in (manifests.ts) placed where vLLM would run.
  */
 
-const MINUTE = 60_000;
 export const GPU_PROFILE = 'gpu';
 /** The README section whose commands install the stack. */
 export const README_GPU_SECTION = 'Run it on a GPU cluster';
@@ -100,7 +101,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
         ]);
       }
       log(`  $ ${command}`);
-      await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }), context.clock);
+      await applyWithWebhookRetry(() => check(options.shell, 'bash', ['-euo', 'pipefail', '-c', command], { cwd: options.repoRoot, env, timeoutMs: 5 * MINUTE }));
     }
     log(`  vLLM's Deployment is not waited for: its image cannot be had here (checked below)`);
     await waitForStack(context, 20 * MINUTE);
@@ -131,7 +132,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
           (await vllmPods())
             .flatMap((p) => p.status?.conditions ?? [])
             .find((c: KubeObject) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')?.message as string | undefined,
-        { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock },
+        { timeoutMs: 2 * MINUTE, intervalMs: 3_000 },
       );
       log(`  the second replica: Pending: ${message ?? 'never reported unschedulable'}`);
       if (!message) problems.push('the second replica was not reported unschedulable within 2 minutes');
@@ -141,7 +142,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
       }
     } finally {
       await kubectl.check(['scale', 'deployment', vllm.name, '--namespace', namespace, '--replicas=1']);
-      const settled = await pollUntil(async () => ((await vllmPods()).length === 1 ? true : undefined), { timeoutMs: 2 * MINUTE, intervalMs: 3_000, clock: realClock });
+      const settled = await pollUntil(async () => ((await vllmPods()).length === 1 ? true : undefined), { timeoutMs: 2 * MINUTE, intervalMs: 3_000 });
       if (!settled) problems.push(`${vllm.name} did not return to one pod after scaling back`);
     }
     return problems;
@@ -162,7 +163,7 @@ export async function runGpuProfile(stack: StepContext, options: GpuRunOptions):
 
   await record('gpu profile: the collector DaemonSet runs a Ready pod on every node, the tainted GPU node included', async () => {
     const collector = topology.component('telemetry');
-    const daemonSet = await kubectl.get('daemonset', collector.name, namespace);
+    const daemonSet = await kubectl.get(KINDS.daemonSet, collector.name, namespace);
     const pods = (await kubectl.pods(collector.selector, namespace)).filter((p) => (p.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
     const on = new Set(pods.map((p) => p.spec.nodeName as string));
     log(`  ${collector.name}: ${daemonSet?.status?.numberReady}/${daemonSet?.status?.desiredNumberScheduled} ready, on ${[...on].sort().join(', ')}`);
@@ -309,7 +310,7 @@ async function vllmReachedThroughService(context: StepContext, client: LettaClie
   const resolved = (
     await kubectl.check(['exec', pods[0].metadata.name, '--namespace', namespace, '--container', server.name, '--', 'python3', '-c', 'import socket,sys; print(socket.gethostbyname(sys.argv[1]))', host])
   ).trim();
-  const service = await kubectl.get('service', vllm.name, namespace);
+  const service = await kubectl.get(KINDS.service, vllm.name, namespace);
   context.log(`  VLLM_API_BASE=${base}: ${host} resolves to ${resolved} in ${pods[0].metadata.name}; Service ${vllm.name} has ${service?.spec?.clusterIP}`);
   if (resolved !== service?.spec?.clusterIP) problems.push(`${host} resolves to ${resolved}, not to Service ${vllm.name}'s ${service?.spec?.clusterIP}`);
 

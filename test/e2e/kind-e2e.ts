@@ -29,7 +29,8 @@ import { type Conversation, heldStream, lettaSdk, plainTurn, releaseHeldTool, st
 import { fillModelCache, localModelValues, readyPod, specDrift, startupSeconds, vllmSpec, workingSetBytes } from './local-model';
 import { collectorTraceFiles, spansByService, spansOf } from './traces';
 import type { IngressTarget } from './http';
-import { Kubectl, type KubeObject, labelSelector } from './kubectl';
+import { Kubectl, labelSelector, KINDS } from './kubectl';
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE } from './manifests';
 import { processShell, type Shell } from './shell';
 import {
@@ -41,7 +42,6 @@ import {
   deployStreamBackend,
   healthThroughIngress,
   imagesOf,
-  podSpecOf,
   STREAM_IDLE_SECONDS,
   installIngressNginx,
   probeCases,
@@ -52,7 +52,8 @@ import {
   synthesize,
   waitForStack,
 } from './steps';
-import { pollUntil, realClock, waitForWorkloads } from './readiness';
+import { pollUntil, waitForWorkloads } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 const PROFILE = 'kind';
 /** What a run installs: the kind profile on kind-config.yaml's cluster, or the gpu profile on three nodes, one a simulated GPU node. */
@@ -60,7 +61,6 @@ export type E2eProfile = typeof PROFILE | typeof GPU_PROFILE;
 export const E2E_PROFILES: readonly E2eProfile[] = [PROFILE, GPU_PROFILE];
 /** The collector's trace volume (charts/telemetry-chart.ts). */
 const TRACE_VOLUME = 'traces';
-const MINUTE = 60_000;
 
 /**
  * The cluster a run creates and what differs between clusters: GitHub's kind pulls kindest/node,
@@ -466,7 +466,7 @@ async function agentTurnChecks(
         problems = await storedReplyProblems(sdk, agents.conversation).catch((error: Error) => [error.message]);
         return problems.length === 0 ? true : undefined;
       },
-      { timeoutMs: 3 * MINUTE, intervalMs: 5_000, clock: realClock },
+      { timeoutMs: 3 * MINUTE, intervalMs: 5_000 },
     );
     return [problems];
   });
@@ -514,7 +514,7 @@ async function agentStepSpanProblems(context: StepContext, scope: CheckScope): P
       found = { step: steps.length, llm: llm.length, names: [...new Set([...steps, ...llm].map((span) => span.name))] };
       return llm.length > 0 ? true : undefined;
     },
-    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000 },
   );
   context.log(`  agent step spans ${found?.step ?? 0}, LLM request spans in their traces ${found?.llm ?? 0}: ${found?.names.join(', ')}`);
   return found && found.llm > 0 ? [] : [`no LLM request span in the trace of an agent step (step spans: ${found?.step ?? 0})`];
@@ -527,7 +527,7 @@ const LLM_REQUEST_SPAN = /Client\.(request_async|stream_async|request)$/;
 
 /** The live namespace enforces "restricted", and every workload in it is ready under it. */
 async function restrictedNamespaceProblems(context: StepContext): Promise<string[]> {
-  const namespace = await context.kubectl.get('namespace', context.topology.namespace, '');
+  const namespace = await context.kubectl.get(KINDS.namespace, context.topology.namespace);
   const enforce = namespace?.metadata.labels?.['pod-security.kubernetes.io/enforce'];
   const problems = enforce === 'restricted' ? [] : [`namespace ${context.topology.namespace} enforces ${JSON.stringify(enforce)}`];
   const statuses = await waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs: MINUTE });
@@ -543,7 +543,7 @@ async function tracesProblems(context: StepContext, scope: CheckScope, letta: Le
       counts = spansByService(await collectorTraceFiles(scope.shell, scope.cluster.controlPlaneContainer, TRACE_VOLUME));
       return [...counts.keys()].some((service) => service.startsWith('letta-server')) ? true : undefined;
     },
-    { timeoutMs: 2 * MINUTE, intervalMs: 5_000, clock: realClock },
+    { timeoutMs: 2 * MINUTE, intervalMs: 5_000 },
   );
   context.log(`  spans by service: ${[...counts].map(([service, n]) => `${service} ${n}`).join(', ') || 'none'}`);
   return found ? [] : ['no span from letta-server in the collector\'s file output within 2 minutes'];

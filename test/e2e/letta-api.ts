@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { httpRequest, type HttpResponse, type IngressTarget } from './http';
-import { type Clock, pollUntil, realClock } from './readiness';
+import { pollUntil } from './readiness';
 
 /*
  * Letta's own REST API through the ingress, as a client uses it: what is written (an agent with
@@ -69,7 +69,7 @@ export async function readBackProblems(client: LettaClient, written: WrittenData
  * Reads the data back until it all does or the time runs out (Letta reconnects to a database that
  * has just come back); the last problems on time-out.
  */
-export async function readBackWithin(client: LettaClient, written: WrittenData, timeoutMs: number, clock: Clock = realClock): Promise<string[]> {
+export async function readBackWithin(client: LettaClient, written: WrittenData, timeoutMs: number): Promise<string[]> {
   let last: string[] = ['no attempt'];
   const done = await pollUntil(
     async () => {
@@ -80,7 +80,7 @@ export async function readBackWithin(client: LettaClient, written: WrittenData, 
       }
       return last.length === 0 ? true : undefined;
     },
-    { timeoutMs, intervalMs: 5_000, clock },
+    { timeoutMs, intervalMs: 5_000 },
   );
   return done ? [] : last;
 }

@@ -28,10 +28,10 @@ import { available } from '../../tools/requirements';
 import { type LocalModel, localModelValues } from './local-model';
 import { writeValuesOver } from './variant';
 import { addressesInUse, freeTestNet, hostAddress, TEST_NETS } from './test-net';
+import { MINUTE } from '../../tools/support';
 
 const ROOT = join(__dirname, '..', '..');
 const TOOLS = join(ROOT, 'builds');
-const MINUTE = 60_000;
 const TRAEFIK_NAMESPACE = 'traefik';
 export const LOCAL_VALUES = join(ROOT, 'test', 'e2e', 'values', 'local-cluster.yaml');
 /** The S3 client of the backups' s3 target (not in the kind profile's dist/), also the test store's server. */

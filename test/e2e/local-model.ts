@@ -2,11 +2,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load } from 'js-yaml';
 import { mergeValues } from '../../lib/config/load';
-import type { Kubectl, KubeObject } from './kubectl';
+import type { Kubectl } from './kubectl';
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 import type { Shell } from './shell';
 import { labelSelector } from './kubectl';
-import { podSpecOf, type StepContext } from './steps';
-import { pollUntil, realClock } from './readiness';
+import { type StepContext } from './steps';
+import { pollUntil } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 /*
  * vLLM on the node's CPUs in the kind run: the values that turn it on (the product's own
@@ -15,7 +17,6 @@ import { pollUntil, realClock } from './readiness';
  * what the running server shows of the synthesized spec.
  */
 
-const MINUTE = 60_000;
 /** The product's values for a local model on CPUs. */
 export const LOCAL_MODEL_VALUES = join(__dirname, '..', '..', 'lib', 'profiles', 'local-model.values.yaml');
 /** The pod that holds the claim while the model is copied in (README, "A local model on CPUs"). */
@@ -110,7 +111,7 @@ export async function readyPod(kubectl: Kubectl, namespace: string, selector: Re
       (await kubectl.pods(selector, namespace)).find(
         (pod) => !pod.metadata.deletionTimestamp && pod.status?.conditions?.some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'),
       ),
-    { timeoutMs, intervalMs: 5_000, clock: realClock },
+    { timeoutMs, intervalMs: 5_000 },
   );
 }
 

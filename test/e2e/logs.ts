@@ -1,4 +1,5 @@
-import type { Kubectl, KubeObject } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 
 /*
  * No secret value in any log: every container's log (init containers and previous runs
@@ -21,7 +22,7 @@ export interface SecretScan {
 export async function secretValues(kubectl: Kubectl, namespaces: readonly string[]): Promise<Array<{ where: string; value: string }>> {
   const secrets: Array<{ where: string; value: string }> = [];
   for (const namespace of namespaces) {
-    for (const secret of await kubectl.list('secrets', namespace)) {
+    for (const secret of await kubectl.list(KINDS.secret, namespace)) {
       for (const [key, encoded] of Object.entries((secret.data ?? {}) as Record<string, string>)) {
         const value = Buffer.from(encoded, 'base64').toString('utf8');
         if (value.length >= SHORTEST_SECRET) secrets.push({ where: `Secret ${namespace}/${secret.metadata.name} key ${key}`, value });
@@ -43,20 +44,19 @@ export async function secretsInLogs(kubectl: Kubectl, namespaces: readonly strin
   let containers = 0;
   if (secrets.length === 0) problems.push(`no Secret values in ${namespaces.join(', ')} to look for`);
   for (const namespace of namespaces) {
-    for (const pod of await kubectl.list('pods', namespace)) {
+    for (const pod of await kubectl.list(KINDS.pod, namespace)) {
       const statuses: KubeObject[] = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
       for (const status of statuses) {
-        const runs = status.restartCount > 0 ? [[], ['--previous']] : [[]];
-        for (const extra of runs) {
-          const result = await kubectl.run(['logs', pod.metadata.name, '--namespace', namespace, '--container', status.name, ...extra]);
-          if (result.code !== 0) continue;
+        for (const previous of status.restartCount > 0 ? [false, true] : [false]) {
+          const log = await kubectl.logs(pod, { container: status.name, previous });
+          if (!log.ok) continue;
           containers++;
-          const lines = result.stdout.split('\n');
+          const lines = log.text.split('\n');
           linesRead += lines.length;
           for (const secret of secrets) {
             const index = lines.findIndex((line) => line.includes(secret.value));
             if (index >= 0) {
-              problems.push(`${secret.where} appears in the log of ${namespace}/${pod.metadata.name} container ${status.name}${extra.length ? ' (previous run)' : ''}, line ${index + 1}`);
+              problems.push(`${secret.where} appears in the log of ${namespace}/${pod.metadata.name} container ${status.name}${previous ? ' (previous run)' : ''}, line ${index + 1}`);
             }
           }
         }

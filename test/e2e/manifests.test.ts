@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { renderProfile } from '../../tools/render';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { GATEWAY_API_VALUES } from '../../tools/fixtures';
 import { E2E_NAMESPACE, findStackEntry, PYTHON_IMAGE, streamBackendObjects, streamBackendScript } from './manifests';
 import { networkProbeCases, probePodFor } from './netpol';

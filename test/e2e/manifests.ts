@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 
 /*
  * Objects the e2e run adds to the cluster for its checks only: the stream backend (SSE and

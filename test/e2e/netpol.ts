@@ -1,5 +1,5 @@
 import type { ClientId, ComponentId, DeployedComponent, Topology } from '../../lib/model/topology';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { probePod } from './manifests';
 
 /*

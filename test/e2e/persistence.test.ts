@@ -3,12 +3,11 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { Kubectl } from './kubectl';
 import { persistenceProblems } from './persistence';
-import type { Clock } from './readiness';
-import { type RecordedCall, FakeShell, json, ok } from './support/fake-shell';
+import { FakeKube } from './support/fake-kube';
+import { type RecordedCall, FakeShell, ok } from './support/fake-shell';
 
 const settings = loadSettings({ profile: 'kind' });
 const topology = new Topology(settings);
-const instantClock: Clock = { now: (() => { let t = 0; return () => (t += 1_000); })(), sleep: async () => undefined };
 
 const pod = (uid: string, ready: boolean) => ({
   apiVersion: 'v1',
@@ -19,7 +18,7 @@ const pod = (uid: string, ready: boolean) => ({
 });
 
 /**
- * A database pod behind kubectl: psql over exec keeps rows in `table`; deleting the pod brings a
+ * A database pod behind the API and kubectl: psql over exec keeps rows in `table`; deleting the pod brings a
  * new one (not ready at first look) unless `returns` is false, and, when `volatile`, empties the
  * table as lost storage would.
  */
@@ -33,25 +32,25 @@ function databaseCluster({ volatile = false, returns = true } = {}) {
     const select = /WHERE token = '([0-9a-f]+)'/.exec(sql);
     return ok(select && table.has(select[1]) ? `${select[1]}\n` : '');
   };
+  const kube = new FakeKube(() => {
+    const next = lookups.length > 1 ? lookups.shift() : lookups[0];
+    return next ? [next] : [];
+  });
   const shell = new FakeShell()
-    .on(['get', 'pod', 'letta-db-0'], () => {
-      const next = lookups.length > 1 ? lookups.shift() : lookups[0];
-      return next ? json(next) : ok('');
-    })
     .on(['get', 'secret', 'letta-db-credentials'], ok(Buffer.from('dev-password').toString('base64')))
     .on(['exec', 'letta-db-0'], psql)
     .on(['delete', 'pod', 'letta-db-0'], () => {
       if (volatile) table.clear();
       return ok('pod "letta-db-0" deleted\n');
     });
-  return shell;
+  return { shell, kubectl: new Kubectl(shell, 'kubeconfig', kube) };
 }
 
 describe('persistenceProblems', () => {
   it('GIVEN storage that outlives the pod WHEN the row is written, the pod deleted and back THEN the row reads back', async () => {
-    const shell = databaseCluster();
+    const { shell, kubectl } = databaseCluster();
 
-    const problems = await persistenceProblems(new Kubectl(shell, 'kubeconfig'), settings, topology, { timeoutMs: 60_000, clock: instantClock });
+    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 60_000, intervalMs: 1 });
 
     expect(problems).toEqual([]);
     const exec = shell.callsWith('exec')[0].args;
@@ -62,19 +61,19 @@ describe('persistenceProblems', () => {
   });
 
   it('GIVEN storage lost with the pod WHEN the pod returns THEN the problem says the row is gone', async () => {
-    const problems = await persistenceProblems(new Kubectl(databaseCluster({ volatile: true }), 'kubeconfig'), settings, topology, {
+    const problems = await persistenceProblems(databaseCluster({ volatile: true }).kubectl, settings, topology, {
       timeoutMs: 60_000,
-      clock: instantClock,
+      intervalMs: 1,
     });
 
     expect(problems).toEqual(['the row written before deleting letta-db-0 is gone after it returned (read "")']);
   });
 
   it('GIVEN a pod that does not come back WHEN the wait runs out THEN the problem says so', async () => {
-    const kubectl = new Kubectl(databaseCluster({ returns: false }), 'kubeconfig');
+    const { kubectl } = databaseCluster({ returns: false });
 
-    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 10_000, clock: instantClock });
+    const problems = await persistenceProblems(kubectl, settings, topology, { timeoutMs: 20, intervalMs: 1 });
 
-    expect(problems).toEqual(['pod letta/letta-db-0 did not return within 10000 ms: not recreated']);
+    expect(problems).toEqual(['pod letta/letta-db-0 did not return within 20 ms: not recreated']);
   });
 });

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/model/topology';
-import type { Kubectl, KubeObject } from './kubectl';
-import { type Clock, describePod, pollUntil, realClock } from './readiness';
+import { type Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { describePod, pollUntil } from './readiness';
 
 /*
  * The persistence check: a row written straight into Postgres survives deleting the database pod.
@@ -13,7 +14,8 @@ const TABLE = 'e2e_persistence';
 export interface PersistenceOptions {
   /** Bound for the database pod's return. */
   readonly timeoutMs: number;
-  readonly clock?: Clock;
+  /** How often to look for it. @default 3 s */
+  readonly intervalMs?: number;
   readonly log?: (line: string) => void;
 }
 
@@ -54,7 +56,7 @@ export async function persistenceProblems(
   const database = topology.address('database', 'postgres');
   // The StatefulSet's only replica.
   const podName = `${database.host}-0`;
-  const pod = await kubectl.get('pod', podName, namespace);
+  const pod = await kubectl.get(KINDS.pod, podName, namespace);
   if (!pod) return [`pod ${namespace}/${podName} does not exist`];
   const psql = databaseShell(kubectl, settings, topology, pod);
   // Hex only: safe to write into SQL as it is.
@@ -69,10 +71,10 @@ export async function persistenceProblems(
   let latest: KubeObject | undefined;
   const back = await pollUntil(
     async () => {
-      latest = await kubectl.get('pod', podName, namespace);
+      latest = await kubectl.get(KINDS.pod, podName, namespace);
       return latest && latest.metadata.uid !== pod.metadata.uid && isReady(latest) ? latest : undefined;
     },
-    { timeoutMs: options.timeoutMs, intervalMs: 3_000, clock: options.clock ?? realClock },
+    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 3_000 },
   );
   if (!back) {
     const state = latest && latest.metadata.uid !== pod.metadata.uid ? describePod(latest) : 'not recreated';

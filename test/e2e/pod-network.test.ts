@@ -1,21 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { Kubectl } from './kubectl';
 import { ipsetMembers, KUBE_ROUTER, settlePodNetwork } from './pod-network';
-import type { Clock } from './readiness';
-import { FakeShell, json, ok } from './support/fake-shell';
+import { FakeKube } from './support/fake-kube';
+import { FakeShell, ok } from './support/fake-shell';
 
-const instantClock = (): Clock => {
-  let now = 0;
-  return { now: () => now, sleep: async (ms) => void (now += ms) };
-};
-
-const NODES = json({
-  items: [
-    { metadata: { name: 'cp' }, spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } },
-    { metadata: { name: 'worker' }, spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] } },
-  ],
-});
-const router = (name: string, node: string) => ({ metadata: { name }, spec: { nodeName: node } });
+const NODES = [
+  { kind: 'Node', metadata: { name: 'cp' }, spec: { podCIDR: '10.244.0.0/24', podCIDRs: ['10.244.0.0/24'] } },
+  { kind: 'Node', metadata: { name: 'worker' }, spec: { podCIDR: '10.244.1.0/24', podCIDRs: ['10.244.1.0/24'] } },
+];
+const router = (name: string, node: string) => ({ kind: 'Pod', metadata: { name, namespace: KUBE_ROUTER.namespace, labels: KUBE_ROUTER.labels }, spec: { nodeName: node } });
 const saved = (...members: string[]) =>
   ok([`create ${KUBE_ROUTER.podSubnets} hash:net family inet hashsize 1024 maxelem 65536 timeout 0`, ...members.map((m) => `add ${KUBE_ROUTER.podSubnets} ${m} timeout 0`)].join('\n'));
 
@@ -23,13 +16,14 @@ const saved = (...members: string[]) =>
  * Two nodes whose kube-router pods are `routers` until one is restarted, then `restarted`; deletes
  * and rollouts succeed. Each test adds the sets' answers.
  */
-function twoNodes(routers = [router('kr-a', 'cp'), router('kr-b', 'worker')], restarted = routers): FakeShell {
-  const shell = new FakeShell().on(['get', 'nodes'], NODES).on(['delete'], ok()).on(['rollout', 'status'], ok());
-  shell.on(['get', 'pods'], () => json({ items: shell.callsWith('delete').length > 0 ? restarted : routers }));
-  return shell;
+function twoNodes(routers = [router('kr-a', 'cp'), router('kr-b', 'worker')], restarted = routers): Cluster {
+  const shell = new FakeShell().on(['delete'], ok()).on(['rollout', 'status'], ok());
+  return Object.assign(shell, { kube: new FakeKube(() => [...NODES, ...(shell.callsWith('delete').length > 0 ? restarted : routers)]) });
 }
 
-const settle = (shell: FakeShell, log?: (line: string) => void) => settlePodNetwork(new Kubectl(shell, 'kubeconfig'), { clock: instantClock(), log });
+type Cluster = FakeShell & { kube: FakeKube };
+
+const settle = (shell: Cluster, log?: (line: string) => void) => settlePodNetwork(new Kubectl(shell, 'kubeconfig', shell.kube), { look: { timeoutMs: 500, intervalMs: 1 }, log });
 
 describe('ipsetMembers', () => {
   it('GIVEN `ipset save` of a set WHEN read THEN its members, and nothing of another set', () => {
@@ -66,7 +60,7 @@ describe('settlePodNetwork', () => {
       .on(['exec'], saved('10.244.0.0/24', '10.244.1.0/24'));
 
     await expect(settle(shell)).rejects.toThrow(
-      'kube-router has not written its own pod subnet in 3 minutes: worker lacks 10.244.1.0/24',
+      'kube-router has not written its own pod subnet in 0.5 s: worker lacks 10.244.1.0/24',
     );
   });
 

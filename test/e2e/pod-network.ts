@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadAll } from 'js-yaml';
-import type { Kubectl, KubeObject } from './kubectl';
-import { type Clock, pollUntil, realClock } from './readiness';
+import { type Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { pollUntil } from './readiness';
+import { MINUTE } from '../../tools/support';
 
 /*
  * kube-router (the local cluster's CNI, builds/local-cluster/manifests/default-cni.yaml)
@@ -14,7 +16,6 @@ import { type Clock, pollUntil, realClock } from './readiness';
  * 20 minutes). A restarted instance starts with every node's subnet and keeps it.
  */
 
-const MINUTE = 60_000;
 /** The manifest that deploys kube-router into the node image (kind's default CNI slot). */
 const CNI_MANIFEST = join(__dirname, '..', '..', 'builds', 'local-cluster', 'manifests', 'default-cni.yaml');
 
@@ -46,8 +47,8 @@ export function ipsetMembers(saved: string, name: string): string[] {
 }
 
 export interface SettleOptions {
-  /** @default the real clock */
-  readonly clock?: Clock;
+  /** How long, and how often, to look at the sets. @default 3 minutes, every 5 s */
+  readonly look?: { readonly timeoutMs: number; readonly intervalMs: number };
   readonly log?: (line: string) => void;
 }
 
@@ -61,7 +62,7 @@ interface RouterSubnets {
 }
 
 async function routerSubnets(kubectl: Kubectl): Promise<RouterSubnets[]> {
-  const nodes = await kubectl.list('nodes', '');
+  const nodes = await kubectl.list(KINDS.node, undefined);
   const subnets = nodePodSubnets(nodes);
   const routers = await kubectl.pods(KUBE_ROUTER.labels, KUBE_ROUTER.namespace);
   if (routers.length === 0) throw new Error(`no kube-router pod in ${KUBE_ROUTER.namespace}`);
@@ -84,7 +85,7 @@ const LOOK = { timeoutMs: 3 * MINUTE, intervalMs: 5_000 };
  * the node and the subnets when an instance never begins or still lacks them after its restart.
  */
 export async function settlePodNetwork(kubectl: Kubectl, options: SettleOptions = {}): Promise<void> {
-  const clock = options.clock ?? realClock;
+  const look = options.look ?? LOOK;
   const rolledOut = () =>
     kubectl.check(['rollout', 'status', `daemonset/${KUBE_ROUTER.daemonSet}`, '--namespace', KUBE_ROUTER.namespace, '--timeout=180s'], { timeoutMs: 4 * MINUTE });
   let last: RouterSubnets[] = [];
@@ -94,13 +95,13 @@ export async function settlePodNetwork(kubectl: Kubectl, options: SettleOptions 
         last = await routerSubnets(kubectl);
         return done(last) ? last : undefined;
       },
-      { ...LOOK, clock },
+      look,
     );
   const lacking = (routers: RouterSubnets[]) => routers.map((r) => `${r.node} lacks ${r.missing.join(', ')}`).join('; ');
 
   await rolledOut();
   const begun = await lookUntil((routers) => routers.every((r) => r.begun));
-  if (!begun) throw new Error(`kube-router has not written its own pod subnet in ${LOOK.timeoutMs / MINUTE} minutes: ${lacking(last.filter((r) => !r.begun))}`);
+  if (!begun) throw new Error(`kube-router has not written its own pod subnet in ${look.timeoutMs / 1000} s: ${lacking(last.filter((r) => !r.begun))}`);
   const stale = begun.filter((r) => r.missing.length > 0);
   if (stale.length === 0) return;
   for (const { pod, node, missing } of stale) {

@@ -1,33 +1,25 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { Kubectl, type KubeObject } from './kubectl';
-import { type Clock, NotReadyError, pollUntil, waitForWorkloads, workloadStatus } from './readiness';
-import { FakeShell, json, ok } from './support/fake-shell';
+import { Kubectl } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
+import { NotReadyError, waitForWorkloads, workloadStatus } from './readiness';
+import { FakeKube } from './support/fake-kube';
+import { FakeShell } from './support/fake-shell';
 
 const recorded = (name: string): string => readFileSync(join(__dirname, 'fixtures', `${name}.json`), 'utf8');
 
-/** A clock whose sleep passes at once, so bounded waits run out without taking time. */
-function fakeClock(): Clock & { slept: number[] } {
-  let now = 0;
-  const slept: number[] = [];
-  return {
-    slept,
-    now: () => now,
-    sleep: async (ms) => {
-      slept.push(ms);
-      now += ms;
-    },
-  };
-}
+/** Quick looks, so that a bounded wait runs out without taking time. */
+const QUICK = { intervalMs: 1 };
 
-const WORKLOADS = ['get', 'deployments,statefulsets,daemonsets,jobs'];
+const items = (name: string): KubeObject[] => JSON.parse(recorded(name)).items;
+const kubectl = (kube: FakeKube) => new Kubectl(new FakeShell(), 'kubeconfig', kube);
 
 describe('waitForWorkloads', () => {
   it('GIVEN every workload ready WHEN waited for THEN it returns their statuses after one look', async () => {
-    const shell = new FakeShell().on(WORKLOADS, ok(recorded('workloads-ready')));
+    const kube = new FakeKube(items('workloads-ready'));
 
-    const statuses = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 60_000, clock: fakeClock() });
+    const statuses = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 60_000, ...QUICK });
 
     expect(statuses.map((s) => `${s.kind}/${s.name}:${s.ready}`)).toEqual([
       'Deployment/letta-redis:true',
@@ -35,34 +27,27 @@ describe('waitForWorkloads', () => {
       'StatefulSet/letta-db:true',
       'DaemonSet/letta-otel-collector:true',
     ]);
-    expect(shell.callsWith(...WORKLOADS)).toHaveLength(1);
-    expect(shell.calls[0].args.slice(0, 2)).toEqual(['--kubeconfig', 'kubeconfig']);
+    expect(kube.callsOf('list', 'Deployment')).toEqual([expect.objectContaining({ namespace: 'letta' })]);
   });
 
   it('GIVEN a Deployment that becomes available on the second look WHEN waited for THEN it returns, having reported what it waited for', async () => {
-    const shell = new FakeShell()
-      .on(WORKLOADS, ok(recorded('workloads-rolling-out')), 1)
-      .on(WORKLOADS, ok(recorded('workloads-ready')));
+    const kube = new FakeKube(() => items(kube.callsOf('list', 'Deployment').length > 1 ? 'workloads-ready' : 'workloads-rolling-out'));
     const progress: string[] = [];
 
-    const statuses = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', {
+    const statuses = await waitForWorkloads(kubectl(kube), 'letta', {
       timeoutMs: 60_000,
-      clock: fakeClock(),
+      ...QUICK,
       log: (line) => progress.push(line),
     });
 
     expect(statuses.every((s) => s.ready)).toBe(true);
+    expect(kube.callsOf('list', 'Deployment')).toHaveLength(2);
     expect(progress).toEqual(['waiting in letta: Deployment/letta-server (0/1 available, 1/1 updated)']);
   });
 
   it('GIVEN a Deployment whose image cannot be pulled WHEN the wait runs out THEN the report names it with its pod state and events, and nothing that is ready', async () => {
-    const shell = new FakeShell()
-      .on(WORKLOADS, ok(recorded('workloads-rolling-out')))
-      .on(['get', 'pods'], ok(recorded('pods-rolling-out')))
-      .on(['get', 'events'], ok(recorded('events-rolling-out')));
-    const clock = fakeClock();
-
-    const error = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 60_000, intervalMs: 5_000, clock }).catch(
+    const kube = new FakeKube([...items('workloads-rolling-out'), ...items('pods-rolling-out'), ...items('events-rolling-out')]);
+    const error = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 20, ...QUICK }).catch(
       (e: unknown) => e,
     );
 
@@ -77,8 +62,6 @@ describe('waitForWorkloads', () => {
       '  event Normal BackOff pod/letta-server-7d9c6b5f8-x2k4q: Back-off pulling image "letta/letta:0.16.8" (x7)',
     ]);
     expect((error as Error).message).toContain('workloads in namespace letta did not become ready in time');
-    // Bounded: the looks stop at the deadline.
-    expect(clock.slept.reduce((a, b) => a + b, 0)).toBe(60_000);
   });
 
   it('GIVEN a pod stuck in an init container on a node WHEN the wait runs out THEN the report holds that container\'s log tail, Secret values redacted, and the node agents\' logs there, not those of a ready pod\'s node', async () => {
@@ -90,6 +73,7 @@ describe('waitForWorkloads', () => {
       status: { observedGeneration: 1, replicas: 1, updatedReplicas: 1 },
     };
     const stuck = {
+      kind: 'Pod',
       metadata: { name: 'letta-server-1', namespace: 'letta', labels: { app: 'letta' } },
       spec: { nodeName: 'kind-worker' },
       status: {
@@ -99,25 +83,29 @@ describe('waitForWorkloads', () => {
       },
     };
     const serving = {
+      kind: 'Pod',
       metadata: { name: 'letta-server-0', namespace: 'letta', labels: { app: 'letta' } },
       spec: { nodeName: 'kind-control-plane' },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
     };
     const agent = (name: string, node: string) => ({
+      kind: 'Pod',
       metadata: { name, namespace: 'kube-system', ownerReferences: [{ kind: 'DaemonSet', name: 'kube-router' }] },
       spec: { nodeName: node, containers: [{ name: 'kube-router' }] },
       status: { phase: 'Running', conditions: [{ type: 'Ready', status: 'True' }] },
     });
-    const shell = new FakeShell()
-      .on(WORKLOADS, json({ items: [server] }))
-      .on(['get', 'pods', 'letta'], json({ items: [serving, stuck] }))
-      .on(['get', 'pods', 'kube-system'], json({ items: [agent('kube-router-a', 'kind-worker'), agent('kube-router-b', 'kind-control-plane')] }))
-      .on(['get', 'events'], json({ items: [] }))
-      .on(['get', 'secrets'], json({ items: [{ metadata: { name: 'letta-db-credentials' }, data: { password: Buffer.from(password).toString('base64') } }] }))
-      .on(['logs', 'letta-server-1'], ok(`letta-db:5432 - no response\nconnecting with ${password}\n`))
-      .on(['logs', 'kube-router-a'], ok('E1203 sync of network policies failed\n'));
+    const kube = new FakeKube([
+      server,
+      serving,
+      stuck,
+      agent('kube-router-a', 'kind-worker'),
+      agent('kube-router-b', 'kind-control-plane'),
+      { kind: 'Secret', metadata: { name: 'letta-db-credentials', namespace: 'letta' }, data: { password: Buffer.from(password).toString('base64') } },
+    ])
+      .onLogs({ pod: 'letta-server-1' }, `letta-db:5432 - no response\nconnecting with ${password}\n`)
+      .onLogs({ pod: 'kube-router-a' }, 'E1203 sync of network policies failed\n');
 
-    const error = await waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 10_000, clock: fakeClock() }).catch((e: unknown) => e);
+    const error = await waitForWorkloads(kubectl(kube), 'letta', { timeoutMs: 20, ...QUICK }).catch((e: unknown) => e);
 
     const report = (error as NotReadyError).report;
     expect(report).toContain('  pod letta-server-1 on kind-worker (10.244.1.7): Pending, not ready; wait-for-database running, not ready');
@@ -126,13 +114,11 @@ describe('waitForWorkloads', () => {
     expect(report).toContain('node kind-worker: 1 pods in kube-system');
     expect(report).toContain('  log of kube-router-a container kube-router (last 10 lines):\n    | E1203 sync of network policies failed');
     expect(report).not.toContain('kube-router-b');
-    expect(shell.callsWith('logs', 'letta-server-1')[0].args).toEqual(expect.arrayContaining(['--container', 'wait-for-database', '--tail', '5']));
+    expect(kube.callsOf('logs').find((call) => call.name === 'letta-server-1')?.options).toEqual({ container: 'wait-for-database', tailLines: 5 });
   });
 
   it('GIVEN a namespace without workloads WHEN the wait runs out THEN the error says none exist', async () => {
-    const shell = new FakeShell().on(WORKLOADS, json({ kind: 'List', items: [] }));
-
-    await expect(waitForWorkloads(new Kubectl(shell, 'kubeconfig'), 'letta', { timeoutMs: 10_000, clock: fakeClock() })).rejects.toThrow(
+    await expect(waitForWorkloads(kubectl(new FakeKube()), 'letta', { timeoutMs: 20, ...QUICK })).rejects.toThrow(
       'no Deployment, StatefulSet, DaemonSet or Job exists in letta',
     );
   });
@@ -188,23 +174,5 @@ describe('workloadStatus', () => {
 
   it('GIVEN a completed Job WHEN judged THEN it is ready', () => {
     expect(workloadStatus({ kind: 'Job', metadata: meta, spec: {}, status: { succeeded: 1 } }).ready).toBe(true);
-  });
-});
-
-describe('pollUntil', () => {
-  it('GIVEN an attempt that never succeeds WHEN polled THEN it gives up at the deadline, having made a last attempt there', async () => {
-    const clock = fakeClock();
-    const times: number[] = [];
-
-    const result = await pollUntil(
-      async () => {
-        times.push(clock.now());
-        return undefined;
-      },
-      { timeoutMs: 10_000, intervalMs: 4_000, clock },
-    );
-
-    expect(result).toBeUndefined();
-    expect(times).toEqual([0, 4_000, 8_000, 10_000]);
   });
 });

@@ -1,4 +1,6 @@
-import type { KubeObject, Kubectl } from './kubectl';
+import pWaitFor from 'p-wait-for';
+import { type Kubectl, KINDS } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
 
 /*
@@ -7,35 +9,18 @@ import { redact, secretValues } from './logs';
  * runs without becoming ready, and the node agents (CNI, kube-proxy) on the nodes of those pods.
  */
 
-export interface Clock {
-  now(): number;
-  sleep(ms: number): Promise<void>;
+/** Calls `attempt` every `intervalMs` until it returns a value; undefined when `timeoutMs` runs out first. */
+export function pollUntil<T>(attempt: () => Promise<T | undefined>, options: { timeoutMs: number; intervalMs: number }): Promise<T | undefined> {
+  return pWaitFor<T | undefined>(
+    async () => {
+      const value = await attempt();
+      return value === undefined ? false : pWaitFor.resolveWith(value);
+    },
+    { interval: options.intervalMs, timeout: { milliseconds: options.timeoutMs, fallback: () => undefined } },
+  );
 }
 
-export const realClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
-};
-
-/**
- * Calls `attempt` until it returns a value or the time runs out; undefined on time-out. The last
- * attempt starts no later than the deadline.
- */
-export async function pollUntil<T>(
-  attempt: () => Promise<T | undefined>,
-  options: { timeoutMs: number; intervalMs: number; clock: Clock },
-): Promise<T | undefined> {
-  const deadline = options.clock.now() + options.timeoutMs;
-  for (;;) {
-    const value = await attempt();
-    if (value !== undefined) return value;
-    const left = deadline - options.clock.now();
-    if (left <= 0) return undefined;
-    await options.clock.sleep(Math.min(options.intervalMs, left));
-  }
-}
-
-export const WORKLOAD_RESOURCES = 'deployments,statefulsets,daemonsets,jobs';
+export const WORKLOAD_KINDS = [KINDS.deployment, KINDS.statefulSet, KINDS.daemonSet, KINDS.job];
 
 export interface WorkloadStatus {
   readonly kind: string;
@@ -188,7 +173,6 @@ export class NotReadyError extends Error {
 export interface WaitOptions {
   readonly timeoutMs: number;
   readonly intervalMs?: number;
-  readonly clock?: Clock;
   /** Progress lines, printed when the set of workloads still waited for changes. */
   readonly log?: (line: string) => void;
   /** Workloads not waited for, as `Kind/name` (one that cannot become ready here, say). */
@@ -204,7 +188,7 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   let lastProgress = '';
   const done = await pollUntil(
     async () => {
-      last = (await kubectl.list(WORKLOAD_RESOURCES, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
+      last = (await kubectl.list(WORKLOAD_KINDS, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
       const waiting = last.filter((s) => !s.ready);
       const progress =
         last.length === 0 ? 'no workloads yet' : waiting.map((s) => `${s.kind}/${s.name} (${s.detail})`).join(', ');
@@ -212,11 +196,11 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
       lastProgress = progress;
       return last.length > 0 && waiting.length === 0 ? last : undefined;
     },
-    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 5_000, clock: options.clock ?? realClock },
+    { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 5_000 },
   );
   if (done) return done;
   if (last.length === 0) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);
-  const [pods, events] = await Promise.all([kubectl.list('pods', namespace), kubectl.list('events', namespace)]);
+  const [pods, events] = await Promise.all([kubectl.list(KINDS.pod, namespace), kubectl.list(KINDS.event, namespace)]);
   const stuck = pods.filter((pod) => !podReady(pod) && last.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
   const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
   throw new NotReadyError(namespace, [notReadyReport(last, pods, events), ...evidence].join('\n'));
@@ -227,8 +211,8 @@ const AGENT_LOG_LINES = 10;
 const AGENTS_NAMESPACE = 'kube-system';
 
 async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number): Promise<string[]> {
-  const result = await kubectl.run(['logs', pod.metadata.name, '--namespace', pod.metadata.namespace, '--container', container, '--tail', String(lines)]);
-  const text = result.code === 0 ? result.stdout.trimEnd() : `(no log: ${result.stderr.trim()})`;
+  const log = await kubectl.logs(pod, { container, tailLines: lines });
+  const text = log.ok ? log.text.trimEnd() : `(no log: ${log.text})`;
   return text ? text.split('\n') : ['(empty log)'];
 }
 
@@ -251,7 +235,7 @@ export async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: 
     lines.push(`log of ${pod.metadata.name} container ${container} (last ${STUCK_LOG_LINES} lines):`);
     for (const line of await logTail(kubectl, pod, container, STUCK_LOG_LINES)) lines.push(`  | ${redact(line, hidden)}`);
   }
-  const agents = nodes.length > 0 ? await kubectl.list('pods', AGENTS_NAMESPACE) : [];
+  const agents = nodes.length > 0 ? await kubectl.list(KINDS.pod, AGENTS_NAMESPACE) : [];
   for (const node of nodes) {
     const here = agents.filter((pod) => pod.spec?.nodeName === node);
     lines.push(`node ${node}: ${here.length} pods in ${AGENTS_NAMESPACE}`);

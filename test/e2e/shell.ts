@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { x } from 'tinyexec';
 
 /*
  * Every docker, kind and kubectl call of the e2e runner goes through `Shell`, so that tests can
@@ -49,41 +49,23 @@ export function describe(command: string, args: readonly string[]): string {
 
 /** Runs real processes, without a shell in between. */
 export const processShell: Shell = {
-  run(command, args, options = {}) {
-    return new Promise((resolve) => {
-      const child = spawn(command, args, {
-        cwd: options.cwd,
-        env: { ...process.env, ...options.env },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      const stdout: Buffer[] = [];
-      const stderr: Buffer[] = [];
-      let timedOut = false;
-      const timer =
-        options.timeoutMs === undefined
-          ? undefined
-          : setTimeout(() => {
-              timedOut = true;
-              child.kill('SIGKILL');
-            }, options.timeoutMs);
-      child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-      child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-      child.on('error', (error: NodeJS.ErrnoException) => {
-        clearTimeout(timer);
-        // 127 like a shell: the command is not on PATH.
-        resolve({ code: error.code === 'ENOENT' ? 127 : 126, stdout: '', stderr: error.message });
-      });
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        const err = Buffer.concat(stderr).toString('utf8');
-        resolve({
-          code: timedOut ? 124 : (code ?? 1),
-          stdout: Buffer.concat(stdout).toString('utf8'),
-          stderr: timedOut ? `${err}\n(killed after ${options.timeoutMs} ms)` : err,
-        });
-      });
-      child.stdin.on('error', () => undefined); // the command may exit before reading its input
-      child.stdin.end(options.input ?? '');
-    });
+  async run(command, args, options = {}) {
+    const child = x(command, args, { nodeOptions: { cwd: options.cwd, env: { ...process.env, ...options.env } } });
+    // Bytes as they are (tinyexec's own stdin option takes text only); the command may exit before reading them.
+    child.process?.stdin?.end(options.input ?? '');
+    let timedOut = false;
+    // Killed here rather than by tinyexec's timeout, which discards the output gathered so far.
+    const timer = options.timeoutMs === undefined ? undefined : setTimeout(() => (timedOut = child.kill('SIGKILL')), options.timeoutMs);
+    try {
+      const { stdout, stderr, exitCode } = await child;
+      // 124 like timeout(1).
+      if (timedOut) return { code: 124, stdout, stderr: `${stderr}\n(killed after ${options.timeoutMs} ms)` };
+      return { code: exitCode ?? 1, stdout, stderr };
+    } catch (error) {
+      // 127 like a shell: the command is not on PATH.
+      return { code: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 127 : 126, stdout: '', stderr: String((error as Error).message) };
+    } finally {
+      clearTimeout(timer);
+    }
   },
 };

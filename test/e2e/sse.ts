@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
+import { createParser } from 'eventsource-parser';
 import { httpRequest, type IngressTarget, lookupTo, urlOf } from './http';
 
 /*
@@ -11,55 +12,6 @@ export interface SseEvent {
   readonly event: string;
   readonly data: string;
   readonly id?: string;
-}
-
-/**
- * Incremental parser of the text/event-stream format (WHATWG HTML, "Server-sent events"): feed it
- * chunks as they arrive, split anywhere; it returns the events each chunk completes.
- */
-export class SseParser {
-  private buffer = '';
-  private event = '';
-  private data: string[] = [];
-  private id: string | undefined;
-
-  push(chunk: string): SseEvent[] {
-    this.buffer += chunk;
-    const events: SseEvent[] = [];
-    for (;;) {
-      const match = /\r\n|\r|\n/.exec(this.buffer);
-      if (!match) break;
-      // A lone CR at the end may be the first half of a CRLF split across chunks.
-      if (match[0] === '\r' && match.index === this.buffer.length - 1) break;
-      const line = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      const event = this.line(line);
-      if (event) events.push(event);
-    }
-    return events;
-  }
-
-  private line(line: string): SseEvent | undefined {
-    if (line === '') return this.dispatch();
-    if (line.startsWith(':')) return undefined;
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.startsWith(' ')) value = value.slice(1);
-    if (field === 'event') this.event = value;
-    else if (field === 'data') this.data.push(value);
-    else if (field === 'id' && !value.includes('\0')) this.id = value;
-    return undefined;
-  }
-
-  private dispatch(): SseEvent | undefined {
-    const event = this.event;
-    const data = this.data;
-    this.event = '';
-    this.data = [];
-    if (data.length === 0) return undefined;
-    return { event: event || 'message', data: data.join('\n'), ...(this.id !== undefined && { id: this.id }) };
-  }
 }
 
 export interface SseStreamRecord {
@@ -102,12 +54,10 @@ export function recordSseStream(target: IngressTarget, options: SseCheckOptions)
           finish(`status ${res.statusCode}`);
           return;
         }
-        const parser = new SseParser();
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          for (const event of parser.push(chunk)) {
-            events.push(event);
-            if (event.event === 'first' || event.event === 'second') {
+        const parser = createParser({
+          onEvent: ({ event = 'message', data, id }) => {
+            events.push({ event, data, ...(id !== undefined && { id }) });
+            if (event === 'first' || event === 'second') {
               acks.push(
                 httpRequest(target, 'POST', `/sse/ack?stream=${stream}`, 10_000).then(
                   (response) => response.status,
@@ -115,8 +65,10 @@ export function recordSseStream(target: IngressTarget, options: SseCheckOptions)
                 ),
               );
             }
-          }
+          },
         });
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => parser.feed(chunk));
         res.on('end', () => finish('ended'));
         res.on('error', (error) => finish(error.message));
         res.on('close', () => finish(res.complete ? 'ended' : 'connection closed before the stream ended'));

@@ -10,16 +10,11 @@ import { Topology } from '../../lib/model/topology';
 import { healthProblem } from './http';
 import { Kubectl } from './kubectl';
 import type { ProbeCase } from './netpol';
-import type { Clock } from './readiness';
 import { CommandError } from './shell';
 import { renderProfile } from '../../tools/render';
 import { applyWithWebhookRetry, healthThroughIngress, runNetworkProbes, type StepContext, synthesize } from './steps';
-import { fail, FakeShell, json, ok } from './support/fake-shell';
-
-function instantClock(): Clock {
-  let now = 0;
-  return { now: () => now, sleep: async (ms) => void (now += ms) };
-}
+import { FakeKube } from './support/fake-kube';
+import { FakeShell, ok } from './support/fake-shell';
 
 const webhookDown = new CommandError('kubectl apply', {
   code: 1,
@@ -56,7 +51,7 @@ describe('applyWithWebhookRetry', () => {
     await applyWithWebhookRetry(async () => {
       attempts += 1;
       if (attempts < 3) throw webhookDown;
-    }, instantClock());
+    }, { delayMs: 1 });
 
     expect(attempts).toBe(3);
   });
@@ -69,7 +64,7 @@ describe('applyWithWebhookRetry', () => {
       applyWithWebhookRetry(async () => {
         attempts += 1;
         throw invalid;
-      }, instantClock()),
+      }, { delayMs: 1 }),
     ).rejects.toBe(invalid);
     expect(attempts).toBe(1);
   });
@@ -83,8 +78,7 @@ describe('applyWithWebhookRetry', () => {
           attempts += 1;
           throw webhookDown;
         },
-        instantClock(),
-        4,
+        { attempts: 4, delayMs: 1 },
       ),
     ).rejects.toBe(webhookDown);
     expect(attempts).toBe(4);
@@ -124,7 +118,7 @@ describe('healthThroughIngress', () => {
       [200, '{"version":"0.16.8","status":"ok"}'],
     ]);
     try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 60_000, instantClock());
+      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 60_000, 1);
 
       expect(problems).toEqual([]);
       expect(hosts).toEqual([`letta.localhost:${port} /v1/health/`, `letta.localhost:${port} /v1/health/`]);
@@ -136,7 +130,7 @@ describe('healthThroughIngress', () => {
   it('GIVEN an ingress that never routes to Letta WHEN the time runs out THEN the last answer is the problem', async () => {
     const { server, port } = await ingress([[404, 'default backend - 404']]);
     try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 20_000, instantClock());
+      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 200, 1);
 
       expect(problems).toEqual(['GET http://letta.localhost/v1/health/ through the ingress: status 404: default backend - 404']);
     } finally {
@@ -151,55 +145,53 @@ describe('runNetworkProbes', () => {
     { name: 'probe-a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' },
     { name: 'probe-b', namespace: 'letta-e2e', labels: {}, host: '10.244.0.9', port: 5432, expect: 'is denied', why: 'no edge', control: 'probe-a' },
   ];
-  const podIn = (probe: ProbeCase, phase: string) => ({ kind: 'Pod', metadata: { name: probe.name, namespace: probe.namespace }, status: { phase } });
-  const context = (shell: FakeShell): StepContext => ({
-    kubectl: new Kubectl(shell, 'kubeconfig'),
+  const podIn = (probe: ProbeCase, phase: string) => ({
+    kind: 'Pod',
+    metadata: { name: probe.name, namespace: probe.namespace, labels: { 'letta-e2e/probe': 'true' } },
+    status: { phase },
+  });
+  const owner = { kind: 'ConfigMap', metadata: { name: 'letta-e2e-probes', namespace: 'letta', uid: 'owner-uid' } };
+  const context = (shell: FakeShell, kube: FakeKube): StepContext => ({
+    kubectl: new Kubectl(shell, 'kubeconfig', kube),
     settings,
     topology: new Topology(settings),
     log: () => undefined,
-    clock: instantClock(),
   });
   // Both connect: right for probe-a, wrong for probe-b.
   const connected = ok('{"outcome": "connected", "address": "10.244.0.9"}\n');
 
   it('GIVEN probes that finish WHEN run THEN each log is judged and the pods are deleted', async () => {
-    const shell = new FakeShell()
-      .on(['apply'], ok())
-      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
-      .on(['get', 'pods', '--all-namespaces'], json({ items: cases.map((c) => podIn(c, 'Succeeded')) }))
-      .on(['logs'], connected)
-      .on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube([owner, { ...owner, metadata: { ...owner.metadata, namespace: 'letta-e2e' } }, ...cases.map((c) => podIn(c, 'Succeeded'))]);
+    const shell = new FakeShell().on(['logs'], connected).on(['delete', 'pods,configmaps'], ok());
 
-    const verdicts = await runNetworkProbes(context(shell), cases, 60_000);
+    const verdicts = await runNetworkProbes(context(shell, kube), cases, 60_000);
 
     expect(verdicts.map((v) => [v.probe.name, v.ok])).toEqual([
       ['probe-a', true],
       ['probe-b', false],
     ]);
-    expect(shell.callsWith('apply')[1].options?.input).toContain('name: probe-b');
+    const probes = kube.callsOf('applyAll')[1].objects!;
+    expect(probes.map((pod) => pod.metadata.name)).toEqual(['probe-a', 'probe-b']);
     expect(shell.callsWith('delete', 'pods,configmaps', '--selector', 'letta-e2e/probe=true')).toHaveLength(1);
     // Owned by a ConfigMap, so that no DaemonSet adopts and deletes a probe labelled like its pods.
-    expect(shell.callsWith('apply')[1].options?.input).toContain('uid: owner-uid');
+    expect(probes.map((pod) => pod.metadata.ownerReferences[0].uid)).toEqual(['owner-uid', 'owner-uid']);
   });
 
   it('GIVEN a probe stuck pending WHEN the wait runs out THEN it fails with the pod state and the pods are still deleted', async () => {
-    const shell = new FakeShell()
-      .on(['apply'], ok())
-      .on(['get', 'configmap', 'letta-e2e-probes'], json({ metadata: { name: 'letta-e2e-probes', uid: 'owner-uid' } }))
-      .on(['get', 'pods', '--all-namespaces'], json({ items: [podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')] }))
-      .on(['logs'], connected)
-      .on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube([owner, podIn(cases[0], 'Succeeded'), podIn(cases[1], 'Pending')]);
+    const shell = new FakeShell().on(['logs'], connected).on(['delete', 'pods,configmaps'], ok());
 
-    const verdicts = await runNetworkProbes(context(shell), cases, 30_000);
+    const verdicts = await runNetworkProbes(context(shell, kube), cases, 20);
 
-    expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 30000 ms: pod probe-b: Pending, not ready' });
+    expect(verdicts[1]).toMatchObject({ ok: false, message: 'letta-e2e/probe-b did not finish within 20 ms: pod probe-b: Pending, not ready' });
     expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 
   it('GIVEN the apply failing WHEN run THEN the error surfaces and the pods are deleted all the same', async () => {
-    const shell = new FakeShell().on(['apply'], fail('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"')).on(['delete', 'pods,configmaps'], ok());
+    const kube = new FakeKube().failApply('pods "probe-a" is forbidden: violates PodSecurity "restricted:latest"');
+    const shell = new FakeShell().on(['delete', 'pods,configmaps'], ok());
 
-    await expect(runNetworkProbes(context(shell), cases, 30_000)).rejects.toThrow('violates PodSecurity');
+    await expect(runNetworkProbes(context(shell, kube), cases, 30_000)).rejects.toThrow('violates PodSecurity');
     expect(shell.callsWith('delete', 'pods,configmaps')).toHaveLength(1);
   });
 });

@@ -1,4 +1,5 @@
 import type { LocalModel } from './local-model';
+import pRetry from 'p-retry';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Settings } from '../../lib/config/schema';
@@ -6,12 +7,13 @@ import type { ComponentId, Topology } from '../../lib/model/topology';
 import { INGRESS_NGINX_MANIFEST } from '../../tools/fixtures';
 import { loadManifests } from '../../tools/render';
 import { healthProblem, httpRequest, type IngressTarget } from './http';
-import type { Kubectl, KubeObject } from './kubectl';
+import { type Kubectl, KINDS } from './kubectl';
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
-import { type Clock, describePod, pollUntil, realClock, waitForWorkloads, type WorkloadStatus } from './readiness';
-import { check, CommandError, type Shell } from './shell';
+import { describePod, pollUntil, waitForWorkloads, type WorkloadStatus } from './readiness';
+import { check, type Shell } from './shell';
 import { recordSseStream, sseProblems } from './sse';
 import { webSocketEchoProblems } from './websocket';
 
@@ -67,7 +69,6 @@ export interface StepContext {
   readonly settings: Settings;
   readonly topology: Topology;
   readonly log: (line: string) => void;
-  readonly clock?: Clock;
   /** @default GITHUB_KIND */
   readonly environment?: E2eEnvironment;
   /** Workloads (`Kind/name`) that cannot become ready in this run, so never waited for. */
@@ -76,7 +77,7 @@ export interface StepContext {
 
 /** Waits for every workload of the stack's namespace but those the context does not wait for. */
 export const waitForStack = (context: StepContext, timeoutMs: number): Promise<WorkloadStatus[]> =>
-  waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs, log: context.log, clock: context.clock, notWaitedFor: context.notWaitedFor });
+  waitForWorkloads(context.kubectl, context.topology.namespace, { timeoutMs, log: context.log, notWaitedFor: context.notWaitedFor });
 
 /** The run's environment, GitHub's kind when the context names none. */
 export const environmentOf = (context: StepContext): E2eEnvironment => context.environment ?? GITHUB_KIND;
@@ -103,11 +104,6 @@ export function readManifestDir(dir: string): KubeObject[] {
   );
 }
 
-/** The pod spec of a workload, CronJob or Pod among synthesized objects; undefined for anything else. */
-export function podSpecOf(object: KubeObject): KubeObject | undefined {
-  return object.spec?.template?.spec ?? object.spec?.jobTemplate?.spec?.template?.spec ?? (object.kind === 'Pod' ? object.spec : undefined);
-}
-
 /** Every image the synthesized objects run. */
 export function imagesOf(objects: readonly KubeObject[]): string[] {
   const images = new Set<string>();
@@ -121,28 +117,25 @@ export function imagesOf(objects: readonly KubeObject[]): string[] {
  * Runs an apply until it goes through. Only ingress-nginx's admission webhook is waited out: it
  * answers a little after its controller reports ready. Any other failure is the manifests' fault.
  */
-export async function applyWithWebhookRetry(apply: () => Promise<unknown>, clock: Clock = realClock, attempts = 12): Promise<void> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      await apply();
-      return;
-    } catch (error) {
-      const webhook = error instanceof CommandError && /failed calling webhook "validate\.nginx\.ingress\.kubernetes\.io"/.test(error.result.stderr);
-      if (!webhook || attempt >= attempts) throw error;
-      await clock.sleep(5_000);
-    }
-  }
+export async function applyWithWebhookRetry(apply: () => Promise<unknown>, { attempts = 12, delayMs = 5_000 } = {}): Promise<void> {
+  await pRetry(apply, {
+    retries: attempts - 1,
+    minTimeout: delayMs,
+    factor: 1,
+    // From kubectl (a CommandError, its stderr in the message) or from the API (the server's message).
+    shouldRetry: ({ error }) => /failed calling webhook "validate\.nginx\.ingress\.kubernetes\.io"/.test(error.message),
+  });
 }
 
 /** Installs the vendored ingress-nginx and waits for its controller and admission jobs. */
 export async function installIngressNginx(context: StepContext, timeoutMs: number): Promise<void> {
   await context.kubectl.check(['apply', '--filename', INGRESS_NGINX_MANIFEST]);
-  await waitForWorkloads(context.kubectl, INGRESS_NGINX_NAMESPACE, { timeoutMs, clock: context.clock, log: context.log });
+  await waitForWorkloads(context.kubectl, INGRESS_NGINX_NAMESPACE, { timeoutMs, log: context.log });
 }
 
 /** `kubectl apply -f dist/`, the user's command. */
 export async function applyStack(context: StepContext, dir: string): Promise<void> {
-  await applyWithWebhookRetry(() => context.kubectl.check(['apply', '--filename', dir]), context.clock);
+  await applyWithWebhookRetry(() => context.kubectl.check(['apply', '--filename', dir]));
 }
 
 /** The stream backend with an entry made like the stack's (Ingress or HTTPRoute). */
@@ -150,7 +143,7 @@ export async function deployStreamBackend(context: StepContext, stackObjects: re
   const stackEntry = findStackEntry(stackObjects, context.topology.namespace);
   const host = `e2e.${entryHost(stackEntry)}`;
   const objects = streamBackendObjects({ stackEntry, host, idleSeconds: STREAM_IDLE_SECONDS, image: environmentOf(context).pythonImage });
-  await applyWithWebhookRetry(() => context.kubectl.apply(objects), context.clock);
+  await applyWithWebhookRetry(() => context.kubectl.apply(objects));
   return host;
 }
 
@@ -159,7 +152,7 @@ export async function removeStreamBackend(kubectl: Kubectl): Promise<void> {
 }
 
 /** Letta's health endpoint through the ingress, retried until it answers or the time runs out. */
-export async function healthThroughIngress(target: IngressTarget, timeoutMs: number, clock: Clock = realClock): Promise<string[]> {
+export async function healthThroughIngress(target: IngressTarget, timeoutMs: number, intervalMs = 5_000): Promise<string[]> {
   let problem = 'no answer';
   const healthy = await pollUntil(
     async () => {
@@ -170,7 +163,7 @@ export async function healthThroughIngress(target: IngressTarget, timeoutMs: num
       }
       return problem === '' ? true : undefined;
     },
-    { timeoutMs, intervalMs: 5_000, clock },
+    { timeoutMs, intervalMs },
   );
   return healthy ? [] : [`GET http://${target.host}/v1/health/ through the ingress: ${problem}`];
 }
@@ -228,7 +221,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
       namespaces.map((namespace) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: PROBE_OWNER, namespace, labels: { 'letta-e2e/probe': 'true' } } })),
     );
     const owners = new Map<string, string>();
-    for (const namespace of namespaces) owners.set(namespace, (await kubectl.get('configmap', PROBE_OWNER, namespace))?.metadata.uid);
+    for (const namespace of namespaces) owners.set(namespace, (await kubectl.get(KINDS.configMap, PROBE_OWNER, namespace))?.metadata.uid);
     await kubectl.apply(
       cases.map((probe) => {
         const pod = probePodFor(probe, environmentOf(context).pythonImage);
@@ -240,12 +233,12 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
       async () => {
-        pods = await kubectl.listSelected('pods', PROBE_SELECTOR);
+        pods = await kubectl.listSelected(KINDS.pod, PROBE_SELECTOR);
         return cases.every((c) => pods.some((pod) => pod.metadata.name === c.name && pod.metadata.namespace === c.namespace && finished(pod)))
           ? true
           : undefined;
       },
-      { timeoutMs, intervalMs: 3_000, clock: context.clock ?? realClock },
+      { timeoutMs, intervalMs: 3_000 },
     );
     const verdicts = new Map<string, ProbeVerdict>();
     // Allowed cases first: a denied case's rejection counts only if its control connected.
@@ -269,7 +262,6 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
 export function databasePersistence(context: StepContext, timeoutMs: number): Promise<string[]> {
   return persistenceProblems(context.kubectl, context.settings, context.topology, {
     timeoutMs,
-    clock: context.clock,
     log: context.log,
   });
 }

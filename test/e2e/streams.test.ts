@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { available } from '../../tools/requirements';
 import type { IngressTarget } from './http';
-import { recordSseStream, SseParser, sseProblems } from './sse';
+import { recordSseStream, sseProblems } from './sse';
 import {
   python3Missing,
   type RunningBackend,
@@ -11,28 +11,6 @@ import {
   startIdleTimeoutProxy,
 } from './support/loopback';
 import { webSocketEchoProblems } from './websocket';
-
-describe('SSE parser', () => {
-  it('GIVEN events split at arbitrary points WHEN fed chunk by chunk THEN each event is returned once it is complete', () => {
-    const parser = new SseParser();
-    expect(parser.push('event: fir')).toEqual([]);
-    expect(parser.push('st\ndata: {"a":')).toEqual([]);
-    expect(parser.push('1}\n')).toEqual([]);
-    expect(parser.push('\nevent: second\r')).toEqual([{ event: 'first', data: '{"a":1}' }]);
-    // The CRLF split across chunks is one line break, not an empty line that would dispatch.
-    expect(parser.push('\ndata: x\r\n')).toEqual([]);
-    expect(parser.push('\r\n')).toEqual([{ event: 'second', data: 'x' }]);
-  });
-
-  it('GIVEN comments, multi-line data, ids and unnamed events WHEN parsed THEN they follow the event-stream rules', () => {
-    const parser = new SseParser();
-    const events = parser.push(': keepalive\n\nid: 7\ndata: one\ndata:two\n\ndata\n\nevent: only-name\n\n');
-    expect(events).toEqual([
-      { event: 'message', data: 'one\ntwo', id: '7' },
-      { event: 'message', data: '', id: '7' },
-    ]);
-  });
-});
 
 describe('SSE problems', () => {
   const end = (acknowledged: boolean[]) => ({ event: 'end', data: JSON.stringify({ acknowledged }) });

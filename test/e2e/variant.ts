@@ -5,16 +5,15 @@ import { dump, load } from 'js-yaml';
 import { loadSettings, mergeValues } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import type { IngressTarget } from './http';
-import type { KubeObject } from './kubectl';
+import type { KubeObject } from '../../tools/kube';
 import type { Shell } from './shell';
 import { type StepContext, synthesize } from './steps';
+import { MINUTE } from '../../tools/support';
 
 /*
  * What the variants after the main checks share: each reinstalls the stack with other settings
  * in the same namespace, then records its checks.
  */
-
-const MINUTE = 60_000;
 
 export interface VariantOptions {
   readonly shell: Shell;

@@ -4,7 +4,8 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { AddressRange, contains, parseAddress } from '../../tools/netpol/ip';
 import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../tools/netpol/ports';
-import type { KubeObject, Workload } from '../../tools/netpol/workloads';
+import type { Workload } from '../../tools/netpol/workloads';
+import type { KubeObject } from '../../tools/kube';
 
 /*
  * np-guard's netpol-analyzer (`netpolicy`), an independent implementation of NetworkPolicy

@@ -1,11 +1,7 @@
-import { KubeObject } from '../../tools/render';
+
+import { type KubeObject, podSpecOf } from '../../tools/kube';
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
-
-/** The pod template spec of a workload object. */
-export function podSpecOf(workload: KubeObject): Record<string, any> {
-  return workload.kind === 'CronJob' ? workload.spec.jobTemplate.spec.template.spec : workload.spec.template.spec;
-}
 
 export function workloadsOf(documents: readonly KubeObject[]): KubeObject[] {
   return documents.filter((doc) => WORKLOAD_KINDS.has(doc.kind));
@@ -14,7 +10,7 @@ export function workloadsOf(documents: readonly KubeObject[]): KubeObject[] {
 /** Every container (init containers included) of every workload, with its workload's name. */
 export function containersOf(documents: readonly KubeObject[]): Array<{ workload: string; container: Record<string, any> }> {
   return workloadsOf(documents).flatMap((workload) => {
-    const spec = podSpecOf(workload);
+    const spec = podSpecOf(workload)!;
     return [...(spec.initContainers ?? []), ...spec.containers].map((container: Record<string, any>) => ({
       workload: `${workload.kind}/${workload.metadata.name}`,
       container,

@@ -1,18 +1,21 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { dump } from 'js-yaml';
+import pWaitFor from 'p-wait-for';
 import { findControlPlaneBinaries } from './binaries';
-import { type Connection, request } from './client';
+import { Kube } from '../kube';
+import { freePorts } from '../support';
 
 /** A running etcd and kube-apiserver on loopback, with no kubelet, scheduler or controllers. */
-export interface ControlPlane extends Connection {
-  /** A kubeconfig for the same user, for kubectl and other clients. */
+export interface ControlPlane {
+  /** A kubeconfig for a user in system:masters, for kubectl and other clients. */
   readonly kubeconfigPath: string;
+  /** A client for the same user. */
+  readonly kube: Kube;
   /** Temporary directory holding etcd's data, certificates, keys and both processes' logs. */
   readonly dataDir: string;
   /** Stops both processes and removes dataDir. Safe to call more than once. */
@@ -41,7 +44,7 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
   const dataDir = mkdtempSync(join(tmpdir(), 'letta-k8s-apiserver-'));
   const running = new RunningControlPlane(dataDir);
   try {
-    const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3);
+    const [etcdPort, etcdPeerPort, apiPort] = await freePorts(3, '127.0.0.1');
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const peerUrl = `http://127.0.0.1:${etcdPeerPort}`;
     const etcd = running.spawn(join(binariesDir, 'etcd'), 'etcd', [
@@ -92,19 +95,11 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
     // kube-apiserver writes its self-signed CA and serving certificate before it listens.
     const certificate = join(certDir, 'apiserver.crt');
     await waitFor('kube-apiserver certificate', apiServer, deadline, async () => existsSync(certificate));
-    const connection: Connection = {
-      url: `https://127.0.0.1:${apiPort}`,
-      token,
-      caCertificate: readFileSync(certificate, 'utf8'),
-    };
-    await waitFor('kube-apiserver /readyz', apiServer, deadline, async () => {
-      const response = await request(connection, 'GET', '/readyz').catch(() => undefined);
-      return response?.status === 200 && response.body === 'ok';
-    });
-
     const kubeconfigPath = join(dataDir, 'kubeconfig');
-    writeFileSync(kubeconfigPath, kubeconfig(connection), { mode: 0o600 });
-    return { ...connection, kubeconfigPath, dataDir, stop: () => running.stop() };
+    writeFileSync(kubeconfigPath, kubeconfig(`https://127.0.0.1:${apiPort}`, readFileSync(certificate, 'utf8'), token), { mode: 0o600 });
+    const kube = Kube.fromKubeconfig(kubeconfigPath);
+    await waitFor('kube-apiserver /readyz', apiServer, deadline, () => kube.ready());
+    return { kubeconfigPath, kube, dataDir, stop: () => running.stop() };
   } catch (error) {
     await running.stop();
     throw error;
@@ -117,38 +112,27 @@ function binariesOrThrow(): string {
   return found.dir;
 }
 
-/** Picks distinct free ports by binding port 0; they stay free unless another process races for them. */
-async function freePorts(count: number): Promise<number[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: count },
-      () =>
-        new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
-          const server = createServer();
-          server.once('error', reject);
-          server.listen(0, '127.0.0.1', () => resolve(server));
-        }),
-    ),
-  );
-  const ports = servers.map((server) => {
-    const address = server.address();
-    if (address === null || typeof address === 'string') throw new Error('no TCP address');
-    return address.port;
-  });
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
-  return ports;
-}
-
 /** Polls `ready` until it holds; fails early, with the process's log, when the process exits. */
-async function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>) {
-  while (!(await ready())) {
-    if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
-    await sleep(200);
-  }
+function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>): Promise<void> {
+  return pWaitFor(
+    async () => {
+      if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
+      return ready();
+    },
+    {
+      interval: 200,
+      timeout: {
+        milliseconds: Math.max(deadline - Date.now(), 0),
+        // Called at the time-out, so that the log is the one of that moment.
+        fallback: () => {
+          throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
+        },
+      },
+    },
+  );
 }
 
-function kubeconfig(connection: Connection): string {
+function kubeconfig(server: string, caCertificate: string, token: string): string {
   return dump({
     apiVersion: 'v1',
     kind: 'Config',
@@ -156,12 +140,12 @@ function kubeconfig(connection: Connection): string {
       {
         name: 'letta-k8s-test',
         cluster: {
-          server: connection.url,
-          'certificate-authority-data': Buffer.from(connection.caCertificate).toString('base64'),
+          server,
+          'certificate-authority-data': Buffer.from(caCertificate).toString('base64'),
         },
       },
     ],
-    users: [{ name: USER, user: { token: connection.token } }],
+    users: [{ name: USER, user: { token } }],
     contexts: [{ name: 'letta-k8s-test', context: { cluster: 'letta-k8s-test', user: USER } }],
     'current-context': 'letta-k8s-test',
   });

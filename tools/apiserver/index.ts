@@ -4,16 +4,4 @@
  * (Pod Security included) but no Pod ever runs. Binaries: `npm run control-plane:build`.
  */
 export { CONTROL_PLANE_BINARIES, type ControlPlaneBinaries, findControlPlaneBinaries } from './binaries';
-export {
-  type ApplyOptions,
-  type ApplyResult,
-  applyObjects,
-  type Connection,
-  describeRef,
-  getObject,
-  type KubeObject,
-  type KubeResponse,
-  type ObjectRef,
-  request,
-} from './client';
 export { type ControlPlane, type StartOptions, startControlPlane } from './control-plane';

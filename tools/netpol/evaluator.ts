@@ -1,7 +1,8 @@
 import { AddressRange, overlapsBlock, parseAddress, parseCidr } from './ip';
 import { ALL_PORTS, format, includes, intersect, isEmpty, MAX_PORT, MIN_PORT, NO_PORTS, portSet, PortSet, Protocol, PROTOCOLS, union } from './ports';
 import { compileSelector, LabelPredicate, Labels, LabelSelector } from './selectors';
-import { ContainerPort, KubeObject, NAMESPACE_NAME_LABEL, namespaceLabelsFrom, namespaceOf, Workload, workloadsFrom } from './workloads';
+import { ContainerPort, NAMESPACE_NAME_LABEL, namespaceLabelsFrom, namespaceOf, Workload, workloadsFrom } from './workloads';
+import type { KubeObject } from '../kube';
 
 /*
  * Which peer may open which port on which other peer, computed from manifests alone with the

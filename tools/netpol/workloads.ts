@@ -1,14 +1,7 @@
 import type { Labels } from './selectors';
 import type { Protocol } from './ports';
 
-/** A Kubernetes object as read from a manifest. */
-export interface KubeObject {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; [key: string]: any };
-  spec?: any;
-  [key: string]: any;
-}
+import type { KubeObject } from '../kube';
 
 export interface ContainerPort {
   readonly name?: string;
