@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentChart } from '../../lib/kit/component-chart';
+import { DatabaseConnection } from '../../lib/kit/database-connection';
 import { BACKUP_KIND_LABEL } from '../backup/backup-pod';
 import { BACKUP_ENV } from '../backup/scripts';
 import { DATABASE_PASSWORD_KEY } from '../database/database-secret';
@@ -13,7 +14,7 @@ import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
 import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
 import { portOf } from '../../lib/model/topology';
-import { DatabaseTls, databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
+import { databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
 
 /**
  * The upstream image has no USER and runs as root; nothing in it needs root once HOME and
@@ -30,20 +31,6 @@ const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
  * the Service's endpoints at once, but the ingress controller learns it a moment later.
  */
 const PRESTOP_PAUSE_SECONDS = 10;
-
-/** What Letta needs of the database: the connection, and the image whose pg_isready it waits with. */
-export interface LettaDatabase {
-  /** The database's image (its pg_isready). */
-  readonly image: string;
-  /** The database's owner, as whom Letta connects. */
-  readonly user: string;
-  /** The database Letta uses. */
-  readonly databaseName: string;
-  /** The Secret whose key "password" holds the owner's password. */
-  readonly passwordSecretName: string;
-  /** TLS of Letta's connections. */
-  readonly tls: DatabaseTls;
-}
 
 export interface LettaChartProps extends StackChartProps {
   /** Letta's image. */
@@ -71,7 +58,7 @@ export interface LettaChartProps extends StackChartProps {
   /** Requests and limits of the migration and server containers. */
   readonly resources: ResourceRequirements;
   /** The database Letta connects to. */
-  readonly database: LettaDatabase;
+  readonly database: DatabaseConnection;
   /** Set: a migration waits this long for the backup's pre-migration dump. @default no wait */
   readonly preMigrationBackupWaitSeconds?: number;
   /** Seconds a starting pod waits for vLLM to answer (vLLM's own start-up budget); used with vLLM only. */
