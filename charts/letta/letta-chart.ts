@@ -13,7 +13,7 @@ import { containerResources, ResourceRequirements } from '../../lib/kit/resource
 import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
 import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
-import { portOf } from '../../lib/model/topology';
+import { healthOf, portOf } from '../../lib/model/topology';
 import { databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
 
 /**
@@ -128,12 +128,11 @@ export class LettaChart extends ComponentChart {
       env.LETTA_REDIS_PORT = kplus.EnvValue.fromValue(String(redis.port));
     }
     if (topology.has('telemetry')) {
-      const otlp = topology.address('telemetry', 'otlp-grpc');
-      env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT = kplus.EnvValue.fromValue(`http://${otlp.host}:${otlp.port}`);
+      env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT = kplus.EnvValue.fromValue(topology.url('telemetry', 'otlp-grpc'));
     }
-    const inference = topology.has('vllm') ? topology.address('vllm', 'http') : undefined;
+    const inference = topology.has('vllm');
     // Letta appends /v1 itself.
-    if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}`);
+    if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(topology.url('vllm', 'http'));
     const corsOrigins = props.corsOrigins ?? [];
     if (corsOrigins.length > 0) env.ACCEPTABLE_ORIGINS = kplus.EnvValue.fromValue(corsOrigins.join(','));
     if (props.uvicornWorkers) env.LETTA_UVICORN_WORKERS = kplus.EnvValue.fromValue(String(props.uvicornWorkers));
@@ -203,7 +202,7 @@ export class LettaChart extends ComponentChart {
         name: 'wait-for-models',
         command: ['python', `${SCRIPTS_DIR}/wait_for_models.py`],
         envVariables: {
-          [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}/health`),
+          [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(topology.healthUrl('vllm')),
           [WAIT_FOR_MODELS_ENV.waitSeconds]: kplus.EnvValue.fromValue(String(props.modelsWaitSeconds)),
         },
         resources: containerResources({
@@ -228,7 +227,7 @@ export class LettaChart extends ComponentChart {
       envVariables: env,
       resources: containerResources(props.resources),
       volumeMounts: [scriptsMount, ...writablePaths],
-      startup: probe('/v1/health/', {
+      startup: probe(healthOf(this.component).path, {
         periodSeconds: Duration.seconds(10),
         failureThreshold: Math.ceil(props.startupTimeoutSeconds / 10),
       }),
