@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest';
 import * as yaml from 'js-yaml';
 import { loadSettings, SettingsError } from '../lib/config/load';
 import { BACKUP_ENV, DATABASE_SH, DUMP_FOLDERS } from '../charts/backup/scripts';
-import { backupTaskManifest, BackupTaskError } from '../charts/backup/backup-tasks';
+import { BackupTaskError } from '../charts/backup/backup-tasks';
+import { backupTaskFor } from '../lib/app/stack';
 import { COMPONENTS, Topology } from '../lib/model/topology';
 import { PROBE_ADDRESSES } from '../tools/netpol/evaluator';
 import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
@@ -194,7 +195,7 @@ describe('the list and restore Jobs (npm run backup)', () => {
   const jobOf = (text: string) => yaml.load(text) as KubeObject;
 
   it('GIVEN a dump WHEN the restore Job is made THEN it restores that file from the claim, once, under a name of the API server\'s choosing', () => {
-    const job = jobOf(backupTaskManifest(gpu(), { task: 'restore', dump: 'scheduled/letta-20261202T030000Z.dump', overwrite: false }));
+    const job = jobOf(backupTaskFor(gpu(), { task: 'restore', dump: 'scheduled/letta-20261202T030000Z.dump', overwrite: false }));
     expect(job.metadata).toMatchObject({ generateName: `${BACKUP}-restore-`, namespace: 'letta' });
     expect(job.metadata.name).toBeUndefined();
     expect(job.spec.backoffLimit).toBe(0);
@@ -209,21 +210,21 @@ describe('the list and restore Jobs (npm run backup)', () => {
 
   it('GIVEN --overwrite and an s3 target WHEN the restore Job is made THEN rclone downloads the dump first and the restore may replace the database', () => {
     const settings = loadSettings({ profile: 'gpu', values: S3 });
-    const pod = podSpecOf(jobOf(backupTaskManifest(settings, { task: 'restore', dump: 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', overwrite: true })))!;
+    const pod = podSpecOf(jobOf(backupTaskFor(settings, { task: 'restore', dump: 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', overwrite: true })))!;
     expect(pod.initContainers.map((c: any) => c.command.slice(2))).toEqual([['download', 'pre-migration/letta-20261202T030000Z-a08c972e781b.dump', '/backups/restore.dump']]);
     expect(pod.containers[0].command.slice(2)).toEqual(['restore', '/backups/restore.dump']);
     expect(envOf(pod.containers[0]).LETTA_K8S_RESTORE_OVERWRITE.value).toBe('true');
   });
 
   it('GIVEN a path that is no dump\'s WHEN the restore Job is made THEN the error names --dump and shows a valid one', () => {
-    expect(() => backupTaskManifest(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(BackupTaskError);
-    expect(() => backupTaskManifest(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(
+    expect(() => backupTaskFor(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(BackupTaskError);
+    expect(() => backupTaskFor(gpu(), { task: 'restore', dump: '../etc/passwd', overwrite: false })).toThrow(
       /--dump "\.\.\/etc\/passwd": must be a dump's path as the backup Jobs log it, such as scheduled\/letta-20261202T030000Z\.dump/,
     );
   });
 
   it('GIVEN backups off WHEN a listing is asked for THEN the error names backup.enabled', () => {
-    expect(() => backupTaskManifest(loadSettings({ profile: 'gpu', values: { backup: { enabled: false } } }), { task: 'list' })).toThrow(
+    expect(() => backupTaskFor(loadSettings({ profile: 'gpu', values: { backup: { enabled: false } } }), { task: 'list' })).toThrow(
       /backup\.enabled is false/,
     );
   });

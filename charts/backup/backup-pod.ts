@@ -2,10 +2,10 @@ import { ApiObject, JsonPatch, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { BACKUP_ENV, DUMP_FOLDERS } from './scripts';
-import { Settings } from '../../lib/config/schema';
 import { DATABASE_PASSWORD_KEY } from '../database/database-secret';
+import { DatabaseConnection } from '../../lib/kit/database-connection';
 import { hardenedContainer, hardenedPodSecurity, ImagePullPolicySetting } from '../../lib/kit/hardening';
-import { containerResources } from '../../lib/kit/resources';
+import { containerResources, ResourceRequirements } from '../../lib/kit/resources';
 import { Topology } from '../../lib/model/topology';
 import { databaseCaMounts, scratchVolume, secretFile } from '../../lib/kit/volumes';
 
@@ -37,16 +37,42 @@ export interface BackupStep {
   readonly args: readonly string[];
 }
 
+/** Where the dumps are kept: a claim of the backup's own, or an S3-compatible bucket. */
+export type BackupTarget = 'claim' | 's3';
+
+/** An S3-compatible bucket of the dumps, reached with rclone. */
+export interface BackupBucket {
+  /** The S3 endpoint's URL. */
+  readonly endpoint: string;
+  /** The bucket; it must exist (the backup never creates one). */
+  readonly bucket: string;
+  /** Key prefix of every dump: path segments ending in "/". @default "": the bucket's root */
+  readonly prefix?: string;
+  /** The store's region. @default the store's default */
+  readonly region?: string;
+  /** The Secret, in the stack's namespace, holding the access key pair. */
+  readonly credentialsSecretName: string;
+  /** Key of that Secret holding the access key id. */
+  readonly accessKeyIdKey: string;
+  /** Key of that Secret holding the secret access key. */
+  readonly secretAccessKeyKey: string;
+  /** The S3 client's image (rclone), which uploads, lists and downloads the dumps. */
+  readonly clientImage: string;
+}
+
 export interface BackupPodProps {
-  /** The backup settings: target, images and resources. */
-  readonly backup: Settings['backup'];
-  /** The database the steps connect to: image, user, name, password Secret and TLS. */
-  readonly database: Settings['database'];
+  /** The database the steps connect to, in whose image they run pg_dump, psql and pg_restore. */
+  readonly database: DatabaseConnection;
+  /** The topology of the stack: the database's address. */
   readonly topology: Topology;
   /** The ConfigMap holding database.sh and object-store.sh. */
   readonly scripts: kplus.IConfigMap;
-  /** The backup claim (claim target). @default none: a staging emptyDir, for the s3 target */
+  /** The backup claim (claim target). @default none: a staging emptyDir of limits.ephemeralStorage, for the s3 target */
   readonly claim?: kplus.IPersistentVolumeClaim;
+  /** The bucket of the object-store steps (s3 target). @default none: no object-store step allowed */
+  readonly bucket?: BackupBucket;
+  /** Requests and limits of every step; limits.ephemeralStorage also bounds the staging emptyDir. */
+  readonly resources: ResourceRequirements;
   /** Dumps kept in the folder the steps write to. */
   readonly retention: number;
   /** The Letta image a pre-migration dump is recorded for. @default none */
@@ -74,11 +100,11 @@ export const backupPodSettings = {
 export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodProps, steps: readonly BackupStep[]): void {
   // The pod's own volumes and references: a chart may hold several backup pods.
   const scope: Construct = pod;
-  const { backup, database, topology } = props;
+  const { database, topology } = props;
   const db = topology.address('database', 'postgres');
   const backups: kplus.VolumeMount = props.claim
     ? { path: BACKUPS_DIR, volume: kplus.Volume.fromPersistentVolumeClaim(scope, 'backups', props.claim, { name: 'backups' }) }
-    : scratchVolume(scope, 'backups', BACKUPS_DIR, Size.gibibytes(Number(backup.resources.limits.ephemeralStorage.replace('Gi', ''))));
+    : scratchVolume(scope, 'backups', BACKUPS_DIR, Size.gibibytes(Number(props.resources.limits.ephemeralStorage.replace('Gi', ''))));
   const scripts: kplus.VolumeMount = {
     path: SCRIPTS_DIR,
     readOnly: true,
@@ -108,16 +134,19 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
   const databaseMounts = [
     ...shared,
     ...caMounts,
-    secretFile(scope, 'database-password', { secretName: database.credentials.secretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
+    secretFile(scope, 'database-password', { secretName: database.passwordSecretName, key: DATABASE_PASSWORD_KEY, directory: SECRETS_DIR }),
   ];
 
+  const bucket = (): BackupBucket => {
+    if (!props.bucket) throw new Error('backup: an object-store step needs a bucket');
+    return props.bucket;
+  };
   // Made once per pod, by the first object-store step that needs it.
   let objectStore: Record<string, kplus.EnvValue> | undefined;
   const objectStoreEnv = (): Record<string, kplus.EnvValue> => (objectStore ??= bucketEnv());
   const bucketEnv = (): Record<string, kplus.EnvValue> => {
-    const target = backup.s3;
-    if (!target) throw new Error('backup: an object-store step needs backup.s3');
-    const secret = kplus.Secret.fromSecretName(scope, 'object-store-credentials', target.credentials.secretName);
+    const target = bucket();
+    const secret = kplus.Secret.fromSecretName(scope, 'object-store-credentials', target.credentialsSecretName);
     const rclone = (name: string) => `RCLONE_CONFIG_${RCLONE_REMOTE}_${name}`;
     return {
       ...common,
@@ -125,8 +154,8 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
       [rclone('PROVIDER')]: kplus.EnvValue.fromValue('Other'),
       [rclone('ENDPOINT')]: kplus.EnvValue.fromValue(target.endpoint),
       ...(target.region ? { [rclone('REGION')]: kplus.EnvValue.fromValue(target.region) } : {}),
-      [rclone('ACCESS_KEY_ID')]: kplus.EnvValue.fromSecretValue({ secret, key: target.credentials.accessKeyIdKey }),
-      [rclone('SECRET_ACCESS_KEY')]: kplus.EnvValue.fromSecretValue({ secret, key: target.credentials.secretAccessKeyKey }),
+      [rclone('ACCESS_KEY_ID')]: kplus.EnvValue.fromSecretValue({ secret, key: target.accessKeyIdKey }),
+      [rclone('SECRET_ACCESS_KEY')]: kplus.EnvValue.fromSecretValue({ secret, key: target.secretAccessKeyKey }),
       // Configured by environment alone: no config file to look for.
       RCLONE_CONFIG: kplus.EnvValue.fromValue('/dev/null'),
       [BACKUP_ENV.remotePath]: kplus.EnvValue.fromValue(`${RCLONE_REMOTE}:${target.bucket}${target.prefix ? `/${target.prefix.replace(/\/$/, '')}` : ''}`),
@@ -139,7 +168,7 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
   ApiObject.of(pod).addJsonPatch(JsonPatch.add(`${podSpec}/securityContext/seccompProfile`, { type: 'RuntimeDefault' }));
 
   steps.forEach((step, index) => {
-    const image = step.program === 'database' ? database.image : backup.uploaderImage;
+    const image = step.program === 'database' ? database.image : bucket().clientImage;
     const container: kplus.ContainerProps = {
       name: step.name,
       ...hardenedContainer(image, BACKUP_UID, props.imagePullPolicy),
@@ -149,7 +178,7 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
         USER: kplus.EnvValue.fromValue('backup'),
         LOGNAME: kplus.EnvValue.fromValue('backup'),
       },
-      resources: containerResources(backup.resources),
+      resources: containerResources(props.resources),
       volumeMounts: step.program === 'database' ? databaseMounts : shared,
     };
     if (index < steps.length - 1) pod.addInitContainer(container);
@@ -161,7 +190,7 @@ export function addBackupSteps(pod: kplus.Job | kplus.CronJob, props: BackupPodP
 const folderPath = (folder: string) => `${BACKUPS_DIR}/${folder}`;
 
 /** The scheduled backup: a dump, then the oldest pruned, on the claim or in the bucket. */
-export function scheduledSteps(target: Settings['backup']['target']): BackupStep[] {
+export function scheduledSteps(target: BackupTarget): BackupStep[] {
   const dir = folderPath(DUMP_FOLDERS.scheduled);
   return target === 'claim'
     ? [{ name: 'backup', program: 'database', args: ['scheduled', dir] }]
@@ -172,7 +201,7 @@ export function scheduledSteps(target: Settings['backup']['target']): BackupStep
 }
 
 /** The pre-migration backup: a dump of Letta's current schema, recorded only once it is stored. */
-export function preMigrationSteps(target: Settings['backup']['target']): BackupStep[] {
+export function preMigrationSteps(target: BackupTarget): BackupStep[] {
   const dir = folderPath(DUMP_FOLDERS.preMigration);
   return target === 'claim'
     ? [{ name: 'backup', program: 'database', args: ['store-pre-migration', dir] }]
@@ -184,7 +213,7 @@ export function preMigrationSteps(target: Settings['backup']['target']): BackupS
 }
 
 /** A restore of one dump, named by its path under the claim or the bucket prefix. */
-export function restoreSteps(target: Settings['backup']['target'], dump: string): BackupStep[] {
+export function restoreSteps(target: BackupTarget, dump: string): BackupStep[] {
   if (target === 'claim') return [{ name: 'restore', program: 'database', args: ['restore', `${BACKUPS_DIR}/${dump}`] }];
   const staged = `${BACKUPS_DIR}/restore.dump`;
   return [
@@ -194,7 +223,7 @@ export function restoreSteps(target: Settings['backup']['target'], dump: string)
 }
 
 /** A listing of every dump that a restore can name, with its size. */
-export function listSteps(target: Settings['backup']['target']): BackupStep[] {
+export function listSteps(target: BackupTarget): BackupStep[] {
   const folders = [DUMP_FOLDERS.scheduled, DUMP_FOLDERS.preMigration];
   return target === 'claim'
     ? [{ name: 'list', program: 'database', args: ['list', ...folders.map(folderPath)] }]

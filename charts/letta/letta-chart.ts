@@ -2,6 +2,7 @@ import { Duration, Size } from 'cdk8s';
 import * as kplus from 'cdk8s-plus-33';
 import { Construct } from 'constructs';
 import { ComponentChart } from '../../lib/kit/component-chart';
+import { DatabaseConnection } from '../../lib/kit/database-connection';
 import { BACKUP_KIND_LABEL } from '../backup/backup-pod';
 import { BACKUP_ENV } from '../backup/scripts';
 import { DATABASE_PASSWORD_KEY } from '../database/database-secret';
@@ -12,8 +13,8 @@ import { containerResources, ResourceRequirements } from '../../lib/kit/resource
 import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
 import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
-import { portOf } from '../../lib/model/topology';
-import { DatabaseTls, databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
+import { healthOf, portOf } from '../../lib/model/topology';
+import { databaseCaMounts, scratchVolume } from '../../lib/kit/volumes';
 
 /**
  * The upstream image has no USER and runs as root; nothing in it needs root once HOME and
@@ -30,20 +31,6 @@ const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';
  * the Service's endpoints at once, but the ingress controller learns it a moment later.
  */
 const PRESTOP_PAUSE_SECONDS = 10;
-
-/** What Letta needs of the database: the connection, and the image whose pg_isready it waits with. */
-export interface LettaDatabase {
-  /** The database's image (its pg_isready). */
-  readonly image: string;
-  /** The database's owner, as whom Letta connects. */
-  readonly user: string;
-  /** The database Letta uses. */
-  readonly databaseName: string;
-  /** The Secret whose key "password" holds the owner's password. */
-  readonly passwordSecretName: string;
-  /** TLS of Letta's connections. */
-  readonly tls: DatabaseTls;
-}
 
 export interface LettaChartProps extends StackChartProps {
   /** Letta's image. */
@@ -71,7 +58,7 @@ export interface LettaChartProps extends StackChartProps {
   /** Requests and limits of the migration and server containers. */
   readonly resources: ResourceRequirements;
   /** The database Letta connects to. */
-  readonly database: LettaDatabase;
+  readonly database: DatabaseConnection;
   /** Set: a migration waits this long for the backup's pre-migration dump. @default no wait */
   readonly preMigrationBackupWaitSeconds?: number;
   /** Seconds a starting pod waits for vLLM to answer (vLLM's own start-up budget); used with vLLM only. */
@@ -141,12 +128,11 @@ export class LettaChart extends ComponentChart {
       env.LETTA_REDIS_PORT = kplus.EnvValue.fromValue(String(redis.port));
     }
     if (topology.has('telemetry')) {
-      const otlp = topology.address('telemetry', 'otlp-grpc');
-      env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT = kplus.EnvValue.fromValue(`http://${otlp.host}:${otlp.port}`);
+      env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT = kplus.EnvValue.fromValue(topology.url('telemetry', 'otlp-grpc'));
     }
-    const inference = topology.has('vllm') ? topology.address('vllm', 'http') : undefined;
+    const inference = topology.has('vllm');
     // Letta appends /v1 itself.
-    if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}`);
+    if (inference) env.VLLM_API_BASE = kplus.EnvValue.fromValue(topology.url('vllm', 'http'));
     const corsOrigins = props.corsOrigins ?? [];
     if (corsOrigins.length > 0) env.ACCEPTABLE_ORIGINS = kplus.EnvValue.fromValue(corsOrigins.join(','));
     if (props.uvicornWorkers) env.LETTA_UVICORN_WORKERS = kplus.EnvValue.fromValue(String(props.uvicornWorkers));
@@ -216,7 +202,7 @@ export class LettaChart extends ComponentChart {
         name: 'wait-for-models',
         command: ['python', `${SCRIPTS_DIR}/wait_for_models.py`],
         envVariables: {
-          [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(`http://${inference.host}:${inference.port}/health`),
+          [WAIT_FOR_MODELS_ENV.healthUrl]: kplus.EnvValue.fromValue(topology.healthUrl('vllm')),
           [WAIT_FOR_MODELS_ENV.waitSeconds]: kplus.EnvValue.fromValue(String(props.modelsWaitSeconds)),
         },
         resources: containerResources({
@@ -241,7 +227,7 @@ export class LettaChart extends ComponentChart {
       envVariables: env,
       resources: containerResources(props.resources),
       volumeMounts: [scriptsMount, ...writablePaths],
-      startup: probe('/v1/health/', {
+      startup: probe(healthOf(this.component).path, {
         periodSeconds: Duration.seconds(10),
         failureThreshold: Math.ceil(props.startupTimeoutSeconds / 10),
       }),

@@ -10,7 +10,7 @@ import { parseQuantity, toGoMemLimit } from '../../lib/kit/quantity';
 import { containerResources, ResourceRequirements } from '../../lib/kit/resources';
 import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
-import { portOf } from '../../lib/model/topology';
+import { healthOf } from '../../lib/model/topology';
 import { scratchVolume, secretFile } from '../../lib/kit/volumes';
 
 /** The collector images run as this uid from a scratch base. */
@@ -44,7 +44,7 @@ export class TelemetryChart extends ComponentChart {
       ? [secretFile(this, 'exporter-credential', { secretName: credential.name, key: credential.key, directory: EXPORTER_SECRETS_DIR, file: EXPORTER_CREDENTIAL_FILE })]
       : [];
 
-    const health = portOf(this.component, 'health');
+    const health = healthOf(this.component);
     // A node agent: on every node, GPU nodes and other tainted pools included.
     const collector = new StackComponent(this, 'collector', {
       component: this.component,
@@ -67,8 +67,8 @@ export class TelemetryChart extends ComponentChart {
         scratchVolume(this, 'traces', TRACE_FILE_DIR, Size.gibibytes(1)),
         ...credentialMount,
       ],
-      readiness: kplus.Probe.fromHttpGet('/', { port: health.port, periodSeconds: Duration.seconds(10) }),
-      liveness: listeningProbe(health.port, { periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
+      readiness: kplus.Probe.fromHttpGet(health.path, { port: health.port.port, periodSeconds: Duration.seconds(10) }),
+      liveness: listeningProbe(health.port.port, { periodSeconds: Duration.seconds(20), failureThreshold: 3 }),
     });
   }
 }

@@ -10,7 +10,7 @@ import { SecretKeyRef } from '../../lib/kit/secret-key-ref';
 import { StackChartProps } from '../../lib/kit/stack-chart';
 import { StackComponent } from '../../lib/kit/stack-component';
 import { vllmServeArgs, VllmServeSettings } from '../../lib/model/vllm-args';
-import { portOf } from '../../lib/model/topology';
+import { healthOf, portOf } from '../../lib/model/topology';
 import { scratchVolume, secretFile } from '../../lib/kit/volumes';
 
 /**
@@ -99,8 +99,9 @@ export class VllmChart extends ComponentChart {
     if (onCpu) Object.assign(env, cpuEnv(props.cpuKvCacheSpaceGiB));
 
     const args = [...vllmServeArgs(props, http.port), ...props.extraArgs];
+    const check = healthOf(this.component);
     const health = (options: kplus.HttpGetProbeOptions) =>
-      kplus.Probe.fromHttpGet('/health', { port: http.port, timeoutSeconds: Duration.seconds(5), ...options });
+      kplus.Probe.fromHttpGet(check.path, { port: check.port.port, timeoutSeconds: Duration.seconds(5), ...options });
 
     const server = new StackComponent(this, 'vllm', {
       component: this.component,

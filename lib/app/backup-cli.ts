@@ -1,5 +1,6 @@
 import { loadSettingsFromEnv, SettingsError } from '../config/load';
-import { BackupTask, backupTaskManifest, BackupTaskError } from '../../charts/backup/backup-tasks';
+import { BackupTask, BackupTaskError } from '../../charts/backup/backup-tasks';
+import { backupTaskFor } from './stack';
 
 /*
  * `npm run --silent backup -- list` or `... restore --dump FOLDER/NAME.dump [--overwrite]`: prints
@@ -23,7 +24,7 @@ function parse(argv: readonly string[]): BackupTask {
 
 function main(): number {
   try {
-    process.stdout.write(backupTaskManifest(loadSettingsFromEnv(), parse(process.argv.slice(2))));
+    process.stdout.write(backupTaskFor(loadSettingsFromEnv(), parse(process.argv.slice(2))));
     return 0;
   } catch (error) {
     if (error instanceof SettingsError || error instanceof BackupTaskError) {

@@ -1,5 +1,6 @@
 import { App, Chart } from 'cdk8s';
-import { BackupChart } from '../../charts/backup/backup-chart';
+import { BackupChart, BackupChartProps } from '../../charts/backup/backup-chart';
+import { BackupTask, BackupTaskError, backupTaskManifest } from '../../charts/backup/backup-tasks';
 import { DatabaseChart } from '../../charts/database/database-chart';
 import { HttpRouteChart } from '../../charts/ingress/http-route-chart';
 import { IngressChart } from '../../charts/ingress/ingress-chart';
@@ -22,6 +23,35 @@ const databaseConnection = (database: Settings['database']) => ({
   tls: database.tls,
 });
 
+/** The backup component's props: those of its chart, and of the list and restore Jobs. */
+function backupProps({ backup, database, letta }: Settings, base: StackChartProps): BackupChartProps {
+  const { s3 } = backup;
+  return {
+    ...base,
+    database: databaseConnection(database),
+    schedule: backup.schedule,
+    timeZone: backup.timeZone,
+    retention: backup.retention,
+    claim: backup.target === 'claim' ? backup.claim : undefined,
+    bucket:
+      backup.target === 's3' && s3
+        ? {
+            endpoint: s3.endpoint,
+            bucket: s3.bucket,
+            prefix: s3.prefix,
+            region: s3.region,
+            credentialsSecretName: s3.credentials.secretName,
+            accessKeyIdKey: s3.credentials.accessKeyIdKey,
+            secretAccessKeyKey: s3.credentials.secretAccessKeyKey,
+            clientImage: backup.uploaderImage,
+          }
+        : undefined,
+    preMigration: backup.preMigration.enabled ? { retention: backup.preMigration.retention, waitSeconds: backup.preMigration.waitSeconds } : undefined,
+    lettaImage: letta.image,
+    resources: backup.resources,
+  };
+}
+
 /** How each component's chart is built: the settings mapped to the chart's own props. */
 const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settings, base: StackChartProps) => Chart>> = {
   database: (app, { database }, base) =>
@@ -33,7 +63,7 @@ const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settin
       storage: database.storage,
       resources: database.resources,
     }),
-  backup: (app, s, base) => new BackupChart(app, 'backup', { ...base, backup: s.backup, database: s.database, lettaImage: s.letta.image }),
+  backup: (app, settings, base) => new BackupChart(app, 'backup', backupProps(settings, base)),
   redis: (app, { redis }, base) => new RedisChart(app, 'redis', { ...base, image: redis.image, resources: redis.resources }),
   telemetry: (app, { telemetry }, base) =>
     new TelemetryChart(app, 'telemetry', { ...base, image: telemetry.image, resources: telemetry.resources, exporter: telemetry.exporter }),
@@ -90,8 +120,8 @@ const COMPONENT_CHARTS: Readonly<Record<ComponentId, (app: App, settings: Settin
  * `kubectl apply -f dist/`, which reads files in name order, creates the policies before any pod.
  */
 export function addStack(app: App, settings: Settings): Chart[] {
-  const topology = new Topology(settings);
-  const base: StackChartProps = { topology, imagePullPolicy: settings.imagePullPolicy };
+  const base = stackChartProps(settings);
+  const { topology } = base;
   const charts: Chart[] = [
     new NamespaceChart(app, 'namespace', { namespace: topology.namespace }),
     new NetworkPolicyChart(app, 'network-policies', base),
@@ -113,4 +143,17 @@ export function addStack(app: App, settings: Settings): Chart[] {
   }
   charts.slice(1).forEach((chart, index) => chart.addDependency(charts[index]));
   return charts;
+}
+
+/** What every chart of the stack is given: the settings' topology and pull policy. */
+function stackChartProps(settings: Settings): StackChartProps {
+  return { topology: new Topology(settings), imagePullPolicy: settings.imagePullPolicy };
+}
+
+/** The list or restore Job of the stack's backups as YAML, for `npm run backup`. */
+export function backupTaskFor(settings: Settings, task: BackupTask): string {
+  if (!settings.backup.enabled) {
+    throw new BackupTaskError('backup.enabled is false in these settings: the stack takes no backups to list or restore');
+  }
+  return backupTaskManifest(backupProps(settings, stackChartProps(settings)), task);
 }

@@ -8,24 +8,26 @@ import { componentLabels } from './labels';
 import { lintSkipAnnotations } from './lint-exceptions';
 import { DeployedComponent } from '../model/topology';
 
+/** What a workload whose pods shut down cleanly (a server, a database) is given for it. */
+export interface GracefulShutdown {
+  /** Time for a clean shutdown before the kubelet kills the pod. @default 30 s (Kubernetes) */
+  readonly terminationGracePeriod?: Duration;
+}
+
 /** A Deployment: stateless replicas behind a ClusterIP Service. */
-export interface DeploymentWorkload {
+export interface DeploymentWorkload extends GracefulShutdown {
   readonly kind: 'Deployment';
   /** Desired replicas; above 1 they spread over nodes and get a PodDisruptionBudget. */
   readonly replicas: number;
   /** How a new version replaces the running pods. */
   readonly strategy: kplus.DeploymentStrategy;
-  /** Time for a clean shutdown before the kubelet kills the pod. @default 30 s (Kubernetes) */
-  readonly terminationGracePeriod?: Duration;
 }
 
 /** A StatefulSet: one pod with stable storage behind a headless Service; its claims are retained. */
-export interface StatefulSetWorkload {
+export interface StatefulSetWorkload extends GracefulShutdown {
   readonly kind: 'StatefulSet';
   /** The claims each pod gets; the pod mounts a volume of the same name. */
   readonly volumeClaimTemplates: readonly kplus.PersistentVolumeClaimTemplateProps[];
-  /** Time for a clean shutdown before the kubelet kills the pod. @default 30 s (Kubernetes) */
-  readonly terminationGracePeriod?: Duration;
 }
 
 /** A DaemonSet: a node agent on every node, tainted pools included, reached on the client's node. */

@@ -20,6 +20,13 @@ export interface PortDefinition {
   readonly protocol: Protocol;
 }
 
+/** An HTTP GET that answers 200 while a component is up: its probes and its clients' waits ask it. */
+export interface HealthCheck {
+  /** Name of the port it is served on. */
+  readonly port: string;
+  readonly path: string;
+}
+
 export interface NetworkDefinition {
   /** An internal network has no way out (compose `internal: true`). */
   readonly internal: boolean;
@@ -32,6 +39,8 @@ export interface ComponentDefinition {
   /** app.kubernetes.io/component */
   readonly role: string;
   readonly ports: readonly PortDefinition[];
+  /** Its health check, if it serves one over HTTP. @default none */
+  readonly health?: HealthCheck;
   readonly networks: readonly NetworkId[];
   readonly enabled: (settings: Settings) => boolean;
   /** Public internet egress the settings allow this component, if any. */
@@ -90,6 +99,8 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     name: 'letta-otel-collector',
     role: 'telemetry',
     ports: [tcp('otlp-grpc', 4317), tcp('otlp-http', 4318), tcp('health', 13133)],
+    // The collector's health_check extension.
+    health: { port: 'health', path: '/' },
     networks: ['telemetry', 'internet'],
     enabled: (s) => s.telemetry.enabled,
     internetEgress: (s) => {
@@ -102,6 +113,7 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     name: 'vllm',
     role: 'inference',
     ports: [tcp('http', 8000)],
+    health: { port: 'http', path: '/health' },
     networks: ['backend', 'internet'],
     enabled: (s) => s.vllm.enabled,
     // Offline, the model comes from the cache claim only: no hub, no way out.
@@ -111,6 +123,8 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
     name: 'letta-server',
     role: 'server',
     ports: [tcp('http', 8283)],
+    // Up once the server has started; /v1/ready/ also waits for its start-up tasks.
+    health: { port: 'http', path: '/v1/health/' },
     networks: ['frontend', 'backend', 'telemetry', 'internet'],
     enabled: always,
     internetEgress: (s) => (s.letta.internetEgress.enabled ? s.letta.internetEgress : undefined),
@@ -274,12 +288,30 @@ export class Topology {
     const component = this.component(id);
     return { host: component.name, port: portOf(component, portName).port };
   }
+
+  /** http://host:port of a component's port, followed by `path`. */
+  url(id: ComponentId, portName: string, path = ''): string {
+    const { host, port } = this.address(id, portName);
+    return `http://${host}:${port}${path}`;
+  }
+
+  /** The URL of a component's health check, as other components in the namespace ask it. */
+  healthUrl(id: ComponentId): string {
+    const health = healthOf(this.component(id));
+    return this.url(id, health.port.name, health.path);
+  }
 }
 
 export function portOf(component: ComponentDefinition, name: string): PortDefinition {
   const found = component.ports.find((p) => p.name === name);
   if (!found) throw new Error(`topology: ${component.name} has no port named ${name}`);
   return found;
+}
+
+/** A component's health check, with its port. */
+export function healthOf(component: ComponentDefinition): { port: PortDefinition; path: string } {
+  if (!component.health) throw new Error(`topology: ${component.name} has no health check`);
+  return { port: portOf(component, component.health.port), path: component.health.path };
 }
 
 function selectorLabels(name: string): Record<string, string> {
