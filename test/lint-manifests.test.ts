@@ -42,67 +42,44 @@ describe('skip annotations', () => {
     expect(skipAnnotationProblems([manifest])).toEqual([]);
   });
 
-  it('GIVEN a kube-linter skip without a reason WHEN checked THEN it is a finding', () => {
-    const problems = skipAnnotationProblems([deployment({ 'ignore-check.kube-linter.io/latest-tag': ' ' })]);
-    expect(formatFindings(problems)).toEqual(['ignore-check.kube-linter.io/latest-tag  Deployment letta/web  gives no reason']);
-  });
-
-  it('GIVEN a checkov skip without "=reason" or with an empty one WHEN checked THEN each is a finding', () => {
-    const problems = skipAnnotationProblems([deployment({ 'checkov.io/skip1': 'CKV_K8S_40', 'checkov.io/skip2': 'CKV_K8S_43=' })]);
-    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
-      ['checkov.io/skip1', 'value "CKV_K8S_40" is not CKV_K8S_<id>=<reason>'],
-      ['checkov.io/skip2', 'gives no reason'],
-    ]);
-  });
-
-  it('GIVEN a kube-score ignore whose checks lack a reason annotation WHEN checked THEN each such check is a finding', () => {
-    const problems = skipAnnotationProblems([
-      deployment({
-        'kube-score/ignore': 'deployment-replicas,deployment-strategy,',
-        'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas': 'one instance holds the locks',
-      }),
-    ]);
-    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
-      [
-        'kube-score/ignore',
-        'ignores deployment-strategy without a reason; add ignore-reason.kube-score.letta-k8s.dev/deployment-strategy: "<reason>"',
-      ],
-      ['kube-score/ignore', 'lists an empty check id'],
-    ]);
-  });
-
-  it('GIVEN a kube-score reason that is empty, or for a check not ignored WHEN checked THEN each is a finding', () => {
-    const problems = skipAnnotationProblems([
-      deployment({
-        'kube-score/ignore': 'pod-probes',
-        'ignore-reason.kube-score.letta-k8s.dev/pod-probes': '',
-        'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas': 'one instance holds the locks',
-      }),
-    ]);
-    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
-      ['ignore-reason.kube-score.letta-k8s.dev/pod-probes', 'gives no reason'],
-      ['ignore-reason.kube-score.letta-k8s.dev/deployment-replicas', 'explains deployment-replicas, which kube-score/ignore does not list'],
-    ]);
-  });
-
-  it('GIVEN a reason over several lines WHEN checked THEN it is a finding', () => {
-    const problems = skipAnnotationProblems([deployment({ 'checkov.io/skip1': 'CKV_K8S_22=first line\nsecond line' })]);
-    expect(problems.map((problem) => problem.message)).toEqual(['reason spans several lines; keep it to one']);
-  });
-
-  it('GIVEN kube-linter.io/ignore-all WHEN checked THEN it is a finding, whatever its value says', () => {
-    const problems = skipAnnotationProblems([deployment({ 'kube-linter.io/ignore-all': 'legacy workload' })]);
-    expect(problems.map((problem) => problem.check)).toEqual(['kube-linter.io/ignore-all']);
-  });
-
-  it('GIVEN skips on the pod template WHEN checked THEN each is a finding, since the linters read the object', () => {
-    const problems = skipAnnotationProblems([
-      deployment({}, { 'checkov.io/skip1': 'CKV_K8S_22=writes /app', 'kube-score/ignore': 'pod-probes' }),
-    ]);
-    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([
-      ['checkov.io/skip1', "is on the pod template, which the linters ignore or read only in part; put it on the Deployment's own metadata"],
-      ['kube-score/ignore', "is on the pod template, which the linters ignore or read only in part; put it on the Deployment's own metadata"],
-    ]);
+  const REASON = 'ignore-reason.kube-score.letta-k8s.dev/';
+  const ON_TEMPLATE = "is on the pod template, which the linters ignore or read only in part; put it on the Deployment's own metadata";
+  it.each<[string, Record<string, string>, Record<string, string>, string[]]>([
+    ['a kube-linter skip without a reason', { 'ignore-check.kube-linter.io/latest-tag': ' ' }, {}, ['ignore-check.kube-linter.io/latest-tag: gives no reason']],
+    [
+      'a checkov skip without "=reason" or with an empty one',
+      { 'checkov.io/skip1': 'CKV_K8S_40', 'checkov.io/skip2': 'CKV_K8S_43=' },
+      {},
+      ['checkov.io/skip1: value "CKV_K8S_40" is not CKV_K8S_<id>=<reason>', 'checkov.io/skip2: gives no reason'],
+    ],
+    [
+      'a kube-score ignore whose checks lack a reason annotation',
+      { 'kube-score/ignore': 'deployment-replicas,deployment-strategy,', [`${REASON}deployment-replicas`]: 'one instance holds the locks' },
+      {},
+      [`kube-score/ignore: ignores deployment-strategy without a reason; add ${REASON}deployment-strategy: "<reason>"`, 'kube-score/ignore: lists an empty check id'],
+    ],
+    [
+      'a kube-score reason that is empty, or for a check not ignored',
+      { 'kube-score/ignore': 'pod-probes', [`${REASON}pod-probes`]: '', [`${REASON}deployment-replicas`]: 'one instance holds the locks' },
+      {},
+      [`${REASON}pod-probes: gives no reason`, `${REASON}deployment-replicas: explains deployment-replicas, which kube-score/ignore does not list`],
+    ],
+    ['a reason over several lines', { 'checkov.io/skip1': 'CKV_K8S_22=first line\nsecond line' }, {}, ['checkov.io/skip1: reason spans several lines; keep it to one']],
+    [
+      'kube-linter.io/ignore-all, whatever its value says',
+      { 'kube-linter.io/ignore-all': 'legacy workload' },
+      {},
+      ['kube-linter.io/ignore-all: silences every kube-linter check; name each with ignore-check.kube-linter.io/<check>: "<reason>"'],
+    ],
+    [
+      'skips on the pod template (the linters read the object)',
+      {},
+      { 'checkov.io/skip1': 'CKV_K8S_22=writes /app', 'kube-score/ignore': 'pod-probes' },
+      [`checkov.io/skip1: ${ON_TEMPLATE}`, `kube-score/ignore: ${ON_TEMPLATE}`],
+    ],
+    ['a trivy exception without a reason', { 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': '' }, {}, ['ignore-reason.trivy.letta-k8s.dev/KSV-0125: gives no reason']],
+  ])('GIVEN %s WHEN checked THEN each is a finding', (_case, annotations, templateAnnotations, expected) => {
+    expect(skipAnnotationProblems([deployment(annotations, templateAnnotations)]).map((problem) => `${problem.check}: ${problem.message}`)).toEqual(expected);
   });
 
   it('GIVEN every exception in lib/kit/lint-exceptions.ts WHEN turned into annotations THEN each names one check and a reason', () => {
@@ -120,11 +97,6 @@ describe('skip annotations', () => {
       expect(Object.keys(annotations).length).toBeGreaterThan(0);
       expect(skipAnnotationProblems([deployment(annotations)])).toEqual([]);
     }
-  });
-
-  it('GIVEN a trivy exception without a reason WHEN checked THEN it is a finding', () => {
-    const problems = skipAnnotationProblems([deployment({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': '' })]);
-    expect(problems.map((problem) => [problem.check, problem.message])).toEqual([['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'gives no reason']]);
   });
 
   it('GIVEN images from a Docker Hub repository, an official image or another registry WHEN the annotations are made THEN only the first gets the untrusted-registry exception', () => {
