@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as yaml from 'js-yaml';
-import { loadSettings, SettingsError } from '../lib/config/load';
+import { loadSettings } from '../lib/config/load';
+import { problemsWith } from './support/settings-problems';
 import { BACKUP_ENV, DATABASE_SH, DUMP_FOLDERS } from '../charts/backup/scripts';
 import { BackupTaskError } from '../charts/backup/backup-tasks';
 import { backupTaskFor } from '../lib/app/stack';
@@ -36,16 +37,6 @@ const backupObjects = (documents: readonly KubeObject[]) => documents.filter((do
 const preMigrationJob = (documents: readonly KubeObject[]) => byKind(documents, 'Job').find((job) => job.metadata.name.startsWith(`${BACKUP}-pre-migration-`));
 const migrateEnv = (documents: readonly KubeObject[]) =>
   envOf(podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.initContainers.find((c: any) => c.name === 'migrate'));
-
-function problemsWith(values: unknown): readonly string[] {
-  try {
-    loadSettings({ profile: 'gpu', values });
-    return [];
-  } catch (error) {
-    if (error instanceof SettingsError) return error.problems;
-    throw error;
-  }
-}
 
 describe('scheduled backups', () => {
   it('GIVEN the gpu profile WHEN synthesized THEN a CronJob dumps nightly to a claim of its own and keeps 7 dumps', () => {
@@ -186,7 +177,7 @@ describe('backup settings', () => {
     [{ backup: { claim: { size: '1.5Gi' } } }, 'backup.claim.size: must be a whole number of Mi, Gi or Ti'],
     [{ backup: { preMigration: { waitSeconds: 5 } } }, 'backup.preMigration.waitSeconds: must be at least 60 seconds'],
   ])('GIVEN %j WHEN validated THEN the error names the field', (values, message) => {
-    expect(problemsWith(values).join('\n')).toContain(message);
+    expect(problemsWith(values, 'gpu').join('\n')).toContain(message);
   });
 });
 

@@ -227,10 +227,6 @@ describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLL
     expect(env[WAIT_FOR_MODELS_ENV.waitSeconds].value).toBe('1200');
   });
 
-  it('GIVEN no vLLM (kind profile) WHEN synthesized THEN Letta waits for no models', () => {
-    expect(lettaPod(renderProfile('kind').documents).initContainers.map((c: any) => c.name)).not.toContain('wait-for-models');
-  });
-
   describe('wait_for_models.py, run with python3', () => {
     let work: string;
     beforeAll(() => {

@@ -6,11 +6,6 @@ import { loadSettings, mergeValues } from '../lib/config/load';
 import { problemsWith } from './support/settings-problems';
 
 describe('settings validation', () => {
-  it('GIVEN both built-in profiles WHEN loaded THEN they are valid', () => {
-    expect(problemsWith({}, 'kind')).toEqual([]);
-    expect(problemsWith({}, 'gpu')).toEqual([]);
-  });
-
   it.each([
     ['an unknown key', { letta: { replica: 2 } }, 'letta.replica: unknown setting'],
     ['an unknown top-level key', { postgres: {} }, 'postgres: unknown setting'],
