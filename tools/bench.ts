@@ -46,7 +46,7 @@ async function applyBench(): Promise<void> {
     console.log(`\napply to kube-apiserver: not measured: ${binaries.missing} (npm run control-plane:build)`);
     return;
   }
-  const controlPlane = await startControlPlane({ binariesDir: binaries.dir });
+  const controlPlane = await startControlPlane();
   try {
     const timeApply = async (objects: KubeObject[]) => {
       const started = process.hrtime.bigint();

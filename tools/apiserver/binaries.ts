@@ -3,12 +3,12 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 
 /** The binaries a control plane without a kubelet needs. */
-export const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'etcd'] as const;
+const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'etcd'] as const;
 
 const WRAPPER_MODULES = join(__dirname, '..', '..', 'builds', 'control-plane');
 
 /** Where a built control plane lives, or why there is none. */
-export type ControlPlaneBinaries = { dir: string } | { missing: string };
+type ControlPlaneBinaries = { dir: string } | { missing: string };
 
 /**
  * Finds kube-apiserver and etcd without building them: in KUBEBUILDER_ASSETS when that is set
@@ -32,7 +32,7 @@ export function findControlPlaneBinaries(): ControlPlaneBinaries {
 }
 
 /** The cache directory builds/build-control-plane.sh builds into, named after the pinned versions. */
-export function builtControlPlaneDir(): string {
+function builtControlPlaneDir(): string {
   const kubernetes = pinnedVersion('kube-apiserver', 'k8s.io/kubernetes');
   const etcd = pinnedVersion('etcd', 'go.etcd.io/etcd/server/v3');
   return join(cacheRoot(), 'control-plane', `kubernetes-${kubernetes}-etcd-${etcd}`);

@@ -22,15 +22,6 @@ export interface ControlPlane {
   stop(): Promise<void>;
 }
 
-export interface StartOptions {
-  /** Directory holding kube-apiserver and etcd; defaults to findControlPlaneBinaries(). */
-  binariesDir?: string;
-  /** Appended to kube-apiserver's flags (later flags win), e.g. feature gates. */
-  extraApiServerFlags?: string[];
-  /** How long to wait for /readyz; defaults to 180 s, enough for a cold start on 2 cores. */
-  readyTimeoutMs?: number;
-}
-
 const SERVICE_CIDR = '10.0.0.0/24';
 const USER = 'letta-k8s-test';
 
@@ -39,8 +30,8 @@ const USER = 'letta-k8s-test';
  * once /readyz is ok. The user behind `token` is in system:masters. The processes are also killed,
  * and the data removed, when this Node process exits or is interrupted.
  */
-export async function startControlPlane(options: StartOptions = {}): Promise<ControlPlane> {
-  const binariesDir = options.binariesDir ?? binariesOrThrow();
+export async function startControlPlane(): Promise<ControlPlane> {
+  const binariesDir = binariesOrThrow();
   const dataDir = mkdtempSync(join(tmpdir(), 'letta-k8s-apiserver-'));
   const running = new RunningControlPlane(dataDir);
   try {
@@ -60,7 +51,8 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       '--unsafe-no-fsync',
       '--log-level=warn',
     ]);
-    const deadline = Date.now() + (options.readyTimeoutMs ?? 180_000);
+    // Enough for a cold start on 2 cores.
+    const deadline = Date.now() + 180_000;
     await waitFor('etcd', etcd, deadline, async () => {
       const response = await fetch(`${etcdUrl}/health`).catch(() => undefined);
       return response?.ok === true;
@@ -90,7 +82,6 @@ export async function startControlPlane(options: StartOptions = {}): Promise<Con
       '--authorization-mode=RBAC',
       // As kubeadm (and so kind) runs it: privileged pods are Pod Security admission's call.
       '--allow-privileged=true',
-      ...(options.extraApiServerFlags ?? []),
     ]);
     // kube-apiserver writes its self-signed CA and serving certificate before it listens.
     const certificate = join(certDir, 'apiserver.crt');
