@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { cacheRoot, goModVersion } from '../../tools/support';
 import { AddressRange, contains, parseAddress } from '../../tools/netpol/ip';
 import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../tools/netpol/ports';
 import type { Workload } from '../../tools/netpol/workloads';
@@ -21,7 +21,7 @@ export type NetpolAnalyzer = { binary: string; version: string } | { missing: st
 
 /** Finds the binary builds/build-netpol-analyzer.sh caches, named after the version go.mod pins. */
 export function findNetpolAnalyzer(): NetpolAnalyzer {
-  const version = pinnedVersion();
+  const version = goModVersion(WRAPPER_MODULE, 'github.com/np-guard/netpol-analyzer');
   const binary = join(cacheRoot(), 'go-tools', `netpolicy-${version}`, 'netpolicy');
   try {
     accessSync(binary, constants.X_OK);
@@ -108,18 +108,4 @@ export function probeManifests(probes: readonly Workload[]): KubeObject[] {
       ],
     },
   }));
-}
-
-/** Mirrors builds/cache-dir.sh. */
-function cacheRoot(): string {
-  if (process.env.LETTA_K8S_CACHE) return process.env.LETTA_K8S_CACHE;
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'letta-k8s');
-}
-
-function pinnedVersion(): string {
-  for (const line of readFileSync(WRAPPER_MODULE, 'utf8').split('\n')) {
-    const [path, version] = line.trim().split(/\s+/);
-    if (path === 'github.com/np-guard/netpol-analyzer' && version) return version;
-  }
-  throw new Error(`${WRAPPER_MODULE} does not require github.com/np-guard/netpol-analyzer`);
 }

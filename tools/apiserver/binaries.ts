@@ -1,6 +1,6 @@
-import { accessSync, constants, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
+import { cacheRoot, goModVersion } from '../support';
 
 /** The binaries a control plane without a kubelet needs. */
 const CONTROL_PLANE_BINARIES = ['kube-apiserver', 'etcd'] as const;
@@ -33,24 +33,9 @@ export function findControlPlaneBinaries(): ControlPlaneBinaries {
 
 /** The cache directory builds/build-control-plane.sh builds into, named after the pinned versions. */
 function builtControlPlaneDir(): string {
-  const kubernetes = pinnedVersion('kube-apiserver', 'k8s.io/kubernetes');
-  const etcd = pinnedVersion('etcd', 'go.etcd.io/etcd/server/v3');
+  const kubernetes = goModVersion(join(WRAPPER_MODULES, 'kube-apiserver', 'go.mod'), 'k8s.io/kubernetes');
+  const etcd = goModVersion(join(WRAPPER_MODULES, 'etcd', 'go.mod'), 'go.etcd.io/etcd/server/v3');
   return join(cacheRoot(), 'control-plane', `kubernetes-${kubernetes}-etcd-${etcd}`);
-}
-
-/** Mirrors builds/cache-dir.sh. */
-function cacheRoot(): string {
-  if (process.env.LETTA_K8S_CACHE) return process.env.LETTA_K8S_CACHE;
-  return join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'letta-k8s');
-}
-
-function pinnedVersion(wrapper: string, modulePath: string): string {
-  const goMod = readFileSync(join(WRAPPER_MODULES, wrapper, 'go.mod'), 'utf8');
-  for (const line of goMod.split('\n')) {
-    const [path, version] = line.trim().split(/\s+/);
-    if (path === modulePath && version) return version;
-  }
-  throw new Error(`${wrapper}/go.mod does not require ${modulePath}`);
 }
 
 function isExecutable(path: string): boolean {
