@@ -68,289 +68,156 @@ const denyAllEgress = (ns: string) => policy(ns, 'deny-egress', { podSelector: {
 
 // ---------------------------------------------------------------------------------------------
 
-describe('GIVEN no NetworkPolicy', () => {
-  it('WHEN any pod or address connects THEN every port of every protocol is open', () => {
-    const evaluator = evaluate();
-
-    expect(formatPorts(evaluator.allowedPorts(web, api))).toBe('all');
-    expect(formatPorts(evaluator.allowedPorts(address('8.8.8.8'), web))).toBe('all');
-    expect(formatPorts(evaluator.allowedPorts(web, address('8.8.8.8')))).toBe('all');
-  });
-});
-
-describe('GIVEN the deny-all-ingress recipe in shop', () => {
-  const evaluator = evaluate(denyAllIngress('shop'));
-
-  it('WHEN anything connects to a shop pod THEN it is refused', () => {
-    expect(evaluator.allowed(api, web, 8080)).toBe(false);
-    expect(evaluator.allowed(pod('other', {}), web, 8080)).toBe(false);
-    expect(evaluator.allowed(address('8.8.8.8'), web, 8080)).toBe(false);
-  });
-
-  it('WHEN a shop pod connects out, or a pod of another namespace is the server THEN the policy does not apply', () => {
-    expect(evaluator.allowed(web, address('8.8.8.8'), 443)).toBe(true);
-    expect(evaluator.allowed(web, pod('other', {}), 80)).toBe(true);
-  });
-});
-
-describe('GIVEN the deny-all-egress recipe in shop', () => {
-  const evaluator = evaluate(denyAllEgress('shop'));
-
-  it('WHEN a shop pod connects anywhere THEN it is refused, even to its own namespace and DNS', () => {
-    expect(evaluator.allowed(web, api, 8000)).toBe(false);
-    expect(evaluator.allowed(web, kubeDns, 53, 'UDP')).toBe(false);
-    expect(evaluator.allowed(web, address('8.8.8.8'), 443)).toBe(false);
-  });
-
-  it('WHEN something connects to a shop pod THEN ingress is still open', () => {
-    expect(evaluator.allowed(pod('other', {}), web, 8080)).toBe(true);
-  });
-});
-
-describe('GIVEN the allow-from-namespace recipe: ingress from namespaces labelled team=ops', () => {
-  const evaluator = evaluate(
-    namespace('shop'),
-    namespace('monitoring', { team: 'ops' }),
-    policy('shop', 'from-ops', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }] }] }),
-  );
-
-  it('WHEN any pod of monitoring connects THEN every port is open', () => {
-    expect(formatPorts(evaluator.allowedPorts(pod('monitoring', { app: 'anything' }), web))).toBe('all');
-  });
-
-  it('WHEN a pod of the policy namespace or of an unlabelled namespace connects THEN it is refused', () => {
-    expect(evaluator.allowed(api, web, 8080)).toBe(false);
-    expect(evaluator.allowed(pod('elsewhere', {}), web, 8080)).toBe(false);
-  });
-
-  it('WHEN an address connects THEN a namespace selector does not admit it', () => {
-    expect(evaluator.allowed(address('10.1.2.3'), web, 8080)).toBe(false);
-  });
-});
-
-describe('GIVEN the allow-DNS recipe: egress to kube-dns pods in kube-system (one peer, both selectors)', () => {
-  const evaluator = evaluate(
-    policy('shop', 'dns', {
-      podSelector: {},
-      policyTypes: ['Egress'],
-      egress: [
-        {
-          to: [
-            {
-              namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } },
-              podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } },
-            },
-          ],
-          ports: [
-            { protocol: 'UDP', port: 53 },
-            { protocol: 'TCP', port: 53 },
-          ],
-        },
+const other = pod('other', {});
+const internet = address('8.8.8.8');
+const ingressPolicy = (ingress: unknown[], extra: Record<string, unknown> = {}) => policy('shop', 'p', { podSelector: {}, ingress, ...extra });
+const fromOps = policy('shop', 'from-ops', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }] }] });
+const dns = policy('shop', 'dns', {
+  podSelector: {},
+  policyTypes: ['Egress'],
+  egress: [
+    {
+      to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
+      ports: [
+        { protocol: 'UDP', port: 53 },
+        { protocol: 'TCP', port: 53 },
       ],
-    }),
-  );
+    },
+  ],
+});
+const internetEgress = policy('shop', 'internet', {
+  podSelector: { matchLabels: { app: 'web' } },
+  policyTypes: ['Egress'],
+  egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ port: 443 }] }],
+});
+const v6 = ingressPolicy([{ from: [{ ipBlock: { cidr: '2001:db8::/32', except: ['2001:db8:ff::/48'] } }] }]);
+const webEgress = policy('shop', 'web-egress', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 8000, endPort: 8100 }] }] });
+const apiIngress = policy('shop', 'api-ingress', { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ port: 8050, endPort: 9000 }] }] });
+const namedEgress = policy('shop', 'p', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }] }] });
+const http3000 = pod('shop', { app: 'other' }, [{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
 
-  it('WHEN a shop pod resolves a name THEN UDP and TCP 53 to kube-dns are open, nothing else', () => {
-    expect(formatPorts(evaluator.allowedPorts(web, kubeDns))).toBe('TCP 53 UDP 53');
+// GIVEN the policies WHEN `from` connects to `to` THEN exactly these ports are open.
+describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof address>, PodPeer | ReturnType<typeof address>, string]>]>([
+  ['no NetworkPolicy: every port of every protocol is open', [], [
+    ['pod to pod', web, api, 'all'],
+    ['address to pod', internet, web, 'all'],
+    ['pod to address', web, internet, 'all'],
+  ]],
+  ['the deny-all-ingress recipe in shop', [denyAllIngress('shop')], [
+    ['a shop pod to a shop pod', api, web, 'none'],
+    ['another namespace to a shop pod', other, web, 'none'],
+    ['an address to a shop pod', internet, web, 'none'],
+    ['a shop pod out (egress is not isolated)', web, internet, 'all'],
+    ['to a pod of another namespace (not selected)', web, other, 'all'],
+    ['a shop pod to another namespace (podSelector {} selects only its own)', api, other, 'all'],
+  ]],
+  ['the deny-all-egress recipe in shop', [denyAllEgress('shop')], [
+    ['a shop pod to its own namespace', web, api, 'none'],
+    ['a shop pod to DNS', web, kubeDns, 'none'],
+    ['a shop pod out', web, internet, 'none'],
+    ['another namespace in (ingress still open)', other, web, 'all'],
+  ]],
+  ['the allow-from-namespace recipe: ingress from namespaces labelled team=ops', [namespace('shop'), namespace('monitoring', { team: 'ops' }), fromOps], [
+    ['a pod of monitoring', pod('monitoring', { app: 'anything' }), web, 'all'],
+    ['a pod of the policy namespace', api, web, 'none'],
+    ['a pod of an unlabelled namespace', pod('elsewhere', {}), web, 'none'],
+    ['an address (a namespace selector does not admit it)', address('10.1.2.3'), web, 'none'],
+  ]],
+  ['the allow-DNS recipe: egress to kube-dns pods in kube-system (one peer, both selectors)', [dns], [
+    ['to kube-dns, the kube-system namespace having no Namespace object', web, kubeDns, 'TCP 53 UDP 53'],
+    ['to another kube-system pod (AND)', web, pod('kube-system', { 'k8s-app': 'metrics-server' }), 'none'],
+    ['to a kube-dns lookalike elsewhere (AND)', web, pod('shop', { 'k8s-app': 'kube-dns' }), 'none'],
+  ]],
+  ['the internet-egress recipe: 0.0.0.0/0 except the private ranges, TCP 443', [internetEgress], [
+    ['to a public address', web, internet, 'TCP 443'],
+    ...[PROBE_ADDRESSES.private10, PROBE_ADDRESSES.private172, PROBE_ADDRESSES.private192].map(
+      (ip): [string, PodPeer, ReturnType<typeof address>, string] => [`to the private address ${ip}`, web, address(ip), 'none'],
+    ),
+    ['to a cluster pod (kind pod CIDR is private)', web, api, 'none'],
+  ]],
+  ['an ipBlock for IPv6 with an exception', [v6], [
+    ['from an address of the block', address('2001:db8::1'), web, 'all'],
+    ['from an excepted address', address('2001:db8:ff::1'), web, 'none'],
+    ['from an address outside', address('2001:db9::1'), web, 'none'],
+    ['from IPv4', address('32.1.13.184'), web, 'none'],
+  ]],
+  ['a policy with ingress rules only and no policyTypes: ingress is isolated, egress not', [ingressPolicy([{ ports: [{ port: 8080 }] }])], [
+    ['out', web, internet, 'all'],
+    ['in', api, web, 'TCP 8080'],
+  ]],
+  ['a policy with egress rules and no policyTypes: egress isolated too, and its absent ingress rules deny', [policy('shop', 'p', { podSelector: {}, egress: [{ ports: [{ port: 443 }] }] })], [
+    ['out', web, internet, 'TCP 443'],
+    ['in', internet, web, 'none'],
+  ]],
+  ['a policy with an empty egress list and no policyTypes: defaulting counts no egress rules, ingress only', [policy('shop', 'p', { podSelector: {}, egress: [] })], [
+    ['out', web, internet, 'all'],
+    ['in', internet, web, 'none'],
+  ]],
+  ['`from` as an empty list', [ingressPolicy([{ from: [], ports: [{ port: 8080 }] }])], [
+    ['from another namespace', other, web, 'TCP 8080'],
+    ['from an address', internet, web, 'TCP 8080'],
+  ]],
+  ['`from` absent', [ingressPolicy([{ ports: [{ port: 8080 }] }])], [
+    ['from another namespace', other, web, 'TCP 8080'],
+    ['from an address', internet, web, 'TCP 8080'],
+  ]],
+  ['a rule without ports', [ingressPolicy([{ from: [{ podSelector: {} }] }])], [['every port of every protocol', api, web, 'all']]],
+  ['a port entry with a protocol but no port', [ingressPolicy([{ ports: [{ protocol: 'UDP' }] }])], [['every port of that protocol', api, web, 'UDP 1-65535']]],
+  ['an empty ingress list', [ingressPolicy([], { policyTypes: ['Ingress'] })], [['nothing', api, web, 'none']]],
+  ['port and endPort', [ingressPolicy([{ ports: [{ port: 8000, endPort: 8010 }] }])], [['exactly that range', api, web, 'TCP 8000-8010']]],
+  ['an ingress rule naming ports (api names 8000/TCP "http" and 5353/UDP "dns": a TCP "dns" matches nothing)', [ingressPolicy([{ ports: [{ port: 'http' }, { port: 'dns', protocol: 'TCP' }] }])], [
+    ['to api, resolved against the server pod', web, api, 'TCP 8000'],
+    ['to web', api, web, 'TCP 8080'],
+  ]],
+  ['an egress rule naming a port', [namedEgress], [
+    ['to api, resolved against each destination', web, api, 'TCP 8000'],
+    ['to another pod naming 3000 "http"', web, http3000, 'TCP 3000'],
+    ['to an address, which it never matches', web, internet, 'none'],
+  ]],
+  ['a client whose egress and a server whose ingress are both restricted', [webEgress, apiIngress], [['what both allow, not what one side does', web, api, 'TCP 8050-8100']]],
+])('GIVEN %s', (_given, objects, cases) => {
+  const evaluator = evaluate(...objects);
+  it.each(cases)('WHEN %s THEN the open ports are as expected', (_when, from, to, expected) => {
+    expect(formatPorts(evaluator.allowedPorts(from, to))).toBe(expected);
   });
+});
 
-  it('WHEN the kube-system namespace has no Namespace object THEN its automatic name label still matches', () => {
-    expect(evaluator.labelsOfNamespace('kube-system')).toEqual({ 'kubernetes.io/metadata.name': 'kube-system' });
-  });
-
-  it('WHEN the peer is another kube-system pod, or a kube-dns lookalike elsewhere THEN the AND refuses it', () => {
-    expect(evaluator.allowed(web, pod('kube-system', { 'k8s-app': 'metrics-server' }), 53, 'UDP')).toBe(false);
-    expect(evaluator.allowed(web, pod('shop', { 'k8s-app': 'kube-dns' }), 53, 'UDP')).toBe(false);
+describe('GIVEN the allow-DNS recipe and no kube-system Namespace object', () => {
+  it('WHEN its labels are read THEN the automatic name label is there', () => {
+    expect(evaluate(dns).labelsOfNamespace('kube-system')).toEqual({ 'kubernetes.io/metadata.name': 'kube-system' });
   });
 });
 
 describe('GIVEN ingress from a labelled pod in another namespace', () => {
   const nsSelector = { matchLabels: { team: 'ops' } };
   const podSelector = { matchLabels: { app: 'prometheus' } };
-  const objects = [namespace('monitoring', { team: 'ops' }), namespace('tools')];
-  const prometheus = pod('monitoring', { app: 'prometheus' });
-  const grafana = pod('monitoring', { app: 'grafana' });
-  const toolsPrometheus = pod('tools', { app: 'prometheus' });
-  const shopPrometheus = pod('shop', { app: 'prometheus' });
+  // prometheus and grafana in monitoring (team=ops), prometheus in tools and in shop.
+  const clients = [pod('monitoring', { app: 'prometheus' }), pod('monitoring', { app: 'grafana' }), pod('tools', { app: 'prometheus' }), pod('shop', { app: 'prometheus' })];
 
-  it('WHEN both selectors are in one peer THEN only that pod in that namespace is admitted (AND)', () => {
-    const evaluator = evaluate(...objects, policy('shop', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: nsSelector, podSelector }] }] }));
-
-    expect([prometheus, grafana, toolsPrometheus, shopPrometheus].map((client) => evaluator.allowed(client, web, 8080))).toEqual([
-      true,
-      false,
-      false,
-      false,
-    ]);
-  });
-
-  it('WHEN the selectors are two peers THEN the namespace or the pod of the policy namespace is admitted (OR)', () => {
-    const evaluator = evaluate(...objects, policy('shop', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: nsSelector }, { podSelector }] }] }));
-
-    expect([prometheus, grafana, toolsPrometheus, shopPrometheus].map((client) => evaluator.allowed(client, web, 8080))).toEqual([
-      true,
-      true,
-      false,
-      true,
-    ]);
-  });
-
-  it('WHEN the namespace selector is empty THEN the pod is admitted from every namespace', () => {
-    const evaluator = evaluate(...objects, policy('shop', 'p', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: {}, podSelector }] }] }));
-
-    expect([prometheus, grafana, toolsPrometheus, shopPrometheus].map((client) => evaluator.allowed(client, web, 8080))).toEqual([
-      true,
-      false,
-      true,
-      true,
-    ]);
+  it.each([
+    ['both selectors are in one peer: only that pod in that namespace (AND)', [{ namespaceSelector: nsSelector, podSelector }], [true, false, false, false]],
+    ['the selectors are two peers: the namespace, or the pod of the policy namespace (OR)', [{ namespaceSelector: nsSelector }, { podSelector }], [true, true, false, true]],
+    ['the namespace selector is empty: the pod from every namespace', [{ namespaceSelector: {}, podSelector }], [true, false, true, true]],
+  ])('WHEN %s THEN those are admitted', (_case, from, expected) => {
+    const evaluator = evaluate(namespace('monitoring', { team: 'ops' }), namespace('tools'), ingressPolicy([{ from }]));
+    expect(clients.map((client) => evaluator.allowed(client, web, 8080))).toEqual(expected);
   });
 });
 
-describe('GIVEN the internet-egress recipe: 0.0.0.0/0 except the private ranges, TCP 443', () => {
-  const internet = policy('shop', 'internet', {
-    podSelector: { matchLabels: { app: 'web' } },
-    policyTypes: ['Egress'],
-    egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ port: 443 }] }],
-  });
-
-  it('WHEN the pod connects to a public address THEN only TCP 443 is open', () => {
-    expect(formatPorts(evaluate(internet).allowedPorts(web, address('8.8.8.8')))).toBe('TCP 443');
-  });
-
-  it('WHEN the pod connects to a private address or a cluster pod THEN it is refused', () => {
-    const evaluator = evaluate(internet);
-
-    expect(
-      [PROBE_ADDRESSES.private10, PROBE_ADDRESSES.private172, PROBE_ADDRESSES.private192].map((ip) => evaluator.allowed(web, address(ip), 443)),
-    ).toEqual([false, false, false]);
-    expect(evaluator.allowed(web, api, 443)).toBe(false);
-  });
-
-  it('WHEN the block has no exceptions THEN it also admits pods, unless pods are given no addresses (podCidr null)', () => {
+describe('GIVEN an ipBlock 0.0.0.0/0 without exceptions, or one that cuts out part of the pod CIDR', () => {
+  it('WHEN a pod connects THEN the block admits it, unless pods are given no addresses (podCidr null)', () => {
     const everywhere = policy('shop', 'everywhere', {
       podSelector: { matchLabels: { app: 'web' } },
       policyTypes: ['Egress'],
       egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }],
     });
-
     expect(new NetworkPolicyEvaluator([everywhere]).allowed(web, api, 443)).toBe(true);
     expect(new NetworkPolicyEvaluator([everywhere], { podCidr: null }).allowed(web, api, 443)).toBe(false);
   });
 
   it('WHEN an exception cuts out only part of the pod CIDR THEN pods without an address may match, pods with one are exact', () => {
-    const partial = policy('shop', 'partial', {
-      podSelector: { matchLabels: { app: 'web' } },
-      policyTypes: ['Egress'],
-      egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.1.0/24'] } }] }],
-    });
-    const evaluator = evaluate(partial);
-
-    expect(evaluator.allowed(web, api, 80)).toBe(true);
-    expect(evaluator.allowed(web, { ...api, ip: '10.244.1.7' }, 80)).toBe(false);
-    expect(evaluator.allowed(web, { ...api, ip: '10.244.2.7' }, 80)).toBe(true);
-  });
-});
-
-describe('GIVEN an ipBlock for IPv6', () => {
-  const evaluator = evaluate(
-    policy('shop', 'v6', { podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: '2001:db8::/32', except: ['2001:db8:ff::/48'] } }] }] }),
-  );
-
-  it('WHEN an address of the block connects THEN it is admitted, unless excepted; IPv4 never matches', () => {
-    expect(['2001:db8::1', '2001:db8:ff::1', '2001:db9::1', '32.1.13.184'].map((ip) => evaluator.allowed(address(ip), web, 8080))).toEqual([
-      true,
-      false,
-      false,
-      false,
-    ]);
-  });
-});
-
-describe('GIVEN policies without policyTypes', () => {
-  it('WHEN a policy has only ingress rules THEN it isolates ingress only', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ ports: [{ port: 8080 }] }] }));
-
-    expect(evaluator.explain(web, api).egress.isolated).toBe(false);
-    expect(formatPorts(evaluator.allowedPorts(api, web))).toBe('TCP 8080');
-  });
-
-  it('WHEN a policy has egress rules THEN it isolates egress too, and its absent ingress rules deny ingress', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, egress: [{ ports: [{ port: 443 }] }] }));
-
-    expect(formatPorts(evaluator.allowedPorts(web, address('8.8.8.8')))).toBe('TCP 443');
-    expect(evaluator.allowed(address('8.8.8.8'), web, 8080)).toBe(false);
-  });
-
-  it('WHEN a policy has an empty egress list THEN defaulting counts no egress rules: ingress only', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, egress: [] }));
-
-    expect(evaluator.allowed(web, address('8.8.8.8'), 443)).toBe(true);
-    expect(evaluator.allowed(address('8.8.8.8'), web, 8080)).toBe(false);
-  });
-});
-
-describe('GIVEN rules with empty and absent parts', () => {
-  it('WHEN `from` is an empty list THEN, like an absent `from`, every source is admitted', () => {
-    const empty = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ from: [], ports: [{ port: 8080 }] }] }));
-    const absent = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ ports: [{ port: 8080 }] }] }));
-
-    for (const evaluator of [empty, absent]) {
-      expect([pod('other', {}), address('8.8.8.8')].map((client) => evaluator.allowed(client, web, 8080))).toEqual([true, true]);
-    }
-  });
-
-  it('WHEN a rule has no ports THEN every port of every protocol is open', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ from: [{ podSelector: {} }] }] }));
-
-    expect(formatPorts(evaluator.allowedPorts(api, web))).toBe('all');
-  });
-
-  it('WHEN a port entry has a protocol but no port THEN every port of that protocol is open', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ ports: [{ protocol: 'UDP' }] }] }));
-
-    expect(formatPorts(evaluator.allowedPorts(api, web))).toBe('UDP 1-65535');
-  });
-
-  it('WHEN the ingress list is empty THEN nothing is admitted', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, policyTypes: ['Ingress'], ingress: [] }));
-
-    expect(formatPorts(evaluator.allowedPorts(api, web))).toBe('none');
-  });
-
-  it('WHEN podSelector is {} THEN it selects every pod of the policy namespace and none elsewhere', () => {
-    const evaluator = evaluate(denyAllIngress('shop'));
-
-    expect(evaluator.explain(api, web).ingress.isolated).toBe(true);
-    expect(evaluator.explain(api, pod('other', {})).ingress.isolated).toBe(false);
-  });
-});
-
-describe('GIVEN ports by number range and by name', () => {
-  it('WHEN a rule has port and endPort THEN exactly that range is open', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ ports: [{ port: 8000, endPort: 8010 }] }] }));
-
-    expect([7999, 8000, 8010, 8011].map((port) => evaluator.allowed(api, web, port))).toEqual([false, true, true, false]);
-  });
-
-  it('WHEN an ingress rule names a port THEN it resolves against the server pod, protocol included', () => {
-    const evaluator = evaluate(
-      policy('shop', 'p', { podSelector: {}, ingress: [{ ports: [{ port: 'http' }, { port: 'dns', protocol: 'TCP' }] }] }),
-    );
-
-    // api names 8000/TCP "http" and 5353/UDP "dns": the TCP "dns" matches nothing.
-    expect(formatPorts(evaluator.allowedPorts(web, api))).toBe('TCP 8000');
-    expect(formatPorts(evaluator.allowedPorts(api, web))).toBe('TCP 8080');
-  });
-
-  it('WHEN an egress rule names a port THEN it resolves against each destination, and never matches an address', () => {
-    const evaluator = evaluate(policy('shop', 'p', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }] }] }));
-
-    expect(formatPorts(evaluator.allowedPorts(web, api))).toBe('TCP 8000');
-    expect(formatPorts(evaluator.allowedPorts(web, pod('shop', { app: 'other' }, [{ name: 'http', containerPort: 3000, protocol: 'TCP' }])))).toBe(
-      'TCP 3000',
-    );
-    expect(formatPorts(evaluator.allowedPorts(web, address('8.8.8.8')))).toBe('none');
+    const evaluator = evaluate(policy('shop', 'partial', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.1.0/24'] } }] }] }));
+    expect([api, { ...api, ip: '10.244.1.7' }, { ...api, ip: '10.244.2.7' }].map((server) => evaluator.allowed(web, server, 80))).toEqual([true, false, true]);
   });
 });
 
@@ -369,74 +236,36 @@ describe('GIVEN several policies selecting one pod', () => {
   });
 });
 
-describe('GIVEN a client whose egress and a server whose ingress are both restricted', () => {
-  const egress = policy('shop', 'web-egress', {
-    podSelector: { matchLabels: { app: 'web' } },
-    policyTypes: ['Egress'],
-    egress: [{ ports: [{ port: 8000, endPort: 8100 }] }],
-  });
-  const ingress = policy('shop', 'api-ingress', {
-    podSelector: { matchLabels: { app: 'api' } },
-    policyTypes: ['Ingress'],
-    ingress: [{ ports: [{ port: 8050, endPort: 9000 }] }],
-  });
-
-  it('WHEN they connect THEN only what both allow is open', () => {
-    expect(formatPorts(evaluate(egress, ingress).allowedPorts(web, api))).toBe('TCP 8050-8100');
-  });
-
-  it('WHEN only one side allows a port THEN it is refused', () => {
-    const evaluator = evaluate(egress, ingress);
-
-    expect(evaluator.allowed(web, api, 8010)).toBe(false);
-    expect(evaluator.allowed(web, api, 8500)).toBe(false);
-  });
-});
-
 describe('GIVEN selectors with matchExpressions', () => {
-  const ingressFrom = (expression: Record<string, unknown>) =>
-    evaluate(policy('shop', 'p', { podSelector: {}, ingress: [{ from: [{ podSelector: { matchExpressions: [expression] } }] }] }));
   const clients = [pod('shop', { tier: 'front' }), pod('shop', { tier: 'back' }), pod('shop', {})];
-  const admitted = (expression: Record<string, unknown>) => clients.map((client) => ingressFrom(expression).allowed(client, web, 8080));
 
-  it('WHEN the operator is In THEN pods with one of the values are admitted', () => {
-    expect(admitted({ key: 'tier', operator: 'In', values: ['front', 'middle'] })).toEqual([true, false, false]);
-  });
-
-  it('WHEN the operator is NotIn THEN pods with another value or without the key are admitted', () => {
-    expect(admitted({ key: 'tier', operator: 'NotIn', values: ['front'] })).toEqual([false, true, true]);
-  });
-
-  it('WHEN the operator is Exists or DoesNotExist THEN only the presence of the key counts', () => {
-    expect(admitted({ key: 'tier', operator: 'Exists' })).toEqual([true, true, false]);
-    expect(admitted({ key: 'tier', operator: 'DoesNotExist' })).toEqual([false, false, true]);
-  });
-
-  it('WHEN matchLabels and matchExpressions are combined THEN both must hold', () => {
-    const evaluator = evaluate(
-      policy('shop', 'p', {
-        podSelector: {},
-        ingress: [{ from: [{ podSelector: { matchLabels: { tier: 'front' }, matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] } }] }],
-      }),
-    );
-
-    expect([pod('shop', { tier: 'front' }), pod('shop', { tier: 'front', canary: 'true' })].map((c) => evaluator.allowed(c, web, 1))).toEqual([
-      true,
-      false,
-    ]);
+  it.each([
+    ['In: pods with one of the values', { matchExpressions: [{ key: 'tier', operator: 'In', values: ['front', 'middle'] }] }, clients, [true, false, false]],
+    ['NotIn: pods with another value or without the key', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['front'] }] }, clients, [false, true, true]],
+    ['Exists: the presence of the key', { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, clients, [true, true, false]],
+    ['DoesNotExist: the absence of the key', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, clients, [false, false, true]],
+    [
+      'matchLabels and matchExpressions combined: both must hold',
+      { matchLabels: { tier: 'front' }, matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] },
+      [pod('shop', { tier: 'front' }), pod('shop', { tier: 'front', canary: 'true' })],
+      [true, false],
+    ],
+  ])('WHEN the selector is %s THEN only those are admitted', (_case, podSelector, candidates, expected) => {
+    const evaluator = evaluate(ingressPolicy([{ from: [{ podSelector }] }]));
+    expect(candidates.map((client) => evaluator.allowed(client, web, 8080))).toEqual(expected);
   });
 });
 
 describe('GIVEN a policy the API server would reject', () => {
-  const rejects = (rule: Record<string, unknown>) => () => evaluate(policy('shop', 'bad', { podSelector: {}, ingress: [rule] }));
-
-  it('WHEN it is read THEN the evaluator throws instead of guessing', () => {
-    expect(rejects({ from: [{ podSelector: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } }] })).toThrow(/unknown label selector operator/);
-    expect(rejects({ from: [{ podSelector: { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] } }] })).toThrow(/needs values/);
-    expect(rejects({ from: [{ ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] })).toThrow(/cannot be combined/);
-    expect(rejects({ from: [{}] })).toThrow(/needs podSelector, namespaceSelector or ipBlock/);
-    expect(rejects({ ports: [{ port: 'http', endPort: 90 }] })).toThrow(/endPort needs a numeric port/);
-    expect(rejects({ from: [{ ipBlock: { cidr: '10.0.0.0/33' } }] })).toThrow(/not a CIDR block/);
+  it.each([
+    [{ from: [{ podSelector: { matchExpressions: [{ key: 'a', operator: 'Gt', values: ['1'] }] } }] }, /unknown label selector operator/],
+    [{ from: [{ podSelector: { matchExpressions: [{ key: 'a', operator: 'In', values: [] }] } }] }, /needs values/],
+    [{ from: [{ ipBlock: { cidr: '10.0.0.0/8' }, podSelector: {} }] }, /cannot be combined/],
+    [{ from: [{}] }, /needs podSelector, namespaceSelector or ipBlock/],
+    [{ ports: [{ port: 'http', endPort: 90 }] }, /endPort needs a numeric port/],
+    [{ from: [{ ipBlock: { cidr: '10.0.0.0/33' } }] }, /not a CIDR block/],
+  ])('WHEN the rule %j is read THEN the evaluator throws instead of guessing', (rule, error) => {
+    expect(() => evaluate(policy('shop', 'bad', { podSelector: {}, ingress: [rule] }))).toThrow(error);
   });
 });
 
