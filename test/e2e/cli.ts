@@ -4,7 +4,8 @@
  * machine's flavour (local: builds what is missing; github: pulls it). --keep leaves the cluster
  * running (E2E_KEEP_CLUSTER=1); any other argument goes to vitest.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 
 const [flavour, ...args] = process.argv.slice(2);
 let profile: string | undefined = 'kind';
@@ -21,5 +22,7 @@ if (profile !== 'kind' && profile !== 'gpu') {
   process.exit(2);
 }
 const env = { ...process.env, LETTA_K8S_E2E: flavour, ...(keep ? { E2E_KEEP_CLUSTER: '1' } : {}) };
-const vitest = spawnSync('npx', ['vitest', 'run', '--project', `e2e-${profile}`, ...rest], { stdio: 'inherit', env });
-process.exitCode = vitest.status ?? 1;
+const vitest = spawn(join(__dirname, '..', '..', 'node_modules', '.bin', 'vitest'), ['run', '--project', `e2e-${profile}`, ...rest], { stdio: 'inherit', env });
+// Passed on, so that vitest deletes the cluster (test/e2e/setup.ts) before this process ends.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => vitest.kill(signal));
+vitest.on('exit', (code) => (process.exitCode = code ?? 130));

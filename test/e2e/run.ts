@@ -20,6 +20,9 @@ import { installIngressNginx, type StepContext } from './steps';
 export const MINUTE = 60_000;
 export const ROOT = join(__dirname, '..', '..');
 
+// A worker whose vitest has gone (a signal: setup.ts deletes the cluster) stops instead of going on against nothing.
+process.once('disconnect', () => process.exit(130));
+
 const started = Date.now();
 /** Progress lines prefixed with the time since the project's tests started. */
 export function log(line: string): void {

@@ -195,13 +195,19 @@ export default async function setup(project: TestProject): Promise<(() => void) 
   };
   project.provide('e2e', { run });
 
+  // vitest exits on a signal without its teardown. Installed for good: a second signal (the
+  // terminal's and a forwarded one) must not end the process while the cluster is being deleted.
+  let stopping = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
     log(`${signal}: stopping${run.keep ? '' : `, deleting cluster ${run.clusterName}`}`);
     if (!run.keep) removeCluster(run, log);
-    process.exit(130);
+    // After the other project's handler has deleted its cluster too.
+    setImmediate(() => process.exit(130));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   return () => {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
