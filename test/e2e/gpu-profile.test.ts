@@ -1,54 +1,26 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { load } from 'js-yaml';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { findObject, renderProfile } from '../../tools/render';
-import { classifyNodes, GPU_NODE_LABEL, gpuClusterConfig, toleratesGpuTaint } from './gpu-cluster';
+import { toleratesGpuTaint } from './gpu-cluster';
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
-import { profileArgument } from './kind-e2e';
 import { freeHostPort } from './cluster';
 import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from '../../tools/kube';
 
 /*
- * The gpu profile's e2e run, in the parts that need no cluster: the cluster it asks kind for,
- * the README commands it runs, and the stand-in it puts where vLLM would run.
+ * The gpu profile's e2e run, in the parts that need no cluster: the GPU taint the profile must
+ * tolerate, the README commands it runs, the values over the profile, and the stand-in it puts
+ * where vLLM would run.
  */
 
 const ROOT = join(__dirname, '..', '..');
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8');
-const KIND_CONFIG = readFileSync(join(ROOT, 'kind-config.yaml'), 'utf8');
 
 describe('the gpu profile\'s cluster', () => {
-  it('GIVEN kind-config.yaml WHEN the gpu run derives its cluster THEN the control plane stays as it is and a plain and a GPU-labelled worker join it', () => {
-    const config = load(gpuClusterConfig(KIND_CONFIG)) as { nodes: Array<Record<string, any>> };
-    const user = load(KIND_CONFIG) as { nodes: Array<Record<string, any>> };
-
-    expect(config.nodes).toHaveLength(3);
-    expect(config.nodes[0]).toEqual(user.nodes[0]);
-    expect(config.nodes[1]).toEqual({ role: 'worker' });
-    expect(config.nodes[2]).toEqual({ role: 'worker', labels: { 'nvidia.com/gpu.present': 'true' } });
-  });
-
-  it('GIVEN a configuration with workers already WHEN the gpu run derives its cluster THEN it refuses, saying what it expects', () => {
-    const two = 'kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n  - role: control-plane\n  - role: worker\n';
-    expect(() => gpuClusterConfig(two)).toThrow('kind-config.yaml: the gpu profile\'s cluster adds its workers to a configuration of one control-plane node');
-  });
-
-  it('GIVEN the nodes kind made WHEN classified THEN each is found by its labels, and a missing GPU node is an error naming the nodes', () => {
-    const node = (name: string, labels: Record<string, string>) => ({ metadata: { name, labels } });
-    const controlPlane = node('c-control-plane', { 'node-role.kubernetes.io/control-plane': '' });
-    const nodes = [controlPlane, node('c-worker', {}), node('c-worker2', { [GPU_NODE_LABEL.key]: GPU_NODE_LABEL.value })];
-
-    expect(classifyNodes(nodes)).toEqual({ controlPlane: 'c-control-plane', plainWorker: 'c-worker', gpuWorker: 'c-worker2' });
-    expect(() => classifyNodes([controlPlane, node('c-worker', {})])).toThrow(
-      'expected one control plane, one GPU worker and one plain worker; found c-control-plane, c-worker',
-    );
-  });
-
   it('GIVEN the gpu profile WHEN its pods are matched against the GPU taint THEN vLLM and the collector tolerate it and Letta does not', () => {
     const { documents } = renderProfile('gpu');
     const spec = (kind: string, name: string) => podSpecOf(findObject(documents, kind, name));
@@ -80,7 +52,7 @@ describe('the README\'s GPU steps', () => {
   });
 });
 
-describe('the gpu run\'s values and arguments', () => {
+describe('the gpu run\'s values', () => {
   it('GIVEN no object store WHEN the gpu run\'s values are made THEN only vLLM\'s CPU request changes, and with a store the backups go to its bucket', () => {
     expect(gpuRunValues(undefined)).toEqual({ vllm: { resources: { requests: { cpu: '100m' } } } });
     const store = { endpoint: 'http://203.0.113.11:9000', bucket: 'letta-backups', accessKeyId: 'key-id-2f9c', secretAccessKey: 'secret-key-81d0a7', container: 'c', dataDir: '/data' };
@@ -90,14 +62,6 @@ describe('the gpu run\'s values and arguments', () => {
     expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.accessKeyId);
     expect(JSON.stringify(gpuRunValues(store))).not.toContain(store.secretAccessKey);
     expect(settings.vllm.resources.requests.cpu).toBe('2');
-  });
-
-  it('GIVEN the e2e\'s arguments WHEN a profile is named THEN it is taken, and an unknown one is refused naming the flag', () => {
-    expect(profileArgument([])).toBe('kind');
-    expect(profileArgument(['--keep', '--profile', 'gpu'])).toBe('gpu');
-    expect(profileArgument(['--profile=gpu'])).toBe('gpu');
-    expect(() => profileArgument(['--profile', 'tpu'])).toThrow('--profile: unknown profile "tpu"; one of kind, gpu');
-    expect(() => profileArgument(['--profile'])).toThrow('--profile: needs a value');
   });
 });
 

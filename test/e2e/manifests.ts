@@ -10,7 +10,7 @@ import type { KubeObject } from '../../tools/kube';
 
 /**
  * From Docker Hub, pinned; runs the test scripts with the standard library only. Where nothing
- * can be pulled, the run names an image built here instead (see local-e2e.ts).
+ * can be pulled, the run names an image built here instead (see setup.ts).
  */
 export const PYTHON_IMAGE = 'python:3.12.12-alpine3.22';
 /** Namespace of the test backends and of the "outside the stack" probe; deleted after the checks. */

@@ -54,6 +54,8 @@ export interface ObjectStore {
   /** The container serving it, and the directory that holds the bucket's objects there. */
   readonly container: string;
   readonly dataDir: string;
+  /** The image that serves it (rclone's). */
+  readonly image?: string;
 }
 
 export const GITHUB_KIND: E2eEnvironment = {
