@@ -50,7 +50,9 @@ export function describe(command: string, args: readonly string[]): string {
 /** Runs real processes, without a shell in between. */
 export const processShell: Shell = {
   async run(command, args, options = {}) {
-    const child = x(command, args, { nodeOptions: { cwd: options.cwd, env: { ...process.env, ...options.env } } });
+    // nodePath off: tinyexec would otherwise put node_modules/.bin and node's own folder before the
+    // caller's PATH, and kind would find the real docker there instead of the run's docker shim.
+    const child = x(command, args, { nodePath: false, nodeOptions: { cwd: options.cwd, env: { ...process.env, ...options.env } } });
     // Bytes as they are (tinyexec's own stdin option takes text only); the command may exit before reading them.
     child.process?.stdin?.end(options.input ?? '');
     let timedOut = false;
