@@ -27,65 +27,25 @@ export interface WorkloadStatus {
   readonly name: string;
   readonly namespace: string;
   readonly ready: boolean;
-  /** Short account of the counts, e.g. "0/1 available". */
+  /** What kubectl said last, e.g. `deployment "letta-server" successfully rolled out`. */
   readonly detail: string;
   /** Labels that select the workload's pods. */
   readonly selector: Readonly<Record<string, string>>;
 }
 
-/** Whether a Deployment, StatefulSet, DaemonSet or Job has finished rolling out (or completed). */
-export function workloadStatus(object: KubeObject): WorkloadStatus {
-  const { kind } = object;
-  const spec = object.spec ?? {};
-  const status = object.status ?? {};
-  const base = {
-    kind,
-    name: object.metadata.name as string,
-    namespace: object.metadata.namespace as string,
-    selector: (spec.selector?.matchLabels ?? {}) as Record<string, string>,
-  };
-  const observed = (status.observedGeneration ?? 0) >= (object.metadata.generation ?? 1);
-  const pending = (detail: string) => ({ ...base, ready: false, detail });
-  switch (kind) {
-    case 'Deployment': {
-      const desired = spec.replicas ?? 1;
-      const updated = status.updatedReplicas ?? 0;
-      const available = status.availableReplicas ?? 0;
-      const total = status.replicas ?? 0;
-      const detail = `${available}/${desired} available, ${updated}/${desired} updated`;
-      if (!observed) return pending(`${detail}; spec change not yet observed`);
-      if (total > updated) return pending(`${detail}, ${total - updated} old replicas left`);
-      return { ...base, ready: updated >= desired && available >= desired, detail };
-    }
-    case 'StatefulSet': {
-      const desired = spec.replicas ?? 1;
-      const ready = status.readyReplicas ?? 0;
-      const detail = `${ready}/${desired} ready`;
-      if (!observed) return pending(`${detail}; spec change not yet observed`);
-      if (status.updateRevision && status.currentRevision !== status.updateRevision) {
-        return pending(`${detail}, ${status.updatedReplicas ?? 0}/${desired} on the new revision`);
-      }
-      return { ...base, ready: ready >= desired, detail };
-    }
-    case 'DaemonSet': {
-      const desired = status.desiredNumberScheduled ?? 0;
-      const available = status.numberAvailable ?? 0;
-      const updated = status.updatedNumberScheduled ?? 0;
-      const detail = `${available}/${desired} available, ${updated}/${desired} updated`;
-      if (!observed) return pending(`${detail}; spec change not yet observed`);
-      return { ...base, ready: available >= desired && updated >= desired, detail };
-    }
-    case 'Job': {
-      const completions = spec.completions ?? 1;
-      const succeeded = status.succeeded ?? 0;
-      const failed = (status.conditions ?? []).find((c: KubeObject) => c.type === 'Failed' && c.status === 'True');
-      if (failed) return pending(`failed: ${failed.reason ?? ''} ${failed.message ?? ''}`.trim());
-      return { ...base, ready: succeeded >= completions, detail: `${succeeded}/${completions} succeeded` };
-    }
-    default:
-      throw new Error(`workloadStatus: unsupported kind ${kind}`);
-  }
+/**
+ * The user's command that waits for one workload: `kubectl rollout status` for a Deployment,
+ * StatefulSet or DaemonSet, `kubectl wait --for=condition=Complete` for a Job.
+ */
+export function waitCommand(kind: string, name: string, namespace: string, timeoutMs: number): string[] {
+  const timeout = `--timeout=${Math.max(1, Math.ceil(timeoutMs / 1_000))}s`;
+  const resource = `${kind.toLowerCase()}/${name}`;
+  return kind === 'Job'
+    ? ['wait', '--for=condition=Complete', resource, '--namespace', namespace, timeout]
+    : ['rollout', 'status', resource, '--namespace', namespace, timeout];
 }
+
+const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
 function matches(labels: Record<string, string> | undefined, selector: Readonly<Record<string, string>>): boolean {
   const entries = Object.entries(selector);
@@ -172,38 +132,47 @@ export class NotReadyError extends Error {
 
 export interface WaitOptions {
   readonly timeoutMs: number;
+  /** How often to look for the first workload of an empty namespace. */
   readonly intervalMs?: number;
-  /** Progress lines, printed when the set of workloads still waited for changes. */
+  /** Progress lines. */
   readonly log?: (line: string) => void;
   /** Workloads not waited for, as `Kind/name` (one that cannot become ready here, say). */
   readonly notWaitedFor?: readonly string[];
 }
 
 /**
- * Waits until every workload in the namespace is ready (at least one must exist). On time-out,
- * throws NotReadyError with the report of what is not ready and why.
+ * Waits, one after the other within one overall deadline, until every workload in the namespace
+ * (at least one must exist) has rolled out or, for a Job, completed. A workload deleted meanwhile
+ * (a finished Job that cleans up after itself) is not waited for. On time-out, throws
+ * NotReadyError with the report of what is not ready and why.
  */
 export async function waitForWorkloads(kubectl: Kubectl, namespace: string, options: WaitOptions): Promise<WorkloadStatus[]> {
-  let last: WorkloadStatus[] = [];
-  let lastProgress = '';
-  const done = await pollUntil(
+  const deadline = Date.now() + options.timeoutMs;
+  const workloads = await pollUntil(
     async () => {
-      last = (await kubectl.list(WORKLOAD_KINDS, namespace)).map(workloadStatus).filter((s) => !options.notWaitedFor?.includes(`${s.kind}/${s.name}`));
-      const waiting = last.filter((s) => !s.ready);
-      const progress =
-        last.length === 0 ? 'no workloads yet' : waiting.map((s) => `${s.kind}/${s.name} (${s.detail})`).join(', ');
-      if (progress !== lastProgress && (waiting.length > 0 || last.length === 0)) options.log?.(`waiting in ${namespace}: ${progress}`);
-      lastProgress = progress;
-      return last.length > 0 && waiting.length === 0 ? last : undefined;
+      const found = (await kubectl.list(WORKLOAD_KINDS, namespace)).filter((o) => !options.notWaitedFor?.includes(`${o.kind}/${o.metadata.name}`));
+      return found.length > 0 ? found : undefined;
     },
     { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 5_000 },
   );
-  if (done) return done;
-  if (last.length === 0) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);
+  if (!workloads) throw new NotReadyError(namespace, `no Deployment, StatefulSet, DaemonSet or Job exists in ${namespace}`);
+  options.log?.(`waiting in ${namespace}: ${workloads.map((o) => `${o.kind}/${o.metadata.name}`).join(', ')}`);
+  const statuses: WorkloadStatus[] = [];
+  for (const object of workloads) {
+    const { kind } = object;
+    const name = object.metadata.name as string;
+    const remaining = deadline - Date.now();
+    // kubectl's own --timeout ends it; the kill after a further minute only guards against a hang.
+    const result = await kubectl.run(waitCommand(kind, name, namespace, remaining), { timeoutMs: Math.max(remaining, 1_000) + 60_000 });
+    if (result.code !== 0 && /\(NotFound\)/.test(result.stderr)) continue;
+    const detail = [lastLine(result.stdout), lastLine(result.stderr)].filter(Boolean).join('; ');
+    statuses.push({ kind, name, namespace, ready: result.code === 0, detail, selector: object.spec?.selector?.matchLabels ?? {} });
+  }
+  if (statuses.every((s) => s.ready)) return statuses;
   const [pods, events] = await Promise.all([kubectl.list(KINDS.pod, namespace), kubectl.list(KINDS.event, namespace)]);
-  const stuck = pods.filter((pod) => !podReady(pod) && last.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
+  const stuck = pods.filter((pod) => !podReady(pod) && statuses.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
   const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
-  throw new NotReadyError(namespace, [notReadyReport(last, pods, events), ...evidence].join('\n'));
+  throw new NotReadyError(namespace, [notReadyReport(statuses, pods, events), ...evidence].join('\n'));
 }
 
 const STUCK_LOG_LINES = 5;
