@@ -8,6 +8,7 @@ import { findObject, renderProfile } from '../../tools/render';
 import { toleratesGpuTaint } from './gpu-cluster';
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
 import { freeHostPort } from './cluster';
+import { pollUntil } from './readiness';
 import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from '../../tools/kube';
 
@@ -108,11 +109,7 @@ describe('the stand-in for vLLM', () => {
     let output = '';
     server.stdout!.on('data', (chunk) => (output += chunk));
 
-    let health: Response | undefined;
-    for (let attempt = 0; attempt < 100 && !health; attempt++) {
-      health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-      if (!health) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const health = await pollUntil(() => fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined), { timeoutMs: 20_000, intervalMs: 200 });
     const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
 
     expect(health?.status).toBe(200);

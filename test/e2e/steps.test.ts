@@ -14,43 +14,21 @@ const webhookDown = new CommandError('kubectl apply', {
 });
 
 describe('applyWithWebhookRetry', () => {
-  it('GIVEN the ingress-nginx webhook not answering yet WHEN applying THEN the apply is repeated until it goes through', async () => {
-    let attempts = 0;
+  const invalid = new CommandError('kubectl apply', { code: 1, stdout: '', stderr: 'The Deployment "letta-server" is invalid' });
 
-    await applyWithWebhookRetry(async () => {
-      attempts += 1;
-      if (attempts < 3) throw webhookDown;
-    }, { delayMs: 1 });
+  it.each([
+    ['the ingress-nginx webhook not answering for two attempts', [webhookDown, webhookDown], 12, undefined, 3],
+    ['any other failure', [invalid], 12, invalid, 1],
+    ['a webhook that never answers', Array(9).fill(webhookDown), 4, webhookDown, 4],
+  ])('GIVEN %s WHEN applying THEN the apply is repeated only while the webhook is down, within the bounded attempts', async (_, failures, attempts, error, made) => {
+    let calls = 0;
+    const apply = applyWithWebhookRetry(async () => {
+      const failure = failures[calls++];
+      if (failure) throw failure;
+    }, { attempts, delayMs: 1 });
 
-    expect(attempts).toBe(3);
-  });
-
-  it('GIVEN any other failure WHEN applying THEN it fails at once', async () => {
-    let attempts = 0;
-    const invalid = new CommandError('kubectl apply', { code: 1, stdout: '', stderr: 'The Deployment "letta-server" is invalid' });
-
-    await expect(
-      applyWithWebhookRetry(async () => {
-        attempts += 1;
-        throw invalid;
-      }, { delayMs: 1 }),
-    ).rejects.toBe(invalid);
-    expect(attempts).toBe(1);
-  });
-
-  it('GIVEN a webhook that never answers WHEN applying THEN it gives up after the bounded attempts', async () => {
-    let attempts = 0;
-
-    await expect(
-      applyWithWebhookRetry(
-        async () => {
-          attempts += 1;
-          throw webhookDown;
-        },
-        { attempts: 4, delayMs: 1 },
-      ),
-    ).rejects.toBe(webhookDown);
-    expect(attempts).toBe(4);
+    await (error ? expect(apply).rejects.toBe(error) : expect(apply).resolves.toBeUndefined());
+    expect(calls).toBe(made);
   });
 });
 
