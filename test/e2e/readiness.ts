@@ -47,77 +47,53 @@ export function waitCommand(kind: string, name: string, namespace: string, timeo
 
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
-function matches(labels: Record<string, string> | undefined, selector: Readonly<Record<string, string>>): boolean {
-  const entries = Object.entries(selector);
-  return entries.length > 0 && entries.every(([key, value]) => labels?.[key] === value);
-}
-
+const matches = (labels: Record<string, string> | undefined, selector: Readonly<Record<string, string>>): boolean =>
+  Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
+const containerStatuses = (pod: KubeObject): KubeObject[] => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
 
 /** One line per pod: its node and address, phase, readiness, and why each container is not running or ready. */
 export function describePod(pod: KubeObject): string {
   const status = pod.status ?? {};
-  const ready = podReady(pod);
-  const parts = [`${status.phase ?? 'Unknown'}${ready ? ', ready' : ', not ready'}`];
+  const parts = [`${status.phase ?? 'Unknown'}${podReady(pod) ? ', ready' : ', not ready'}`];
   const scheduling = (status.conditions ?? []).find((c: KubeObject) => c.type === 'PodScheduled' && c.status === 'False');
   if (scheduling) parts.push(`unschedulable: ${scheduling.message ?? scheduling.reason}`);
-  for (const container of [...(status.initContainerStatuses ?? []), ...(status.containerStatuses ?? [])]) {
-    const state = container.state ?? {};
-    const restarts = container.restartCount ? `, ${container.restartCount} restarts` : '';
-    if (state.waiting) {
-      parts.push(`${container.name} waiting: ${state.waiting.reason}${state.waiting.message ? ` (${state.waiting.message})` : ''}${restarts}`);
-    } else if (state.terminated && state.terminated.exitCode !== 0) {
-      parts.push(`${container.name} terminated: ${state.terminated.reason} exit ${state.terminated.exitCode}${restarts}`);
-    } else if (state.running && !container.ready) {
-      parts.push(`${container.name} running, not ready${restarts}`);
-    }
+  for (const { name, state = {}, ready, restartCount } of containerStatuses(pod)) {
+    const restarts = restartCount ? `, ${restartCount} restarts` : '';
+    const { waiting, terminated } = state;
+    if (waiting) parts.push(`${name} waiting: ${waiting.reason}${waiting.message ? ` (${waiting.message})` : ''}${restarts}`);
+    else if (terminated && terminated.exitCode !== 0) parts.push(`${name} terminated: ${terminated.reason} exit ${terminated.exitCode}${restarts}`);
+    else if (state.running && !ready) parts.push(`${name} running, not ready${restarts}`);
   }
   const node = pod.spec?.nodeName ? ` on ${pod.spec.nodeName}${status.podIP ? ` (${status.podIP})` : ''}` : '';
   return `pod ${pod.metadata.name}${node}: ${parts.join('; ')}`;
 }
 
-function eventTime(event: KubeObject): string {
-  return event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata?.creationTimestamp ?? '';
-}
+const eventTime = (event: KubeObject): string => event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata?.creationTimestamp ?? '';
 
-/**
- * The report for workloads that are not ready: each with its pods and the latest events about the
- * workload, its ReplicaSets and its pods.
- */
-export function notReadyReport(
-  statuses: readonly WorkloadStatus[],
-  pods: readonly KubeObject[],
-  events: readonly KubeObject[],
-  eventsPerWorkload = 10,
-): string {
-  const lines: string[] = [];
-  for (const workload of statuses.filter((s) => !s.ready)) {
-    lines.push(`${workload.kind} ${workload.namespace}/${workload.name} is not ready: ${workload.detail}`);
-    const ownPods = pods.filter((pod) => matches(pod.metadata.labels, workload.selector));
-    if (ownPods.length === 0) lines.push('  no pods');
-    for (const pod of ownPods) lines.push(`  ${describePod(pod)}`);
-    const podNames = new Set(ownPods.map((pod) => pod.metadata.name as string));
-    const about = (event: KubeObject) => {
-      const { kind, name } = event.involvedObject ?? {};
-      return (
-        (kind === workload.kind && name === workload.name) ||
-        (kind === 'ReplicaSet' && typeof name === 'string' && name.startsWith(`${workload.name}-`)) ||
-        (kind === 'Pod' && podNames.has(name))
-      );
-    };
-    const own = events
-      .filter(about)
-      .sort((a, b) => eventTime(a).localeCompare(eventTime(b)))
-      .slice(-eventsPerWorkload);
-    if (own.length === 0) lines.push('  no events');
-    for (const event of own) {
-      const count = event.count > 1 ? ` (x${event.count})` : '';
-      lines.push(
-        `  event ${event.type} ${event.reason} ${event.involvedObject.kind.toLowerCase()}/${event.involvedObject.name}: ${String(event.message ?? '').trim()}${count}`,
-      );
-    }
-  }
-  return lines.join('\n');
+/** Each workload that is not ready, with its pods and the last events about it, its ReplicaSets and its pods. */
+function notReadyReport(statuses: readonly WorkloadStatus[], pods: readonly KubeObject[], events: readonly KubeObject[]): string[] {
+  return statuses
+    .filter((workload) => !workload.ready)
+    .flatMap((workload) => {
+      const own = pods.filter((pod) => matches(pod.metadata.labels, workload.selector));
+      const podNames = new Set(own.map((pod) => pod.metadata.name as string));
+      const about = events
+        .filter(({ involvedObject: { kind, name } = {} }) =>
+          kind === workload.kind ? name === workload.name : kind === 'ReplicaSet' ? String(name).startsWith(`${workload.name}-`) : kind === 'Pod' && podNames.has(name),
+        )
+        .sort((a, b) => eventTime(a).localeCompare(eventTime(b)))
+        .slice(-10);
+      return [
+        `${workload.kind} ${workload.namespace}/${workload.name} is not ready: ${workload.detail}`,
+        ...(own.length === 0 ? ['  no pods'] : own.map((pod) => `  ${describePod(pod)}`)),
+        ...(about.length === 0 ? ['  no events'] : []),
+        ...about.map(
+          ({ type, reason, involvedObject, message, count }) =>
+            `  event ${type} ${reason} ${involvedObject.kind.toLowerCase()}/${involvedObject.name}: ${String(message ?? '').trim()}${count > 1 ? ` (x${count})` : ''}`,
+        ),
+      ];
+    });
 }
 
 export class NotReadyError extends Error {
@@ -172,49 +148,36 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   const [pods, events] = await Promise.all([kubectl.list(KINDS.pod, namespace), kubectl.list(KINDS.event, namespace)]);
   const stuck = pods.filter((pod) => !podReady(pod) && statuses.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
   const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
-  throw new NotReadyError(namespace, [notReadyReport(statuses, pods, events), ...evidence].join('\n'));
+  throw new NotReadyError(namespace, [...notReadyReport(statuses, pods, events), ...evidence].join('\n'));
 }
 
-const STUCK_LOG_LINES = 5;
-const AGENT_LOG_LINES = 10;
-const AGENTS_NAMESPACE = 'kube-system';
-
-async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number): Promise<string[]> {
+async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number, indent: string, hidden: readonly string[] = []): Promise<string[]> {
   const log = await kubectl.logs(pod, { container, tailLines: lines });
   const text = log.ok ? log.text.trimEnd() : `(no log: ${log.text})`;
-  return text ? text.split('\n') : ['(empty log)'];
+  const title = `${indent.slice(2)}log of ${pod.metadata.name} container ${container} (last ${lines} lines):`;
+  return [title, ...(text ? text.split('\n') : ['(empty log)']).map((line) => `${indent}| ${redact(line, hidden)}`)];
 }
 
 /**
- * What a stuck pod shows beyond its status: the log tail of each container that runs but is not
- * ready (Secret values of the namespace redacted, as that log has not been scanned yet), and on
- * each node of those pods, the node's kube-system pods and the log tails of the DaemonSet ones.
+ * What stuck pods show beyond their status: the last 5 log lines of each container that runs but
+ * is not ready (the namespace's Secret values redacted: that log has not been scanned yet), and on
+ * each of their nodes, the kube-system pods with the last 10 log lines of the DaemonSet ones.
  */
-export async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: readonly KubeObject[]): Promise<string[]> {
-  const running = stuck.flatMap((pod) =>
-    [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-      .filter((container: KubeObject) => container.state?.running && !container.ready)
-      .map((container: KubeObject) => ({ pod, container: container.name as string })),
-  );
+async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: readonly KubeObject[]): Promise<string[]> {
+  const running = stuck.flatMap((pod) => containerStatuses(pod).filter((c) => c.state?.running && !c.ready).map((c) => ({ pod, container: c.name as string })));
   const nodes = [...new Set(stuck.map((pod) => pod.spec?.nodeName).filter((node): node is string => typeof node === 'string'))];
   if (running.length === 0 && nodes.length === 0) return [];
   const hidden = (await secretValues(kubectl, [namespace])).map((secret) => secret.value);
   const lines: string[] = [];
-  for (const { pod, container } of running) {
-    lines.push(`log of ${pod.metadata.name} container ${container} (last ${STUCK_LOG_LINES} lines):`);
-    for (const line of await logTail(kubectl, pod, container, STUCK_LOG_LINES)) lines.push(`  | ${redact(line, hidden)}`);
-  }
-  const agents = nodes.length > 0 ? await kubectl.list(KINDS.pod, AGENTS_NAMESPACE) : [];
+  for (const { pod, container } of running) lines.push(...(await logTail(kubectl, pod, container, 5, '  ', hidden)));
+  const agents = nodes.length > 0 ? await kubectl.list(KINDS.pod, 'kube-system') : [];
   for (const node of nodes) {
     const here = agents.filter((pod) => pod.spec?.nodeName === node);
-    lines.push(`node ${node}: ${here.length} pods in ${AGENTS_NAMESPACE}`);
+    lines.push(`node ${node}: ${here.length} pods in kube-system`);
     for (const pod of here) {
       lines.push(`  ${describePod(pod)}`);
-      if (!pod.metadata.ownerReferences?.some((owner: KubeObject) => owner.kind === 'DaemonSet')) continue;
-      for (const container of pod.spec.containers ?? []) {
-        lines.push(`  log of ${pod.metadata.name} container ${container.name} (last ${AGENT_LOG_LINES} lines):`);
-        for (const line of await logTail(kubectl, pod, container.name, AGENT_LOG_LINES)) lines.push(`    | ${line}`);
-      }
+      const daemon = pod.metadata.ownerReferences?.some((owner: KubeObject) => owner.kind === 'DaemonSet');
+      for (const container of daemon ? (pod.spec.containers ?? []) : []) lines.push(...(await logTail(kubectl, pod, container.name, 10, '    ')));
     }
   }
   return lines;
