@@ -98,8 +98,8 @@ describe('waitForWorkloads', () => {
       agent('kube-router-b', 'kind-control-plane'),
       { kind: 'Secret', metadata: { name: 'letta-db-credentials', namespace: 'letta' }, data: { password: Buffer.from(password).toString('base64') } },
     ])
-      .onLogs({ pod: 'letta-server-1' }, `letta-db:5432 - no response\nconnecting with ${password}\n`)
-      .onLogs({ pod: 'kube-router-a' }, 'E1203 sync of network policies failed\n');
+      .onLogs('letta-server-1', `letta-db:5432 - no response\nconnecting with ${password}\n`)
+      .onLogs('kube-router-a', 'E1203 sync of network policies failed\n');
 
     const error = await wait(kube, stuckServer(shell()), 20).catch((e: unknown) => e);
 
@@ -110,7 +110,7 @@ describe('waitForWorkloads', () => {
     expect(report).toContain('node kind-worker: 1 pods in kube-system');
     expect(report).toContain('  log of kube-router-a container kube-router (last 10 lines):\n    | E1203 sync of network policies failed');
     expect(report).not.toContain('kube-router-b');
-    expect(kube.callsOf('logs').find((call) => call.name === 'letta-server-1')?.options).toEqual({ container: 'wait-for-database', tailLines: 5 });
+    expect(kube.logReads.find((call) => call.pod === 'letta-server-1')?.options).toEqual({ container: 'wait-for-database', tailLines: 5 });
   });
 
   it('GIVEN a namespace without workloads WHEN the wait runs out THEN the error says none exist', async () => {
