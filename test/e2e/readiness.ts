@@ -49,7 +49,8 @@ const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
 const matches = (labels: Record<string, string> | undefined, selector: Readonly<Record<string, string>>): boolean =>
   Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
-const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
+/** Whether the pod's Ready condition is True. */
+export const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
 const containerStatuses = (pod: KubeObject): KubeObject[] => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
 
 /** One line per pod: its node and address, phase, readiness, and why each container is not running or ready. */
