@@ -7,10 +7,10 @@ import { Topology } from '../../lib/model/topology';
 import { findObject, renderProfile } from '../../tools/render';
 import { toleratesGpuTaint } from './gpu-cluster';
 import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
-import { freeHostPort } from './cluster';
 import { pollUntil } from './readiness';
 import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from '../../tools/kube';
+import { freePorts } from '../../tools/support';
 
 /*
  * The gpu profile's e2e run, in the parts that need no cluster: the GPU taint the profile must
@@ -102,7 +102,7 @@ describe('the stand-in for vLLM', () => {
   });
 
   it('GIVEN the stand-in\'s script WHEN Letta\'s provider asks it for models THEN it answers as vLLM does, with the model\'s id and length', async () => {
-    const port = await freeHostPort();
+    const [port] = await freePorts(1);
     const container = pod.spec.containers[0];
     const env = Object.fromEntries((container.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
     server = spawn('python3', ['-u', '-c', container.command[3]], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });

@@ -1,7 +1,7 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
+import { x } from 'tinyexec';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
@@ -90,20 +90,15 @@ describe('judgeProbe', () => {
 });
 
 describe.runIf(available('e2e connect probe', python3Missing()))('connect_probe.py on loopback', () => {
-  const probe = (host: string, port: number) => {
-    const result = spawnSync('python3', [join(__dirname, 'backends', 'connect_probe.py'), host, String(port), '5'], { encoding: 'utf8' });
-    expect(result.status).toBe(0);
-    return result.stdout;
-  };
+  /** The probe's log for 127.0.0.1:port, with its timeout (and window) arguments. */
+  const probe = async (port: number, ...args: string[]) => (await x('python3', [join(__dirname, 'backends', 'connect_probe.py'), '127.0.0.1', String(port), ...args])).stdout;
 
   it('GIVEN a listening port WHEN probed THEN the log judges as connected', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
-      const port = (server.address() as AddressInfo).port;
-      // spawnSync blocks this process, but the kernel completes the handshake from the backlog.
-      const log = probe('127.0.0.1', port);
-      expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log)).toMatchObject({ ok: true });
+      const log = await probe((server.address() as AddressInfo).port, '5');
+      expect(judgeProbe({ ...probeCase, expect: 'connects' }, log)).toMatchObject({ ok: true });
     } finally {
       server.close();
     }
@@ -112,30 +107,20 @@ describe.runIf(available('e2e connect probe', python3Missing()))('connect_probe.
   it('GIVEN a closed port WHEN probed THEN the outcome is a refusal, which counts as denied only next to a control that connected', async () => {
     const [port] = await freePorts(1, '127.0.0.1');
 
-    const log = probe('127.0.0.1', port);
+    const log = await probe(port, '5');
 
     expect(JSON.parse(log)).toMatchObject({ outcome: 'refused', address: '127.0.0.1' });
-    expect(judgeProbe({ ...probeCase, port, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
-    expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log).ok).toBe(false);
+    expect(judgeProbe({ ...probeCase, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
+    expect(judgeProbe({ ...probeCase, expect: 'connects' }, log).ok).toBe(false);
   });
-});
-
-describe.runIf(available('e2e connect probe window', python3Missing()))('connect_probe.py with a window, on loopback', () => {
-  const script = join(__dirname, 'backends', 'connect_probe.py');
 
   it('GIVEN a port that opens only after a while WHEN probed until connected THEN the late connection is the verdict', async () => {
     const [port] = await freePorts(1, '127.0.0.1');
     const server = createServer();
-    // Listening again 3 s later, as an allowed source's rule arrives after the probe started.
+    // Listening 3 s later, as an allowed source's rule arrives after the probe started.
     const reopen = setTimeout(() => server.listen(port, '127.0.0.1'), 3_000);
     try {
-      const log = await new Promise<string>((resolve) => {
-        let out = '';
-        const child = spawn('python3', [script, '127.0.0.1', String(port), '2', '20', '--until-connected']);
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-        child.on('close', () => resolve(out));
-      });
-      expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log)).toMatchObject({ ok: true });
+      expect(judgeProbe({ ...probeCase, expect: 'connects' }, await probe(port, '2', '20', '--until-connected'))).toMatchObject({ ok: true });
     } finally {
       clearTimeout(reopen);
       server.close();
