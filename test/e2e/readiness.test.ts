@@ -44,6 +44,17 @@ describe('waitForWorkloads', () => {
     for (const timeout of seconds) expect(timeout).toBeLessThanOrEqual(90);
   });
 
+  it('GIVEN a Deployment past its progress deadline that then becomes available WHEN waited for THEN kubectl is asked again until it reports the rollout done', async () => {
+    const answers = [fail('error: deployment "letta-server" exceeded its progress deadline\n'), fail('error: deployment "letta-server" exceeded its progress deadline\n'), ok('deployment "letta-server" successfully rolled out\n')];
+    const s = { run: async () => answers.shift()! };
+    const kube = new FakeKube(items('workloads-rolling-out').filter((o) => o.metadata.name === 'letta-server'));
+
+    const statuses = await waitForWorkloads(new Kubectl(s, 'kubeconfig', kube), 'letta', { timeoutMs: 60_000, intervalMs: 1 });
+
+    expect(statuses).toMatchObject([{ name: 'letta-server', ready: true, detail: 'deployment "letta-server" successfully rolled out' }]);
+    expect(answers).toEqual([]);
+  });
+
   it('GIVEN a Deployment whose image cannot be pulled WHEN the wait runs out THEN the report names it with kubectl\'s words, its pod state and events, and nothing that is ready', async () => {
     const kube = new FakeKube([...items('workloads-rolling-out'), ...items('pods-rolling-out'), ...items('events-rolling-out')]);
     const error = await wait(kube, stuckServer(shell()), 20).catch((e: unknown) => e);

@@ -1,7 +1,9 @@
+import { setTimeout } from 'node:timers/promises';
 import pWaitFor from 'p-wait-for';
 import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
+import type { CommandResult } from './shell';
 
 /*
  * Waiting for workloads, and saying precisely what is not ready when the wait runs out: the
@@ -138,9 +140,15 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
   for (const object of workloads) {
     const { kind } = object;
     const name = object.metadata.name as string;
-    const remaining = deadline - Date.now();
-    // kubectl's own --timeout ends it; the kill after a further minute only guards against a hang.
-    const result = await kubectl.run(waitCommand(kind, name, namespace, remaining), { timeoutMs: Math.max(remaining, 1_000) + 60_000 });
+    let result: CommandResult | undefined;
+    // A Deployment slower than its progressDeadlineSeconds (a first image pull, migrations) still
+    // rolls out: kubectl gives up on it at once, the wait goes on until the deadline.
+    while (!result || (result.code !== 0 && /exceeded its progress deadline/.test(result.stderr) && Date.now() < deadline)) {
+      if (result) await setTimeout(options.intervalMs ?? 5_000);
+      const remaining = deadline - Date.now();
+      // kubectl's own --timeout ends it; the kill after a further minute only guards against a hang.
+      result = await kubectl.run(waitCommand(kind, name, namespace, remaining), { timeoutMs: Math.max(remaining, 1_000) + 60_000 });
+    }
     if (result.code !== 0 && /\(NotFound\)/.test(result.stderr)) continue;
     const detail = [lastLine(result.stdout), lastLine(result.stderr)].filter(Boolean).join('; ');
     statuses.push({ kind, name, namespace, ready: result.code === 0, detail, selector: object.spec?.selector?.matchLabels ?? {} });
