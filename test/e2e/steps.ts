@@ -235,7 +235,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
       async () => {
-        pods = await kubectl.listSelected(KINDS.pod, PROBE_SELECTOR);
+        pods = await kubectl.list(KINDS.pod, undefined, PROBE_SELECTOR);
         return cases.every((c) => pods.some((pod) => pod.metadata.name === c.name && pod.metadata.namespace === c.namespace && finished(pod)))
           ? true
           : undefined;
