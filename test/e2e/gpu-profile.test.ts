@@ -6,9 +6,9 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { findObject, renderProfile } from '../../tools/render';
 import { toleratesGpuTaint } from './gpu-cluster';
-import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
+import { gpuRunValues, readmeGpuCommands, standInPod } from './gpu-profile';
 import { pollUntil } from './readiness';
-import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
+import { isStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from '../../tools/kube';
 import { freePorts } from '../../tools/support';
 
@@ -70,16 +70,7 @@ describe('the stand-in for vLLM', () => {
   const settings = loadSettings({ profile: 'gpu' });
   const topology = new Topology(settings);
   const vllm = topology.component('vllm');
-  const pod = openAiStandIn({
-    name: 'vllm-stand-in',
-    namespace: topology.namespace,
-    selector: vllm.selector,
-    port: topology.address('vllm', 'http').port,
-    model: settings.vllm.model,
-    maxModelLen: settings.vllm.maxModelLen,
-    nodeSelector: settings.vllm.nodeSelector,
-    tolerations: settings.vllm.tolerations,
-  });
+  const pod = standInPod(settings, topology);
 
   it('GIVEN the gpu profile WHEN the stand-in is made THEN the vLLM Service selects it, no ReplicaSet can adopt it, and it asks for no GPU', () => {
     const service = findObject(renderProfile('gpu').documents, 'Service', vllm.name);
@@ -113,7 +104,7 @@ describe('the stand-in for vLLM', () => {
     const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
 
     expect(health?.status).toBe(200);
-    expect(models).toMatchObject({ object: 'list', data: [{ id: settings.vllm.model, max_model_len: settings.vllm.maxModelLen }] });
+    expect(models).toMatchObject({ object: 'list', data: [{ id: settings.vllm.servedModelName ?? settings.vllm.model, max_model_len: settings.vllm.maxModelLen }] });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(output).toContain('request from 127.0.0.1: "GET /v1/models HTTP/1.1" 200');
     expect(output).not.toContain('/health');
