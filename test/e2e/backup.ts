@@ -69,16 +69,8 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
   const { kubectl, topology } = context;
   const letta = topology.component('letta');
   await kubectl.check(['scale', 'deployment', letta.name, '--namespace', topology.namespace, `--replicas=${replicas}`]);
-  if (replicas === 0) {
-    const pods = () => kubectl.pods(letta.selector, topology.namespace);
-    const gone = await pollUntil(async () => ((await pods()).length === 0 ? true : undefined), {
-      timeoutMs: 3 * MINUTE,
-      intervalMs: 2_000,
-    });
-    if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
-  } else {
-    await waitForStack(context, 10 * MINUTE);
-  }
+  if (replicas > 0) await waitForStack(context, 10 * MINUTE);
+  else await kubectl.check(['wait', '--for=delete', 'pod', '--namespace', topology.namespace, '--selector', labelSelector(letta.selector), '--timeout=180s'], { timeoutMs: 4 * MINUTE });
 }
 
 /** The dump a backup Job wrote, as a restore names it (FOLDER/NAME.dump). */
