@@ -6,9 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
 import { VARIANTS } from './fixtures';
-import { renderProfile } from './render';
+import { loadManifests, renderProfile } from './render';
 import { unobtainableReason } from './requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
@@ -68,8 +67,7 @@ function report(title: string, findings: readonly Finding[]): number {
 
 function directoryTarget(dir: string): Target {
   const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file));
-  const documents = files.flatMap((file) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')));
-  return { label: dir, dir, documents: documents.filter((document): document is Record<string, any> => typeof document === 'object' && document !== null) };
+  return { label: dir, dir, documents: loadManifests(files.map((file) => path.join(dir, file))) };
 }
 
 function profileTargets(): Target[] {

@@ -14,11 +14,7 @@ import { loadManifests } from './render';
 
 export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';
 
-export interface Linter {
-  readonly name: LinterName;
-  readonly version: string;
-  readonly bin: string;
-}
+export type Linter = PinnedTool<LinterName>;
 
 /** One problem in the manifests: a linter's failed check or an unexplained skip annotation. */
 export interface Finding {
@@ -48,27 +44,36 @@ const KUBE_SCORE_KUBERNETES_VERSION = 'v1.33';
 const KUBE_SCORE_CRITICAL = 1;
 const KUBE_SCORE_WARNING = 5;
 
-// The variables of builds/linter-versions.sh that pin each linter: <PREFIX>_VERSION, <PREFIX>_BIN.
-const VARIABLE_PREFIXES: Record<LinterName, string> = { 'kube-linter': 'KUBE_LINTER', checkov: 'CHECKOV', 'kube-score': 'KUBE_SCORE', trivy: 'TRIVY' };
+/** A tool pinned in builds/linter-versions.sh. */
+export interface PinnedTool<Name extends string = string> {
+  readonly name: Name;
+  readonly version: string;
+  readonly bin: string;
+}
 
-/** The pinned linters and their install paths, as linter-versions.sh says (one source of truth). */
-export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
-  const variables = Object.values(VARIABLE_PREFIXES).map((prefix) => `"$${prefix}_VERSION" "$${prefix}_BIN"`);
+/** Pinned tools by name, read from the variables <PREFIX>_VERSION and <PREFIX>_BIN of linter-versions.sh (one source of truth). */
+export function pinnedTools<Name extends string>(prefixes: Readonly<Record<Name, string>>): Record<Name, PinnedTool<Name>> {
+  const variables = Object.values<string>(prefixes).map((prefix) => `"$${prefix}_VERSION" "$${prefix}_BIN"`);
   const script = `source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && printf "%s\\n" ${variables.join(' ')}`;
   const result = spawnSync('bash', ['-c', script, BUILDS_DIR], { encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`reading builds/linter-versions.sh failed: ${result.stderr}`);
   const lines = result.stdout.split('\n');
-  const names = Object.keys(VARIABLE_PREFIXES) as LinterName[];
-  return Object.fromEntries(names.map((name, index) => [name, { name, version: lines[2 * index], bin: lines[2 * index + 1] }])) as Record<LinterName, Linter>;
+  const names = Object.keys(prefixes) as Name[];
+  return Object.fromEntries(names.map((name, index) => [name, { name, version: lines[2 * index], bin: lines[2 * index + 1] }])) as Record<Name, PinnedTool<Name>>;
 }
 
-/** Why the linter cannot run here, or undefined when it can. */
-export function missingReason(linter: Linter): string | undefined {
+/** The pinned manifest linters and their install paths. */
+export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
+  return pinnedTools<LinterName>({ 'kube-linter': 'KUBE_LINTER', checkov: 'CHECKOV', 'kube-score': 'KUBE_SCORE', trivy: 'TRIVY' });
+}
+
+/** Why the pinned tool cannot run here, or undefined when it can. */
+export function missingReason(tool: PinnedTool): string | undefined {
   try {
-    fs.accessSync(linter.bin, fs.constants.X_OK);
+    fs.accessSync(tool.bin, fs.constants.X_OK);
     return undefined;
   } catch {
-    return `${linter.name} ${linter.version} is not installed (expected at ${linter.bin}); ${INSTALL_HINT}`;
+    return `${tool.name} ${tool.version} is not installed (expected at ${tool.bin}); ${INSTALL_HINT}`;
   }
 }
 
