@@ -64,12 +64,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
     });
 
     it('WHEN a Service port name is not a DNS label THEN the server rejects it', async () => {
-      const result = await apply({
-        apiVersion: 'v1',
-        kind: 'Service',
-        metadata: { name: 'web', namespace },
-        spec: { selector: { app: 'web' }, ports: [{ name: 'HTTP_port', port: 80 }] },
-      });
+      const result = await apply({ apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace }, spec: { selector: { app: 'web' }, ports: [{ name: 'HTTP_port', port: 80 }] } });
 
       expect(result.accepted).toBe(false);
       expect(result.error).toContain('spec.ports[0].name');
@@ -94,12 +89,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
     });
 
     it('WHEN a cluster-scoped object is given a namespace THEN it is addressed without one', async () => {
-      const result = await apply({
-        apiVersion: 'rbac.authorization.k8s.io/v1',
-        kind: 'ClusterRole',
-        metadata: { name: 'reader', namespace },
-        rules: [],
-      });
+      const result = await apply({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'reader', namespace }, rules: [] });
 
       expect(result.accepted, result.error).toBe(true);
       expect(result.ref.namespace).toBeUndefined();
@@ -173,12 +163,7 @@ describe.skipIf(!runnable)('a real kube-apiserver', () => {
       for (const ingress of ingresses) {
         const className = ingress.spec?.ingressClassName;
         expect(className, `${ingress.metadata.name} names no ingressClassName`).toBeTypeOf('string');
-        const ingressClass = await controlPlane.kube.read({
-          apiVersion: 'networking.k8s.io/v1',
-          kind: 'IngressClass',
-          name: className,
-        });
-        expect(ingressClass, `IngressClass ${className}`).toBeDefined();
+        expect(await controlPlane.kube.read({ apiVersion: 'networking.k8s.io/v1', kind: 'IngressClass', name: className }), `IngressClass ${className}`).toBeDefined();
       }
     });
 
@@ -206,27 +191,9 @@ function deployment(
   { selector, labels }: { selector: Record<string, string>; labels: Record<string, string> },
   name = 'web',
 ): KubeObject {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name, namespace },
-    spec: {
-      selector: { matchLabels: selector },
-      template: {
-        metadata: { labels },
-        spec: {
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } },
-          containers: [
-            {
-              name: 'web',
-              image: 'registry.example/web:1',
-              securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } },
-            },
-          ],
-        },
-      },
-    },
-  };
+  const container = { name: 'web', image: 'registry.example/web:1', securityContext: { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } } };
+  const podSpec = { securityContext: { runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } }, containers: [container] };
+  return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { selector: { matchLabels: selector }, template: { metadata: { labels }, spec: podSpec } } };
 }
 
 function report(results: ApplyResult[]): string {

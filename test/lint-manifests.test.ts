@@ -20,14 +20,12 @@ import {
 // of checks); this bounds a hung run, it asserts nothing about speed.
 const LINTER_TIMEOUT_MS = 180_000;
 
-function deployment(annotations: Record<string, string>, templateAnnotations: Record<string, string> = {}) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'letta', annotations },
-    spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [] } } },
-  };
-}
+const deployment = (annotations: Record<string, string>, templateAnnotations: Record<string, string> = {}) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'letta', annotations },
+  spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [] } } },
+});
 
 describe('skip annotations', () => {
   it('GIVEN skips that each name one check and a reason WHEN checked THEN there is no finding', () => {
@@ -103,12 +101,12 @@ describe('skip annotations', () => {
     const digest = `@sha256:${'0'.repeat(64)}`;
     const trivyChecks = (image: string) =>
       Object.keys(lintSkipAnnotations('telemetry', { images: [image + digest] })).filter((key) => key.startsWith('ignore-reason.trivy'));
-    expect(trivyChecks('otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
-    expect(trivyChecks('docker.io/otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
-    expect(trivyChecks('redis:7.4.2-alpine')).toEqual([]);
-    expect(trivyChecks('docker.io/library/redis:7.4.2-alpine')).toEqual([]);
-    expect(trivyChecks('123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel/collector:0.161.0')).toEqual([]);
-    expect(trivyChecks('localhost:5000/otel/collector:0.161.0')).toEqual([]);
+    for (const image of ['otel/opentelemetry-collector-contrib:0.161.0', 'docker.io/otel/opentelemetry-collector-contrib:0.161.0']) {
+      expect(trivyChecks(image), image).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
+    }
+    for (const image of ['redis:7.4.2-alpine', 'docker.io/library/redis:7.4.2-alpine', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel/collector:0.161.0', 'localhost:5000/otel/collector:0.161.0']) {
+      expect(trivyChecks(image), image).toEqual([]);
+    }
   });
 
   it('GIVEN images pinned by digest WHEN the annotations are made THEN the tag-pinning exception is left out', () => {
@@ -123,11 +121,8 @@ describe('skip annotations', () => {
 
   it('GIVEN kube-score exceptions WHEN the annotations are made THEN kube-score/ignore lists them and each has its reason beside it', () => {
     const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.33.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
-    expect(Object.keys(annotations).filter((key) => key.includes('kube-score')).sort()).toEqual([
-      'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas',
-      'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy',
-      'kube-score/ignore',
-    ]);
+    const reasons = ['deployment-replicas', 'deployment-strategy'].map((check) => `ignore-reason.kube-score.letta-k8s.dev/${check}`);
+    expect(Object.keys(annotations).filter((key) => key.includes('kube-score')).sort()).toEqual([...reasons, 'kube-score/ignore']);
     expect(annotations['kube-score/ignore']).toBe('deployment-replicas,deployment-strategy');
   });
 
@@ -202,13 +197,8 @@ describe('trivy reports', () => {
 
   it('GIVEN a failed check on one object and passes on another WHEN parsed THEN the failure is a finding naming that object', () => {
     const objects = new Map<string, Record<string, any>>([['0000.yaml', namespace], ['0001.yaml', configMap()]]);
-    const findings = parseTrivyReport(
-      report([
-        { Target: '0000.yaml', Misconfigurations: [{ ...failed('KSV-0109', 'x'), Status: 'PASS' }] },
-        { Target: '0001.yaml', Misconfigurations: [failed('KSV-0109', "ConfigMap 'scripts' stores secrets")] },
-      ]),
-      objects,
-    );
+    const passed = { ...failed('KSV-0109', 'x'), Status: 'PASS' };
+    const findings = parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [passed] }, { Target: '0001.yaml', Misconfigurations: [failed('KSV-0109', "ConfigMap 'scripts' stores secrets")] }]), objects);
     expect(formatFindings(findings)).toEqual(["KSV-0109  ConfigMap letta/scripts  HIGH: ConfigMap 'scripts' stores secrets"]);
   });
 
@@ -220,9 +210,7 @@ describe('trivy reports', () => {
   it('GIVEN an exception for a check that passes WHEN parsed THEN the stale exception is a finding', () => {
     const objects = new Map([['0000.yaml', configMap({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': 'Docker Hub' })]]);
     const findings = parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [] }]), objects);
-    expect(findings.map((finding) => [finding.check, finding.message])).toEqual([
-      ['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'excepts KSV-0125, which trivy does not report here: remove the stale exception'],
-    ]);
+    expect(findings.map((finding) => [finding.check, finding.message])).toEqual([['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'excepts KSV-0125, which trivy does not report here: remove the stale exception']]);
   });
 
   it('GIVEN trivy did not read an object as Kubernetes WHEN parsed THEN it fails rather than passing silently', () => {
@@ -251,12 +239,8 @@ describe.each(VARIANTS)('the rendered $label', ({ profile, values }) => {
   });
 
   for (const { linter, runnable } of linters) {
-    it.skipIf(!runnable)(
-      `GIVEN its manifests WHEN ${linter.name} ${linter.version} runs THEN it reports no finding`,
-      () => {
-        expect(formatFindings(runLinter(linter, rendered.dir))).toEqual([]);
-      },
-      LINTER_TIMEOUT_MS,
-    );
+    it.skipIf(!runnable)(`GIVEN its manifests WHEN ${linter.name} ${linter.version} runs THEN it reports no finding`, { timeout: LINTER_TIMEOUT_MS }, () => {
+      expect(formatFindings(runLinter(linter, rendered.dir))).toEqual([]);
+    });
   }
 });
