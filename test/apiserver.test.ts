@@ -196,9 +196,7 @@ function deployment(
   return { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace }, spec: { selector: { matchLabels: selector }, template: { metadata: { labels }, spec: podSpec } } };
 }
 
-function report(results: ApplyResult[]): string {
-  return results.map((result) => `${describeRef(result.ref)}: ${result.error}`).join('\n');
-}
+const report = (results: ApplyResult[]) => results.map((result) => `${describeRef(result.ref)}: ${result.error}`).join('\n');
 
 /** `value` without empty lists or undefined fields: the server stores an empty list as none, and the API treats both alike. */
 function withoutEmptyLists(value: unknown): unknown {

@@ -50,10 +50,11 @@ describe('database URI: one that the server (asyncpg) and alembic (pg8000) both 
   it('GIVEN verify-full TLS WHEN synthesized THEN Postgres serves the Secret\'s certificate and both Letta processes check it against its CA', () => {
     const { documents } = renderProfile('kind', withVerifiedTls);
     const postgresPod = podSpecOf(findObject(documents, 'StatefulSet', 'letta-db'))!;
-    const postgres = postgresPod.containers[0];
-    expect(postgres.args).toEqual(expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']));
     const tlsVolume = postgresPod.volumes.find((v: any) => v.secret?.secretName === 'letta-db-tls');
-    expect(postgres.volumeMounts).toContainEqual(expect.objectContaining({ name: tlsVolume.name, mountPath: '/run/secrets/postgres-tls' }));
+    expect(postgresPod.containers[0]).toMatchObject({
+      args: expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']),
+      volumeMounts: expect.arrayContaining([expect.objectContaining({ name: tlsVolume.name, mountPath: '/run/secrets/postgres-tls' })]),
+    });
 
     const spec = lettaPod(documents);
     const { migrate, server } = lettaContainers(documents);
@@ -120,8 +121,7 @@ describe('no secret in the logs', () => {
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
     /** Runs `redact_output.py -- python3 -c CHILD`, sending SIGTERM once `signalAfterLine` is printed. */
-    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) =>
-      runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, signalAfterLine);
+    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) => runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, signalAfterLine);
 
     const password = 'Zq7-letta_pw.Secret~42';
     const serverPassword = 'srv+pass/word=1';

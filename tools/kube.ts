@@ -9,10 +9,7 @@ import { ApiException, CoreV1Api, Health, HttpMethod, KubeConfig, KubernetesObje
 export type KubeObject = Record<string, any>;
 
 /** A kind as the API serves it: 'apps/v1' and 'Deployment'. */
-export interface Kind {
-  apiVersion: string;
-  kind: string;
-}
+export type Kind = { apiVersion: string; kind: string };
 
 export interface ObjectRef extends Kind {
   name: string;
@@ -47,11 +44,7 @@ export interface ApplyResult {
   stored?: KubeObject;
 }
 
-export interface LogOptions {
-  container?: string;
-  tailLines?: number;
-  previous?: boolean;
-}
+export type LogOptions = { container?: string; tailLines?: number; previous?: boolean };
 
 /** client-node's object API, answering plain JSON and keeping the last answer's warnings. */
 class PlainObjectApi extends KubernetesObjectApi {

@@ -45,19 +45,14 @@ function main(): number {
     return 1;
   }
   if (findingCount > 0) {
-    console.log(
-      `lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot ` +
-        'fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.',
-    );
+    console.log(`lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.`);
     return 1;
   }
   console.log(`lint:manifests: ${targets.length} target(s) clean`);
   return 0;
 }
 
-function label(linter: Linter): string {
-  return `${linter.name} ${linter.version}`;
-}
+const label = (linter: Linter) => `${linter.name} ${linter.version}`;
 
 function report(title: string, findings: readonly Finding[]): number {
   console.log(`${title}: ${findings.length === 0 ? 'clean' : `${findings.length} finding(s)`}`);

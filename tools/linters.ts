@@ -128,10 +128,7 @@ function runTrivy(linter: Linter, dir: string): Finding[] {
 }
 
 interface TrivyReport {
-  Results?: Array<{
-    Target: string;
-    Misconfigurations?: Array<{ ID: string; Title: string; Message: string; Severity: string; Status: string }> | null;
-  }> | null;
+  Results?: Array<{ Target: string; Misconfigurations?: Array<{ ID: string; Message: string; Severity: string; Status: string }> | null }> | null;
 }
 
 /**
@@ -188,13 +185,9 @@ function runJson(linter: Linter, args: string[], okStatuses: number[]): unknown 
   }
 }
 
+type KubeObjectOfKubeLinter = { K8sObject: { Namespace: string; Name: string; GroupVersionKind: { Kind: string } } };
 interface KubeLinterReport {
-  Reports: Array<{
-    Check: string;
-    Diagnostic: { Message: string };
-    Remediation?: string;
-    Object: { K8sObject: { Namespace: string; Name: string; GroupVersionKind: { Kind: string } } };
-  }> | null;
+  Reports: Array<{ Check: string; Diagnostic: { Message: string }; Remediation?: string; Object: KubeObjectOfKubeLinter }> | null;
 }
 
 /** Findings of a `kube-linter lint --format json` report. */
@@ -235,12 +228,7 @@ export function parseCheckovReport(json: unknown): Finding[] {
 interface KubeScoreReport {
   type_meta: { kind: string };
   object_meta: { name: string; namespace?: string };
-  checks: Array<{
-    check: { id: string; name: string };
-    grade: number;
-    skipped: boolean;
-    comments: Array<{ path: string; summary: string }> | null;
-  }>;
+  checks: Array<{ check: { id: string; name: string }; grade: number; skipped: boolean; comments: Array<{ path: string; summary: string }> | null }>;
 }
 
 /** Findings of a `kube-score score --output-format json` report: every check graded WARNING or CRITICAL. */
