@@ -1,11 +1,13 @@
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processShell } from './shell';
 
 describe('processShell', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'letta-shell-'));
+  let dir = '';
+  // Made by the hook, not the describe body, which `vitest list` also runs.
+  beforeAll(() => void (dir = mkdtempSync(join(tmpdir(), 'letta-shell-'))));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('GIVEN a folder first on the PATH it is given WHEN a command is run THEN that folder\'s command runs (the run\'s docker shim, not the real docker)', async () => {
