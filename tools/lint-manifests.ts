@@ -6,8 +6,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import * as yaml from 'js-yaml';
 import { VARIANTS } from './fixtures';
-import { loadManifests, renderProfile } from './render';
+import { renderProfile } from './render';
 import { unobtainableReason } from './requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
@@ -45,14 +46,19 @@ function main(): number {
     return 1;
   }
   if (findingCount > 0) {
-    console.log(`lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.`);
+    console.log(
+      `lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot ` +
+        'fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.',
+    );
     return 1;
   }
   console.log(`lint:manifests: ${targets.length} target(s) clean`);
   return 0;
 }
 
-const label = (linter: Linter) => `${linter.name} ${linter.version}`;
+function label(linter: Linter): string {
+  return `${linter.name} ${linter.version}`;
+}
 
 function report(title: string, findings: readonly Finding[]): number {
   console.log(`${title}: ${findings.length === 0 ? 'clean' : `${findings.length} finding(s)`}`);
@@ -62,7 +68,8 @@ function report(title: string, findings: readonly Finding[]): number {
 
 function directoryTarget(dir: string): Target {
   const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file));
-  return { label: dir, dir, documents: loadManifests(files.map((file) => path.join(dir, file))) };
+  const documents = files.flatMap((file) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')));
+  return { label: dir, dir, documents: documents.filter((document): document is Record<string, any> => typeof document === 'object' && document !== null) };
 }
 
 function profileTargets(): Target[] {

@@ -1,5 +1,3 @@
-import type { Settings } from '../../lib/config/schema';
-import type { Topology } from '../../lib/model/topology';
 import type { KubeObject } from '../../tools/kube';
 import { KINDS } from './kubectl';
 import { MINUTE } from '../../tools/support';
@@ -56,25 +54,21 @@ export function readmeGpuCommands(readme: string): string[] {
   return commands;
 }
 
-/** The stand-in's pod: vLLM's labels, port, served model and placement. */
-export function standInPod(settings: Settings, topology: Topology, image?: string): KubeObject {
-  return openAiStandIn({
+/** The stand-in, on the node vLLM's settings select, Ready before Letta starts and asks it for its models. */
+export async function startStandIn(context: StepContext): Promise<void> {
+  const { kubectl, settings, topology } = context;
+  const vllm = topology.component('vllm');
+  const pod = openAiStandIn({
     name: STAND_IN_NAME,
     namespace: topology.namespace,
-    selector: topology.component('vllm').selector,
+    selector: vllm.selector,
     port: topology.address('vllm', 'http').port,
     model: settings.vllm.servedModelName ?? settings.vllm.model,
     maxModelLen: settings.vllm.maxModelLen,
     nodeSelector: settings.vllm.nodeSelector,
     tolerations: settings.vllm.tolerations,
-    image,
+    image: environmentOf(context).pythonImage,
   });
-}
-
-/** The stand-in, on the node vLLM's settings select, Ready before Letta starts and asks it for its models. */
-export async function startStandIn(context: StepContext): Promise<void> {
-  const { kubectl, settings, topology } = context;
-  const pod = standInPod(settings, topology, environmentOf(context).pythonImage);
   context.log(`  (the run's own step) a stand-in for vLLM's OpenAI API, pod ${STAND_IN_NAME}, before Letta starts`);
   await kubectl.apply([pod]);
   await kubectl.check(['wait', '--for=condition=Ready', `pod/${STAND_IN_NAME}`, '--namespace', topology.namespace, '--timeout=180s'], { timeoutMs: 4 * MINUTE });

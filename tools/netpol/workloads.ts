@@ -1,5 +1,6 @@
 import type { Labels } from './selectors';
 import type { Protocol } from './ports';
+
 import type { KubeObject } from '../kube';
 
 export interface ContainerPort {
@@ -52,10 +53,22 @@ export function workloadsFrom(objects: readonly KubeObject[]): Workload[] {
     const namespace = namespaceOf(object);
     const sidecars = (template.spec?.initContainers ?? []).filter((container: any) => container.restartPolicy === 'Always');
     const containers = [...(template.spec?.containers ?? []), ...sidecars];
-    const ports = containers.flatMap((container: any) =>
-      (container.ports ?? []).map((port: any): ContainerPort => ({ ...(port.name ? { name: port.name } : {}), containerPort: port.containerPort, protocol: port.protocol ?? 'TCP' })),
-    );
-    return [{ id: `${namespace}/${object.metadata.name}`, kind: object.kind, name: object.metadata.name, namespace, labels: { ...(template.metadata?.labels ?? {}) }, ports }];
+    return [
+      {
+        id: `${namespace}/${object.metadata.name}`,
+        kind: object.kind,
+        name: object.metadata.name,
+        namespace,
+        labels: { ...(template.metadata?.labels ?? {}) },
+        ports: containers.flatMap((container: any) =>
+          (container.ports ?? []).map((port: any): ContainerPort => ({
+            ...(port.name ? { name: port.name } : {}),
+            containerPort: port.containerPort,
+            protocol: port.protocol ?? 'TCP',
+          })),
+        ),
+      },
+    ];
   });
 }
 
