@@ -78,7 +78,7 @@ export class Kubectl {
   }
 }
 
-/** The kinds the e2e reads, by the names kubectl gives their resources. */
+/** The kinds the e2e reads through the client, each as its apiVersion and kind. */
 export const KINDS = {
   configMap: { apiVersion: 'v1', kind: 'ConfigMap' },
   daemonSet: { apiVersion: 'apps/v1', kind: 'DaemonSet' },
