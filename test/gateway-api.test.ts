@@ -25,12 +25,14 @@ describe('the Gateway API entry', () => {
   it('GIVEN a named Gateway WHEN synthesized THEN the route attaches to its listener and sends the host to Letta\'s Service port', () => {
     const route = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
     const letta = new Topology(loadSettings({ profile: 'kind' })).component('letta');
-    expect(route.apiVersion).toBe('gateway.networking.k8s.io/v1');
-    expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'traefik', name: 'traefik', sectionName: 'web' }]);
-    expect(route.spec.hostnames).toEqual(['letta.localhost']);
-    expect(route.spec.rules).toHaveLength(1);
-    expect(route.spec.rules[0].matches).toEqual([{ path: { type: 'PathPrefix', value: '/' } }]);
-    expect(route.spec.rules[0].backendRefs).toEqual([{ name: letta.name, port: portOf(letta, 'http').port }]);
+    expect(route).toMatchObject({
+      apiVersion: 'gateway.networking.k8s.io/v1',
+      spec: {
+        parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'traefik', name: 'traefik', sectionName: 'web' }],
+        hostnames: ['letta.localhost'],
+        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: letta.name, port: portOf(letta, 'http').port }] }],
+      },
+    });
   });
 
   it('GIVEN streams that last as long as an agent talks WHEN the route is synthesized THEN its request timeouts are disabled ("0s")', () => {
@@ -52,26 +54,14 @@ describe('the Gateway API entry', () => {
 
   it('GIVEN a created Gateway and a TLS Secret WHEN synthesized THEN the listener is HTTPS on 443 and terminates with that Secret', () => {
     const gateway = findObject(renderProfile('kind', ownGatewayValues({ host: 'letta.example.com', tlsSecretName: 'letta-tls' })).documents, 'Gateway', COMPONENTS.letta.name);
-    expect(gateway.spec.listeners).toEqual([
-      {
-        name: 'https',
-        protocol: 'HTTPS',
-        port: 443,
-        hostname: 'letta.example.com',
-        tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'letta-tls' }] },
-        allowedRoutes: { namespaces: { from: 'Same' } },
-      },
-    ]);
+    const tls = { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'letta-tls' }] };
+    expect(gateway.spec.listeners).toEqual([{ name: 'https', protocol: 'HTTPS', port: 443, hostname: 'letta.example.com', tls, allowedRoutes: { namespaces: { from: 'Same' } } }]);
   });
 
   it('GIVEN gateway-api WHEN Letta\'s policy is synthesized THEN only the Gateway\'s data-plane pods are admitted to its port, the ingress-nginx controller no longer', () => {
     const policy = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'NetworkPolicy', COMPONENTS.letta.name);
-    expect(policy.spec.ingress).toEqual([
-      {
-        from: [{ namespaceSelector: { matchLabels: DATA_PLANE.namespaceLabels }, podSelector: { matchLabels: DATA_PLANE.podLabels } }],
-        ports: [{ port: 8283, protocol: 'TCP' }],
-      },
-    ]);
+    const from = [{ namespaceSelector: { matchLabels: DATA_PLANE.namespaceLabels }, podSelector: { matchLabels: DATA_PLANE.podLabels } }];
+    expect(policy.spec.ingress).toEqual([{ from, ports: [{ port: 8283, protocol: 'TCP' }] }]);
   });
 
   it.each(PROFILES)('GIVEN the %s profile with gateway-api next to a real data plane WHEN the policies are evaluated THEN the matrix equals the topology', (profile) => {
@@ -119,5 +109,4 @@ describe('Gateway API settings', () => {
   ])('GIVEN %s WHEN loaded THEN the problem names the field and the reason', (_case, values, problem) => {
     expect(problemsWith(values)).toContainEqual(expect.stringContaining(problem));
   });
-
 });

@@ -1,7 +1,7 @@
-import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { x } from 'tinyexec';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -24,27 +24,14 @@ const lettaContainers = (documents: readonly KubeObject[]) => {
 };
 const PYTHON = process.env.PYTHON ?? 'python3';
 
-/**
- * Runs `python3 ARGS` with `env` added, killed after 60 s; `onStdout` sees the output so far and
- * may stop the process with SIGTERM. Resolves with the exit code and the output once it exits.
- */
-function runPython(args: readonly string[], env: Record<string, string>, onStdout?: (stdout: string, stop: () => void) => void) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const proc = spawn(PYTHON, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const timer = setTimeout(() => proc.kill('SIGKILL'), 60_000);
-    proc.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      onStdout?.(stdout, () => proc.kill('SIGTERM'));
-    });
-    proc.stderr.on('data', (chunk) => (stderr += chunk));
-    proc.on('error', reject);
-    proc.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+/** Runs `python3 ARGS` with `env` added, for at most 60 s; sends it SIGTERM once its stdout shows `stopAfter`. */
+async function runPython(args: readonly string[], env: Record<string, string>, stopAfter?: string) {
+  const run = x(PYTHON, args, { timeout: 60_000, throwOnError: false, nodeOptions: { env: { ...process.env, ...env } } });
+  let seen = '';
+  const watch = (chunk: Buffer) => (seen += chunk).includes(stopAfter!) && run.process?.stdout?.off('data', watch) && run.kill('SIGTERM');
+  if (stopAfter) run.process?.stdout?.on('data', watch);
+  const { exitCode, stdout, stderr } = await run;
+  return { code: exitCode, stdout, stderr };
 }
 
 const withVerifiedTls = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
@@ -63,10 +50,11 @@ describe('database URI: one that the server (asyncpg) and alembic (pg8000) both 
   it('GIVEN verify-full TLS WHEN synthesized THEN Postgres serves the Secret\'s certificate and both Letta processes check it against its CA', () => {
     const { documents } = renderProfile('kind', withVerifiedTls);
     const postgresPod = podSpecOf(findObject(documents, 'StatefulSet', 'letta-db'))!;
-    const postgres = postgresPod.containers[0];
-    expect(postgres.args).toEqual(expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']));
     const tlsVolume = postgresPod.volumes.find((v: any) => v.secret?.secretName === 'letta-db-tls');
-    expect(postgres.volumeMounts).toContainEqual(expect.objectContaining({ name: tlsVolume.name, mountPath: '/run/secrets/postgres-tls' }));
+    expect(postgresPod.containers[0]).toMatchObject({
+      args: expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']),
+      volumeMounts: expect.arrayContaining([expect.objectContaining({ name: tlsVolume.name, mountPath: '/run/secrets/postgres-tls' })]),
+    });
 
     const spec = lettaPod(documents);
     const { migrate, server } = lettaContainers(documents);
@@ -133,15 +121,7 @@ describe('no secret in the logs', () => {
     afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
     /** Runs `redact_output.py -- python3 -c CHILD`, sending SIGTERM once `signalAfterLine` is printed. */
-    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) => {
-      let signalled = false;
-      return runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, (stdout, stop) => {
-        if (signalAfterLine && !signalled && stdout.includes(signalAfterLine)) {
-          signalled = true;
-          stop();
-        }
-      });
-    };
+    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) => runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, signalAfterLine);
 
     const password = 'Zq7-letta_pw.Secret~42';
     const serverPassword = 'srv+pass/word=1';

@@ -20,14 +20,12 @@ import {
 // of checks); this bounds a hung run, it asserts nothing about speed.
 const LINTER_TIMEOUT_MS = 180_000;
 
-function deployment(annotations: Record<string, string>, templateAnnotations: Record<string, string> = {}) {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: 'web', namespace: 'letta', annotations },
-    spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [] } } },
-  };
-}
+const deployment = (annotations: Record<string, string>, templateAnnotations: Record<string, string> = {}) => ({
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'letta', annotations },
+  spec: { template: { metadata: { annotations: templateAnnotations }, spec: { containers: [] } } },
+});
 
 describe('skip annotations', () => {
   it('GIVEN skips that each name one check and a reason WHEN checked THEN there is no finding', () => {
@@ -103,12 +101,12 @@ describe('skip annotations', () => {
     const digest = `@sha256:${'0'.repeat(64)}`;
     const trivyChecks = (image: string) =>
       Object.keys(lintSkipAnnotations('telemetry', { images: [image + digest] })).filter((key) => key.startsWith('ignore-reason.trivy'));
-    expect(trivyChecks('otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
-    expect(trivyChecks('docker.io/otel/opentelemetry-collector-contrib:0.161.0')).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
-    expect(trivyChecks('redis:7.4.2-alpine')).toEqual([]);
-    expect(trivyChecks('docker.io/library/redis:7.4.2-alpine')).toEqual([]);
-    expect(trivyChecks('123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel/collector:0.161.0')).toEqual([]);
-    expect(trivyChecks('localhost:5000/otel/collector:0.161.0')).toEqual([]);
+    for (const image of ['otel/opentelemetry-collector-contrib:0.161.0', 'docker.io/otel/opentelemetry-collector-contrib:0.161.0']) {
+      expect(trivyChecks(image), image).toEqual(['ignore-reason.trivy.letta-k8s.dev/KSV-0125']);
+    }
+    for (const image of ['redis:7.4.2-alpine', 'docker.io/library/redis:7.4.2-alpine', '123456789012.dkr.ecr.eu-west-1.amazonaws.com/otel/collector:0.161.0', 'localhost:5000/otel/collector:0.161.0']) {
+      expect(trivyChecks(image), image).toEqual([]);
+    }
   });
 
   it('GIVEN images pinned by digest WHEN the annotations are made THEN the tag-pinning exception is left out', () => {
@@ -123,11 +121,8 @@ describe('skip annotations', () => {
 
   it('GIVEN kube-score exceptions WHEN the annotations are made THEN kube-score/ignore lists them and each has its reason beside it', () => {
     const annotations = lintSkipAnnotations('vllm', { images: [`vllm/vllm-openai:v0.33.0@sha256:${'0'.repeat(64)}`], replicas: 1 });
-    expect(Object.keys(annotations).filter((key) => key.includes('kube-score')).sort()).toEqual([
-      'ignore-reason.kube-score.letta-k8s.dev/deployment-replicas',
-      'ignore-reason.kube-score.letta-k8s.dev/deployment-strategy',
-      'kube-score/ignore',
-    ]);
+    const reasons = ['deployment-replicas', 'deployment-strategy'].map((check) => `ignore-reason.kube-score.letta-k8s.dev/${check}`);
+    expect(Object.keys(annotations).filter((key) => key.includes('kube-score')).sort()).toEqual([...reasons, 'kube-score/ignore']);
     expect(annotations['kube-score/ignore']).toBe('deployment-replicas,deployment-strategy');
   });
 
@@ -140,45 +135,24 @@ describe('skip annotations', () => {
 
 describe('linter reports', () => {
   it('GIVEN a kube-score JSON report WHEN parsed THEN each WARNING or CRITICAL check is a finding, OK and skipped ones are not', () => {
-    const check = (id: string, name: string) => ({ name, id, target_type: 'Pod', comment: '', optional: false });
+    const check = (id: string, grade: number, comments: Array<{ path: string; summary: string }> | null = null, skipped = false) => ({ check: { id, name: `${id} name` }, grade, skipped, comments });
     const report = [
       {
-        object_name: 'Deployment/apps/v1/letta/letta-server',
         type_meta: { kind: 'Deployment', apiVersion: 'apps/v1' },
         object_meta: { name: 'letta-server', namespace: 'letta' },
-        file_name: '/dist/0006-letta.k8s.yaml',
-        file_row: 1,
         checks: [
-          {
-            check: check('container-ephemeral-storage-request-and-limit', 'Container Ephemeral Storage Request and Limit'),
-            grade: 1,
-            skipped: false,
-            comments: [
-              { path: 'server', summary: 'Ephemeral Storage limit is not set', description: 'Set resources.limits.ephemeral-storage' },
-              { path: 'server', summary: 'Ephemeral Storage request is not set', description: 'Set resource.requests.ephemeral-storage' },
-            ],
-          },
-          { check: check('deployment-replicas', 'Deployment few replicas'), grade: 5, skipped: false, comments: null },
-          { check: check('pod-probes', 'Pod Probes'), grade: 10, skipped: false, comments: null },
-          { check: check('container-resources', 'Container Resources'), grade: 7, skipped: false, comments: null },
-          {
-            check: check('deployment-strategy', 'Deployment Strategy'),
-            grade: 0,
-            skipped: true,
-            comments: [{ path: '', summary: 'Skipped because deployment-strategy is ignored', description: '' }],
-          },
+          check('container-ephemeral-storage-request-and-limit', 1, [{ path: 'server', summary: 'limit is not set' }, { path: 'server', summary: 'request is not set' }]),
+          check('deployment-replicas', 5),
+          check('pod-probes', 10),
+          check('container-resources', 7),
+          check('deployment-strategy', 0, [{ path: '', summary: 'Skipped because deployment-strategy is ignored' }], true),
         ],
       },
-      {
-        object_name: 'Namespace/v1//letta',
-        type_meta: { kind: 'Namespace', apiVersion: 'v1' },
-        object_meta: { name: 'letta' },
-        checks: [{ check: check('label-values', 'Label values'), grade: 1, skipped: false, comments: [{ path: '', summary: 'Invalid label value' }] }],
-      },
+      { type_meta: { kind: 'Namespace', apiVersion: 'v1' }, object_meta: { name: 'letta' }, checks: [check('label-values', 1, [{ path: '', summary: 'Invalid label value' }])] },
     ];
     expect(formatFindings(parseKubeScoreReport(report))).toEqual([
-      'container-ephemeral-storage-request-and-limit  Deployment letta/letta-server  CRITICAL: (server) Ephemeral Storage limit is not set; (server) Ephemeral Storage request is not set',
-      'deployment-replicas                            Deployment letta/letta-server  WARNING: Deployment few replicas',
+      'container-ephemeral-storage-request-and-limit  Deployment letta/letta-server  CRITICAL: (server) limit is not set; (server) request is not set',
+      'deployment-replicas                            Deployment letta/letta-server  WARNING: deployment-replicas name',
       'label-values                                   Namespace letta                CRITICAL: Invalid label value',
     ]);
   });
@@ -188,29 +162,10 @@ describe('linter reports', () => {
   });
 
   it('GIVEN a kube-linter JSON report WHEN parsed THEN each report is a finding naming check and object', () => {
-    const report = {
-      Checks: [],
-      Reports: [
-        {
-          Diagnostic: { Message: 'container "vllm" does not have a read-only root file system' },
-          Check: 'no-read-only-root-fs',
-          Remediation: 'Set readOnlyRootFilesystem to true in the container securityContext.',
-          Object: {
-            Metadata: { FilePath: '/dist/vllm.k8s.yaml' },
-            K8sObject: { Namespace: 'letta', Name: 'vllm', GroupVersionKind: { Group: 'apps', Version: 'v1', Kind: 'Deployment' } },
-          },
-        },
-      ],
-      Summary: { ChecksStatus: 'Failed' },
-    };
-    expect(parseKubeLinterReport(report)).toEqual([
-      {
-        source: 'kube-linter',
-        check: 'no-read-only-root-fs',
-        object: 'Deployment letta/vllm',
-        message:
-          'container "vllm" does not have a read-only root file system (fix: Set readOnlyRootFilesystem to true in the container securityContext.)',
-      },
+    const object = { Metadata: { FilePath: '/dist/vllm.k8s.yaml' }, K8sObject: { Namespace: 'letta', Name: 'vllm', GroupVersionKind: { Group: 'apps', Version: 'v1', Kind: 'Deployment' } } };
+    const entry = { Diagnostic: { Message: 'container "vllm" has a writable root file system' }, Check: 'no-read-only-root-fs', Remediation: 'Set readOnlyRootFilesystem.', Object: object };
+    expect(parseKubeLinterReport({ Checks: [], Reports: [entry], Summary: { ChecksStatus: 'Failed' } })).toEqual([
+      { check: 'no-read-only-root-fs', object: 'Deployment letta/vllm', message: 'container "vllm" has a writable root file system (fix: Set readOnlyRootFilesystem.)' },
     ]);
   });
 
@@ -219,19 +174,9 @@ describe('linter reports', () => {
   });
 
   it('GIVEN a checkov JSON report WHEN parsed THEN failed checks and parse errors are findings', () => {
-    const report = {
-      check_type: 'kubernetes',
-      results: {
-        passed_checks: [],
-        skipped_checks: [],
-        failed_checks: [
-          { check_id: 'CKV_K8S_43', check_name: 'Image should use digest', resource: 'StatefulSet.letta.database', file_path: '/database.k8s.yaml' },
-          { check_id: 'CKV_K8S_21', check_name: 'The default namespace should not be used', resource: 'ClusterRole.default.reader', file_path: '/rbac.k8s.yaml' },
-        ],
-        parsing_errors: ['/dist/broken.k8s.yaml'],
-      },
-      summary: { passed: 0, failed: 1, skipped: 0, parsing_errors: 1, resource_count: 1 },
-    };
+    const failed = (check_id: string, check_name: string, resource: string) => ({ check_id, check_name, resource, file_path: '/dist/x.k8s.yaml' });
+    const failed_checks = [failed('CKV_K8S_43', 'Image should use digest', 'StatefulSet.letta.database'), failed('CKV_K8S_21', 'The default namespace should not be used', 'ClusterRole.default.reader')];
+    const report = { check_type: 'kubernetes', results: { passed_checks: [], skipped_checks: [], failed_checks, parsing_errors: ['/dist/broken.k8s.yaml'] }, summary: { failed: 2 } };
     expect(parseCheckovReport(report).map((finding) => [finding.check, finding.object, finding.message])).toEqual([
       ['parsing-error', 'broken.k8s.yaml', 'checkov could not parse this file, so none of its objects were checked'],
       ['CKV_K8S_43', 'StatefulSet letta/database', 'Image should use digest'],
@@ -240,9 +185,7 @@ describe('linter reports', () => {
   });
 
   it('GIVEN checkov found no Kubernetes object WHEN its bare summary is parsed THEN it fails rather than passing silently', () => {
-    expect(() => parseCheckovReport({ passed: 0, failed: 0, skipped: 0, parsing_errors: 0, resource_count: 0 })).toThrow(
-      /found no Kubernetes objects/,
-    );
+    expect(() => parseCheckovReport({ passed: 0, failed: 0, skipped: 0, parsing_errors: 0, resource_count: 0 })).toThrow(/found no Kubernetes objects/);
   });
 });
 
@@ -254,13 +197,8 @@ describe('trivy reports', () => {
 
   it('GIVEN a failed check on one object and passes on another WHEN parsed THEN the failure is a finding naming that object', () => {
     const objects = new Map<string, Record<string, any>>([['0000.yaml', namespace], ['0001.yaml', configMap()]]);
-    const findings = parseTrivyReport(
-      report([
-        { Target: '0000.yaml', Misconfigurations: [{ ...failed('KSV-0109', 'x'), Status: 'PASS' }] },
-        { Target: '0001.yaml', Misconfigurations: [failed('KSV-0109', "ConfigMap 'scripts' stores secrets")] },
-      ]),
-      objects,
-    );
+    const passed = { ...failed('KSV-0109', 'x'), Status: 'PASS' };
+    const findings = parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [passed] }, { Target: '0001.yaml', Misconfigurations: [failed('KSV-0109', "ConfigMap 'scripts' stores secrets")] }]), objects);
     expect(formatFindings(findings)).toEqual(["KSV-0109  ConfigMap letta/scripts  HIGH: ConfigMap 'scripts' stores secrets"]);
   });
 
@@ -272,9 +210,7 @@ describe('trivy reports', () => {
   it('GIVEN an exception for a check that passes WHEN parsed THEN the stale exception is a finding', () => {
     const objects = new Map([['0000.yaml', configMap({ 'ignore-reason.trivy.letta-k8s.dev/KSV-0125': 'Docker Hub' })]]);
     const findings = parseTrivyReport(report([{ Target: '0000.yaml', Misconfigurations: [] }]), objects);
-    expect(findings.map((finding) => [finding.check, finding.message])).toEqual([
-      ['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'excepts KSV-0125, which trivy does not report here: remove the stale exception'],
-    ]);
+    expect(findings.map((finding) => [finding.check, finding.message])).toEqual([['ignore-reason.trivy.letta-k8s.dev/KSV-0125', 'excepts KSV-0125, which trivy does not report here: remove the stale exception']]);
   });
 
   it('GIVEN trivy did not read an object as Kubernetes WHEN parsed THEN it fails rather than passing silently', () => {
@@ -303,12 +239,8 @@ describe.each(VARIANTS)('the rendered $label', ({ profile, values }) => {
   });
 
   for (const { linter, runnable } of linters) {
-    it.skipIf(!runnable)(
-      `GIVEN its manifests WHEN ${linter.name} ${linter.version} runs THEN it reports no finding`,
-      () => {
-        expect(formatFindings(runLinter(linter, rendered.dir))).toEqual([]);
-      },
-      LINTER_TIMEOUT_MS,
-    );
+    it.skipIf(!runnable)(`GIVEN its manifests WHEN ${linter.name} ${linter.version} runs THEN it reports no finding`, { timeout: LINTER_TIMEOUT_MS }, () => {
+      expect(formatFindings(runLinter(linter, rendered.dir))).toEqual([]);
+    });
   }
 });

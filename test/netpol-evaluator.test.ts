@@ -4,7 +4,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  asPeer,
   CLUSTER_DNS_PROBE,
   Connection,
   connectivity,
@@ -22,27 +21,9 @@ import {
 // ---------------------------------------------------------------------------------------------
 // Builders: just enough of each object for the evaluator.
 
-const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({
-  apiVersion: 'v1',
-  kind: 'Namespace',
-  metadata: { name, labels },
-});
-
-const policy = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({
-  apiVersion: 'networking.k8s.io/v1',
-  kind: 'NetworkPolicy',
-  metadata: { name, namespace: ns },
-  spec,
-});
-
-const pod = (ns: string, labels: Record<string, string>, ports: PodPeer['ports'] = [], ip?: string): PodPeer => ({
-  kind: 'pod',
-  namespace: ns,
-  labels,
-  ports,
-  ...(ip ? { ip } : {}),
-});
-
+const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
+const policy = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
+const pod = (ns: string, labels: Record<string, string>, ports: PodPeer['ports'] = []): PodPeer => ({ kind: 'pod', namespace: ns, labels, ports });
 const address = (ip: string) => ({ kind: 'ip' as const, ip });
 
 const deployment = (ns: string, name: string, labels: Record<string, string>, podSpec: Record<string, unknown> = {}): KubeObject => ({
@@ -53,14 +34,8 @@ const deployment = (ns: string, name: string, labels: Record<string, string>, po
 });
 
 const web = pod('shop', { app: 'web' }, [{ name: 'http', containerPort: 8080, protocol: 'TCP' }]);
-const api = pod('shop', { app: 'api' }, [
-  { name: 'http', containerPort: 8000, protocol: 'TCP' },
-  { name: 'dns', containerPort: 5353, protocol: 'UDP' },
-]);
-const kubeDns = pod('kube-system', { 'k8s-app': 'kube-dns' }, [
-  { name: 'dns', containerPort: 53, protocol: 'UDP' },
-  { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' },
-]);
+const api = pod('shop', { app: 'api' }, [{ name: 'http', containerPort: 8000, protocol: 'TCP' }, { name: 'dns', containerPort: 5353, protocol: 'UDP' }]);
+const kubeDns = pod('kube-system', { 'k8s-app': 'kube-dns' }, [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }]);
 
 const evaluate = (...objects: KubeObject[]) => new NetworkPolicyEvaluator(objects);
 const denyAllIngress = (ns: string) => policy(ns, 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
@@ -78,10 +53,7 @@ const dns = policy('shop', 'dns', {
   egress: [
     {
       to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }],
-      ports: [
-        { protocol: 'UDP', port: 53 },
-        { protocol: 'TCP', port: 53 },
-      ],
+      ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }],
     },
   ],
 });
@@ -182,12 +154,6 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
   });
 });
 
-describe('GIVEN the allow-DNS recipe and no kube-system Namespace object', () => {
-  it('WHEN its labels are read THEN the automatic name label is there', () => {
-    expect(evaluate(dns).labelsOfNamespace('kube-system')).toEqual({ 'kubernetes.io/metadata.name': 'kube-system' });
-  });
-});
-
 describe('GIVEN ingress from a labelled pod in another namespace', () => {
   const nsSelector = { matchLabels: { team: 'ops' } };
   const podSelector = { matchLabels: { app: 'prometheus' } };
@@ -206,11 +172,7 @@ describe('GIVEN ingress from a labelled pod in another namespace', () => {
 
 describe('GIVEN an ipBlock 0.0.0.0/0 without exceptions, or one that cuts out part of the pod CIDR', () => {
   it('WHEN a pod connects THEN the block admits it, unless pods are given no addresses (podCidr null)', () => {
-    const everywhere = policy('shop', 'everywhere', {
-      podSelector: { matchLabels: { app: 'web' } },
-      policyTypes: ['Egress'],
-      egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }],
-    });
+    const everywhere = policy('shop', 'everywhere', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }] });
     expect(new NetworkPolicyEvaluator([everywhere]).allowed(web, api, 443)).toBe(true);
     expect(new NetworkPolicyEvaluator([everywhere], { podCidr: null }).allowed(web, api, 443)).toBe(false);
   });
@@ -230,7 +192,6 @@ describe('GIVEN several policies selecting one pod', () => {
 
   it('WHEN a client connects THEN what any of them allows is allowed (union), and explain names them', () => {
     const explanation = evaluator.explain(api, web);
-
     expect(formatPorts(explanation.ports)).toBe('TCP 8080,9090');
     expect(explanation.ingress.allowedBy).toEqual(['shop/a', 'shop/b']);
   });
@@ -333,11 +294,7 @@ describe('GIVEN a small stack: web and api in shop behind default deny, web reac
   it('WHEN a rule allows every port THEN the listing shows the whole range per protocol', () => {
     const open = [...objects, policy('shop', 'api-open', { podSelector: { matchLabels: { app: 'api' } }, ingress: [{}] })];
 
-    expect(
-      connectivity(open, { probePods: [OUTSIDER_PROBE], probeAddresses: [] })
-        .filter((c) => c.to === 'shop/api')
-        .map(formatConnection),
-    ).toEqual([
+    expect(connectivity(open, { probePods: [OUTSIDER_PROBE], probeAddresses: [] }).filter((c) => c.to === 'shop/api').map(formatConnection)).toEqual([
       'outsider/probe => shop/api SCTP 1-65535',
       'outsider/probe => shop/api TCP 1-65535',
       'outsider/probe => shop/api UDP 1-65535',
@@ -347,13 +304,5 @@ describe('GIVEN a small stack: web and api in shop behind default deny, web reac
 
   it('WHEN probes are listed THEN there is an unlabelled pod in each namespace with workloads, the outsider and kube-dns', () => {
     expect(probePods(objects).map((probe) => probe.id)).toEqual(['shop/probe', 'outsider/probe', 'kube-system/kube-dns']);
-  });
-});
-
-describe('GIVEN a workload read from a manifest', () => {
-  it('WHEN a workload becomes a peer THEN its namespace, labels and ports carry over', () => {
-    const [workload] = workloadsFrom([deployment('shop', 'web', { app: 'web' })]);
-
-    expect(asPeer(workload)).toEqual({ kind: 'pod', namespace: 'shop', labels: { app: 'web' }, ports: [] });
   });
 });

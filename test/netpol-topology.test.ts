@@ -49,7 +49,6 @@ describe('NetworkPolicies against the topology', () => {
     expect(evaluator.allowed(pod(id('letta-otel-collector')), internet, 9440)).toBe(true);
     expect(evaluator.allowed(pod(id('letta-otel-collector')), internet, 443)).toBe(false);
   });
-
 });
 
 describe.each(PROFILES)('isolation in the %s profile', (profile) => {

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { laptopOnlyWarnings, loadSettings } from '../lib/config/load';
 import { cronProblem } from '../lib/config/schema';
 import { problemsWith } from './support/settings-problems';
@@ -45,11 +45,6 @@ describe('settings that would weaken the stack', () => {
     ]);
   });
 
-  it('GIVEN an http S3 endpoint with plainHttp WHEN validated THEN it is accepted', () => {
-    const s3 = { endpoint: 'http://minio.storage.internal:9000', bucket: 'dumps', plainHttp: true, credentials: { secretName: 's3' } };
-    expect(problemsWith({ backup: { target: 's3', s3 } }, 'gpu')).toEqual([]);
-  });
-
   it('GIVEN each environment variable the letta chart sets WHEN it is a provider key THEN it is refused as reserved', () => {
     for (const profile of ['kind', 'gpu']) {
       const server = findObject(renderProfile(profile).documents, 'Deployment', 'letta-server');
@@ -69,8 +64,12 @@ describe('settings that would weaken the stack', () => {
     for (const flag of flags) expect(problemsWith({ vllm: { extraArgs: [flag] } }), flag).toContainEqual(expect.stringContaining(`vllm.extraArgs[0]: must not set ${flag}`));
   });
 
-  it('GIVEN extra vLLM arguments the chart does not set WHEN validated THEN they are accepted', () => {
-    expect(problemsWith({ vllm: { extraArgs: ['--max-num-seqs', '8', '--enforce-eager'] } }, 'gpu')).toEqual([]);
+  it.each([
+    ['an http S3 endpoint with plainHttp', { backup: { target: 's3', s3: { endpoint: 'http://minio.storage.internal:9000', bucket: 'dumps', plainHttp: true, credentials: { secretName: 's3' } } } }],
+    ['extra vLLM arguments the chart does not set', { vllm: { extraArgs: ['--max-num-seqs', '8', '--enforce-eager'] } }],
+    ['the largest int32 and a toleration of every taint', { ingress: { streamTimeoutSeconds: 2147483647 }, vllm: { tolerations: [{ operator: 'Exists' }] } }],
+  ])('GIVEN %s (gpu profile) WHEN validated THEN it is accepted', (_case, values) => {
+    expect(problemsWith(values, 'gpu')).toEqual([]);
   });
 });
 
@@ -86,16 +85,7 @@ describe('settings the API server or the component would reject', () => {
     expect(problemsWith(values)).toContainEqual(expect.stringContaining(expected));
   });
 
-  it('GIVEN the largest int32 and a toleration of every taint WHEN validated THEN they are accepted', () => {
-    expect(problemsWith({ ingress: { streamTimeoutSeconds: 2147483647 }, vllm: { tolerations: [{ operator: 'Exists' }] } })).toEqual([]);
-  });
-
-  it.each([
-    ['0 3 * * *'],
-    ['*/15 1-5 ? JAN-mar mon,fri'],
-    ['0,30 0-23/2 1-31 1-12 0-6'],
-    ['5/10 * * * SUN'],
-  ])('GIVEN the cron %s WHEN checked THEN it is accepted', (schedule) => {
+  it.each(['0 3 * * *', '*/15 1-5 ? JAN-mar mon,fri', '0,30 0-23/2 1-31 1-12 0-6', '5/10 * * * SUN'])('GIVEN the cron %s WHEN checked THEN it is accepted', (schedule) => {
     expect(cronProblem(schedule)).toBeUndefined();
   });
 
@@ -126,45 +116,30 @@ describe('settings the API server or the component would reject', () => {
 });
 
 describe('values files', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-values-'));
-  });
-  afterEach(() => {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  const loadFile = (file: string) => () => loadSettings({ valuesFile: file });
-
   it('GIVEN a __proto__ key in a values file WHEN loaded THEN it is refused instead of becoming the parent map', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-values-'));
     const file = path.join(dir, 'values.yaml');
     fs.writeFileSync(file, '__proto__:\n  namespace: pwned\nletta:\n  constructor: 1\n  resources:\n    prototype: {}\n');
-    expect(loadFile(file)).toThrow(
-      [
-        '  - __proto__: is not a setting name (it would reach JavaScript\'s object prototype)',
-        '  - letta.constructor: is not a setting name (it would reach JavaScript\'s object prototype)',
-        '  - letta.resources.prototype: is not a setting name (it would reach JavaScript\'s object prototype)',
-      ].join('\n'),
-    );
+    const refused = (key: string) => `  - ${key}: is not a setting name (it would reach JavaScript's object prototype)`;
+    try {
+      expect(() => loadSettings({ valuesFile: file })).toThrow(['__proto__', 'letta.constructor', 'letta.resources.prototype'].map(refused).join('\n'));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
 describe('settings that are safe only on your own machine', () => {
-  it('GIVEN the kind profile on letta.localhost WHEN checked THEN there is no warning', () => {
-    expect(laptopOnlyWarnings(loadSettings({ profile: 'kind' }))).toEqual([]);
-  });
-
-  it('GIVEN the kind profile under a real host name WHEN checked THEN both laptop-only settings are warned about', () => {
-    expect(laptopOnlyWarnings(loadSettings({ profile: 'kind', values: { ingress: { host: 'letta.example.com' } } }))).toEqual([
+  const realHost = { ingress: { host: 'letta.example.com' } };
+  it.each([
+    ['the kind profile on letta.localhost', 'kind', {}, []],
+    ['the gpu profile under a real host name', 'gpu', realHost, []],
+    ['no entry at all (nothing is served under the host)', 'kind', { ingress: { enabled: false, host: 'letta.example.com' } }, []],
+    ['the kind profile under a real host name', 'kind', realHost, [
       'letta.secure: false: no password auth; whoever reaches letta.example.com uses every agent and the provider keys',
       'database.credentials.development: true: the database password is the publicly known development one',
-    ]);
-  });
-
-  it('GIVEN the gpu profile under a real host name WHEN checked THEN there is no warning', () => {
-    expect(laptopOnlyWarnings(loadSettings({ profile: 'gpu', values: { ingress: { host: 'letta.example.com' } } }))).toEqual([]);
-  });
-
-  it('GIVEN no entry at all WHEN checked THEN nothing is served under the host and there is no warning', () => {
-    expect(laptopOnlyWarnings(loadSettings({ profile: 'kind', values: { ingress: { enabled: false, host: 'letta.example.com' } } }))).toEqual([]);
+    ]],
+  ])('GIVEN %s WHEN checked THEN exactly the laptop-only settings in use are warned about', (_case, profile, values, expected) => {
+    expect(laptopOnlyWarnings(loadSettings({ profile, values }))).toEqual(expected);
   });
 });

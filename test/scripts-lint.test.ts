@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { BACKUP_ENV, DATABASE_SH, OBJECT_STORE_SH, PRE_MIGRATION_RECORD } from '../charts/backup/scripts';
 import { MIGRATE_ENV, MIGRATE_PY, REDACT_ENV, REDACT_OUTPUT_PY, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../charts/letta/scripts';
 import { projectRoot } from '../lib/kit/project-file';
+import { missingReason, pinnedTools } from '../tools/linters';
 import { available } from '../tools/requirements';
 
 const ROOT = projectRoot();
@@ -22,15 +23,6 @@ function shipped(extension: string): string[] {
     .filter((file) => file.endsWith(extension))
     .map((file) => path.join('charts', file))
     .sort();
-}
-
-/** ruff's pinned version and install path, as builds/linter-versions.sh says. */
-function pinnedRuff(): { version: string; bin: string } {
-  const script = 'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && printf "%s\\n" "$RUFF_VERSION" "$RUFF_BIN"';
-  const result = spawnSync('bash', ['-c', script, path.join(ROOT, 'builds')], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`reading builds/linter-versions.sh failed: ${result.stderr}`);
-  const [version, bin] = result.stdout.split('\n');
-  return { version, bin };
 }
 
 function run(bin: string, args: string[]) {
@@ -50,9 +42,8 @@ describe('the scripts the charts ship', () => {
     for (const name of [remotePath, BACKUP_ENV.retention]) expect(OBJECT_STORE_SH).toContain(`\${${name}}`);
   });
 
-  const ruff = pinnedRuff();
-  const ruffMissing = fs.existsSync(ruff.bin) ? undefined : `ruff ${ruff.version} is not installed (expected at ${ruff.bin}); run builds/install-linters.sh`;
-  it.runIf(available('scripts-lint ruff', ruffMissing, 'ruff'))('GIVEN every Python script WHEN ruff checks it THEN there is no finding', () => {
+  const { ruff } = pinnedTools({ ruff: 'RUFF' });
+  it.runIf(available('scripts-lint ruff', missingReason(ruff), 'ruff'))('GIVEN every Python script WHEN ruff checks it THEN there is no finding', () => {
     const result = run(ruff.bin, ['check', '--no-cache', '--output-format=concise', ...shipped('.py')]);
     expect(result.stdout + result.stderr, 'ruff findings').toContain('All checks passed!');
     expect(result.status).toBe(0);

@@ -19,13 +19,8 @@ function synthEnv(env: Record<string, string>): NodeJS.ProcessEnv {
 
 /** Runs the user's command, `npx cdk8s synth`, writing into temporary directories. */
 function synth(env: Record<string, string>) {
-  const result = spawnSync('npx', ['cdk8s', 'synth'], { cwd: root, encoding: 'utf8', timeout: SYNTH_BUDGET_MS, env: synthEnv(env) });
-  return {
-    status: result.status,
-    stdout: result.stdout,
-    stderr: result.stderr,
-    output: `${result.stdout}${result.stderr}${result.error ? `\n${result.error.message}` : ''}`,
-  };
+  const { status, stdout, stderr, error } = spawnSync('npx', ['cdk8s', 'synth'], { cwd: root, encoding: 'utf8', timeout: SYNTH_BUDGET_MS, env: synthEnv(env) });
+  return { status, stdout, stderr, output: `${stdout}${stderr}${error ? `\n${error.message}` : ''}` };
 }
 
 /**
@@ -58,9 +53,7 @@ beforeEach(() => {
   dist = path.join(work, 'dist');
 });
 
-afterEach(() => {
-  fs.rmSync(work, { recursive: true, force: true });
-});
+afterEach(() => fs.rmSync(work, { recursive: true, force: true }));
 
 describe('npx cdk8s synth', { timeout: CASE_BUDGET_MS }, () => {
   it('GIVEN no settings WHEN synthesized THEN dist/ holds the kind profile', () => {

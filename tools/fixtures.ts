@@ -50,9 +50,5 @@ export interface Variant {
 export const VARIANTS: readonly Variant[] = [
   ...PROFILES.map((profile) => ({ label: `${profile} profile`, profile })),
   { label: 'kind profile with gateway-api on a named Gateway', profile: 'kind', values: GATEWAY_API_VALUES },
-  {
-    label: 'gpu profile with gateway-api on a Gateway of its own',
-    profile: 'gpu',
-    values: ownGatewayValues({ tlsSecretName: 'letta-tls' }),
-  },
+  { label: 'gpu profile with gateway-api on a Gateway of its own', profile: 'gpu', values: ownGatewayValues({ tlsSecretName: 'letta-tls' }) },
 ];

@@ -9,10 +9,7 @@ import { ApiException, CoreV1Api, Health, HttpMethod, KubeConfig, KubernetesObje
 export type KubeObject = Record<string, any>;
 
 /** A kind as the API serves it: 'apps/v1' and 'Deployment'. */
-export interface Kind {
-  apiVersion: string;
-  kind: string;
-}
+export type Kind = { apiVersion: string; kind: string };
 
 export interface ObjectRef extends Kind {
   name: string;
@@ -33,16 +30,12 @@ export function podSpecOf(object: KubeObject): KubeObject | undefined {
 export interface ApplyOptions {
   /** Field manager recorded in managedFields; defaults to 'letta-k8s'. */
   fieldManager?: string;
-  /** Takes over fields another manager owns, as `kubectl apply --server-side --force-conflicts`. */
-  force?: boolean;
 }
 
 export interface ApplyResult {
   /** The object as addressed, namespace resolved (none for cluster-scoped kinds). */
   ref: ObjectRef;
   accepted: boolean;
-  /** HTTP status; 0 when no answer came (an unknown kind, say). */
-  status: number;
   /** The server's message when not accepted. */
   error?: string;
   /** The texts of the answer's Warning headers (Pod Security, deprecations, ...). */
@@ -51,11 +44,7 @@ export interface ApplyResult {
   stored?: KubeObject;
 }
 
-export interface LogOptions {
-  container?: string;
-  tailLines?: number;
-  previous?: boolean;
-}
+export type LogOptions = { container?: string; tailLines?: number; previous?: boolean };
 
 /** client-node's object API, answering plain JSON and keeping the last answer's warnings. */
 class PlainObjectApi extends KubernetesObjectApi {
@@ -66,14 +55,13 @@ class PlainObjectApi extends KubernetesObjectApi {
    * object through its typed models, which drop the fields they do not know: a misspelt field
    * would never reach the server's validation.
    */
-  async serverSideApply(object: KubeObject, fieldManager: string, force?: boolean): Promise<KubeObject> {
+  async serverSideApply(object: KubeObject, fieldManager: string): Promise<KubeObject> {
     const request = this.configuration.baseServer.makeRequestContext(await this.specUriPath(object as any, 'patch'), HttpMethod.PATCH);
     request.setHeaderParam('Accept', 'application/json');
     request.setHeaderParam('Content-Type', PatchStrategy.ServerSideApply);
     request.setQueryParam('fieldManager', fieldManager);
     // Strict adds duplicate fields to the unknown ones server-side apply refuses anyway.
     request.setQueryParam('fieldValidation', 'Strict');
-    if (force) request.setQueryParam('force', 'true');
     // JSON is YAML, and keeps the object exactly as given.
     request.setBody(JSON.stringify(object));
     return this.requestPromise(request);
@@ -106,9 +94,7 @@ export function errorMessage(error: unknown): string {
 function safeJson(text: string): any {
   try {
     return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
+  } catch {}
 }
 
 const notFound = (error: unknown) => error instanceof ApiException && error.code === 404;
@@ -145,16 +131,15 @@ export class Kube {
     for (const object of objects) {
       const ref = await this.resolve(object);
       if (typeof ref === 'string') {
-        results.push({ ref: refOf(object), accepted: false, status: 0, error: ref, warnings: [] });
+        results.push({ ref: refOf(object), accepted: false, error: ref, warnings: [] });
         continue;
       }
       try {
         const addressed = ref.namespace ? { ...object, metadata: { ...object.metadata, namespace: ref.namespace } } : object;
-        const stored = await this.objects.serverSideApply(addressed, options.fieldManager ?? 'letta-k8s', options.force);
-        results.push({ ref, accepted: true, status: 200, warnings: this.objects.lastWarnings, stored });
+        const stored = await this.objects.serverSideApply(addressed, options.fieldManager ?? 'letta-k8s');
+        results.push({ ref, accepted: true, warnings: this.objects.lastWarnings, stored });
       } catch (error) {
-        const status = error instanceof ApiException ? error.code : 0;
-        results.push({ ref, accepted: false, status, error: errorMessage(error), warnings: this.objects.lastWarnings });
+        results.push({ ref, accepted: false, error: errorMessage(error), warnings: this.objects.lastWarnings });
       }
     }
     return results;

@@ -6,9 +6,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as yaml from 'js-yaml';
 import { VARIANTS } from './fixtures';
-import { renderProfile } from './render';
+import { loadManifests, renderProfile } from './render';
 import { unobtainableReason } from './requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
@@ -46,19 +45,14 @@ function main(): number {
     return 1;
   }
   if (findingCount > 0) {
-    console.log(
-      `lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot ` +
-        'fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.',
-    );
+    console.log(`lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.`);
     return 1;
   }
   console.log(`lint:manifests: ${targets.length} target(s) clean`);
   return 0;
 }
 
-function label(linter: Linter): string {
-  return `${linter.name} ${linter.version}`;
-}
+const label = (linter: Linter) => `${linter.name} ${linter.version}`;
 
 function report(title: string, findings: readonly Finding[]): number {
   console.log(`${title}: ${findings.length === 0 ? 'clean' : `${findings.length} finding(s)`}`);
@@ -68,8 +62,7 @@ function report(title: string, findings: readonly Finding[]): number {
 
 function directoryTarget(dir: string): Target {
   const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file));
-  const documents = files.flatMap((file) => yaml.loadAll(fs.readFileSync(path.join(dir, file), 'utf8')));
-  return { label: dir, dir, documents: documents.filter((document): document is Record<string, any> => typeof document === 'object' && document !== null) };
+  return { label: dir, dir, documents: loadManifests(files.map((file) => path.join(dir, file))) };
 }
 
 function profileTargets(): Target[] {

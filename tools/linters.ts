@@ -14,15 +14,10 @@ import { loadManifests } from './render';
 
 export type LinterName = 'kube-linter' | 'checkov' | 'kube-score' | 'trivy';
 
-export interface Linter {
-  readonly name: LinterName;
-  readonly version: string;
-  readonly bin: string;
-}
+export type Linter = PinnedTool<LinterName>;
 
 /** One problem in the manifests: a linter's failed check or an unexplained skip annotation. */
 export interface Finding {
-  readonly source: LinterName | 'skip-annotations';
   /** The linter's check id (kube-linter check name, checkov CKV_K8S_*, kube-score check id, trivy KSV-*), or the annotation key. */
   readonly check: string;
   /** "Kind namespace/name", or "Kind name" for cluster-scoped objects. */
@@ -30,7 +25,7 @@ export interface Finding {
   readonly message: string;
 }
 
-export const KUBE_LINTER_CONFIG = path.join(__dirname, 'kube-linter.yaml');
+const KUBE_LINTER_CONFIG = path.join(__dirname, 'kube-linter.yaml');
 /** The build recipes, whose linter-versions.sh pins the linters. */
 const BUILDS_DIR = path.join(__dirname, '..', 'builds');
 const INSTALL_HINT = 'run builds/install-linters.sh';
@@ -49,29 +44,36 @@ const KUBE_SCORE_KUBERNETES_VERSION = 'v1.33';
 const KUBE_SCORE_CRITICAL = 1;
 const KUBE_SCORE_WARNING = 5;
 
-/** The pinned linters and their install paths, as linter-versions.sh says (one source of truth). */
-export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
-  const script =
-    'source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && ' +
-    'printf "%s\\n" "$KUBE_LINTER_VERSION" "$KUBE_LINTER_BIN" "$CHECKOV_VERSION" "$CHECKOV_BIN" "$KUBE_SCORE_VERSION" "$KUBE_SCORE_BIN" "$TRIVY_VERSION" "$TRIVY_BIN"';
-  const result = spawnSync('bash', ['-c', script, BUILDS_DIR], { encoding: 'utf8' });
-  if (result.status !== 0) throw new Error(`reading builds/linter-versions.sh failed: ${result.stderr}`);
-  const [kubeLinterVersion, kubeLinterBin, checkovVersion, checkovBin, kubeScoreVersion, kubeScoreBin, trivyVersion, trivyBin] = result.stdout.split('\n');
-  return {
-    'kube-linter': { name: 'kube-linter', version: kubeLinterVersion, bin: kubeLinterBin },
-    checkov: { name: 'checkov', version: checkovVersion, bin: checkovBin },
-    'kube-score': { name: 'kube-score', version: kubeScoreVersion, bin: kubeScoreBin },
-    trivy: { name: 'trivy', version: trivyVersion, bin: trivyBin },
-  };
+/** A tool pinned in builds/linter-versions.sh. */
+export interface PinnedTool<Name extends string = string> {
+  readonly name: Name;
+  readonly version: string;
+  readonly bin: string;
 }
 
-/** Why the linter cannot run here, or undefined when it can. */
-export function missingReason(linter: Linter): string | undefined {
+/** Pinned tools by name, read from the variables <PREFIX>_VERSION and <PREFIX>_BIN of linter-versions.sh (one source of truth). */
+export function pinnedTools<Name extends string>(prefixes: Readonly<Record<Name, string>>): Record<Name, PinnedTool<Name>> {
+  const variables = Object.values<string>(prefixes).map((prefix) => `"$${prefix}_VERSION" "$${prefix}_BIN"`);
+  const script = `source "$0/cache-dir.sh" && source "$0/linter-versions.sh" && printf "%s\\n" ${variables.join(' ')}`;
+  const result = spawnSync('bash', ['-c', script, BUILDS_DIR], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`reading builds/linter-versions.sh failed: ${result.stderr}`);
+  const lines = result.stdout.split('\n');
+  const names = Object.keys(prefixes) as Name[];
+  return Object.fromEntries(names.map((name, index) => [name, { name, version: lines[2 * index], bin: lines[2 * index + 1] }])) as Record<Name, PinnedTool<Name>>;
+}
+
+/** The pinned manifest linters and their install paths. */
+export function pinnedLinters(): Readonly<Record<LinterName, Linter>> {
+  return pinnedTools<LinterName>({ 'kube-linter': 'KUBE_LINTER', checkov: 'CHECKOV', 'kube-score': 'KUBE_SCORE', trivy: 'TRIVY' });
+}
+
+/** Why the pinned tool cannot run here, or undefined when it can. */
+export function missingReason(tool: PinnedTool): string | undefined {
   try {
-    fs.accessSync(linter.bin, fs.constants.X_OK);
+    fs.accessSync(tool.bin, fs.constants.X_OK);
     return undefined;
   } catch {
-    return `${linter.name} ${linter.version} is not installed (expected at ${linter.bin}); ${INSTALL_HINT}`;
+    return `${tool.name} ${tool.version} is not installed (expected at ${tool.bin}); ${INSTALL_HINT}`;
   }
 }
 
@@ -79,26 +81,16 @@ export function missingReason(linter: Linter): string | undefined {
 export function runLinter(linter: Linter, dir: string): Finding[] {
   switch (linter.name) {
     case 'kube-linter':
-      return runKubeLinter(linter, dir);
+      // kube-linter exits 1 both on findings and on errors: only the JSON report tells them apart.
+      return parseKubeLinterReport(runJson(linter, ['lint', '--config', KUBE_LINTER_CONFIG, '--format', 'json', dir], [0, 1]));
     case 'checkov':
-      return runCheckov(linter, dir);
+      // --skip-download: checkov otherwise asks its vendor's platform for extra policies and guidelines.
+      return parseCheckovReport(runJson(linter, ['--framework', 'kubernetes', '--directory', dir, '--output', 'json', '--skip-download'], [0, 1]));
     case 'kube-score':
       return runKubeScore(linter, dir);
     case 'trivy':
       return runTrivy(linter, dir);
   }
-}
-
-function runKubeLinter(linter: Linter, dir: string): Finding[] {
-  const args = ['lint', '--config', KUBE_LINTER_CONFIG, '--format', 'json', dir];
-  // kube-linter exits 1 both on findings and on errors: only the JSON report tells them apart.
-  return parseKubeLinterReport(runJson(linter, args, [0, 1]));
-}
-
-function runCheckov(linter: Linter, dir: string): Finding[] {
-  // --skip-download: checkov otherwise asks its vendor's platform for extra policies and guidelines.
-  const args = ['--framework', 'kubernetes', '--directory', dir, '--output', 'json', '--skip-download'];
-  return parseCheckovReport(runJson(linter, args, [0, 1]));
 }
 
 /** The manifest files of a directory, in the order `kubectl apply -f` reads them. */
@@ -112,16 +104,8 @@ function manifestFiles(dir: string): string[] {
 
 function runKubeScore(linter: Linter, dir: string): Finding[] {
   // All files in one run: checks such as service-targets-pod and pod-networkpolicy look across objects.
-  const files = manifestFiles(dir);
-  const args = [
-    'score',
-    '--output-format',
-    'json',
-    '--kubernetes-version',
-    KUBE_SCORE_KUBERNETES_VERSION,
-    ...KUBE_SCORE_OPTIONAL_CHECKS.flatMap((check) => ['--enable-optional-test', check]),
-    ...files,
-  ];
+  const optional = KUBE_SCORE_OPTIONAL_CHECKS.flatMap((check) => ['--enable-optional-test', check]);
+  const args = ['score', '--output-format', 'json', '--kubernetes-version', KUBE_SCORE_KUBERNETES_VERSION, ...optional, ...manifestFiles(dir)];
   // kube-score exits 1 when any check is CRITICAL and 0 otherwise (warnings included).
   return parseKubeScoreReport(runJson(linter, args, [0, 1]));
 }
@@ -134,8 +118,7 @@ function runKubeScore(linter: Linter, dir: string): Finding[] {
 function runTrivy(linter: Linter, dir: string): Finding[] {
   const scan = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-trivy-'));
   try {
-    const files = manifestFiles(dir);
-    const objects = new Map(loadManifests(files).map((object, index) => [`${String(index).padStart(4, '0')}.yaml`, object as Manifest]));
+    const objects = new Map(loadManifests(manifestFiles(dir)).map((object, index) => [`${String(index).padStart(4, '0')}.yaml`, object as Manifest]));
     for (const [name, object] of objects) fs.writeFileSync(path.join(scan, name), yaml.dump(object));
     const args = ['config', '--quiet', '--skip-check-update', '--misconfig-scanners', 'kubernetes', '--cache-dir', path.join(scan, '.cache'), '--format', 'json', scan];
     return parseTrivyReport(runJson(linter, args, [0]), objects);
@@ -145,10 +128,7 @@ function runTrivy(linter: Linter, dir: string): Finding[] {
 }
 
 interface TrivyReport {
-  Results?: Array<{
-    Target: string;
-    Misconfigurations?: Array<{ ID: string; Title: string; Message: string; Severity: string; Status: string }> | null;
-  }> | null;
+  Results?: Array<{ Target: string; Misconfigurations?: Array<{ ID: string; Message: string; Severity: string; Status: string }> | null }> | null;
 }
 
 /**
@@ -180,11 +160,11 @@ export function parseTrivyReport(json: unknown, objects: ReadonlyMap<string, Man
         .map((key) => key.slice(TRIVY_REASON_PREFIX.length)),
     );
     for (const check of failed) {
-      if (!excepted.has(check.ID)) findings.push({ source: 'trivy', check: check.ID, object: where, message: `${check.Severity}: ${check.Message}` });
+      if (!excepted.has(check.ID)) findings.push({ check: check.ID, object: where, message: `${check.Severity}: ${check.Message}` });
     }
     for (const check of excepted) {
       if (!failed.some((failure) => failure.ID === check)) {
-        findings.push({ source: 'trivy', check: `${TRIVY_REASON_PREFIX}${check}`, object: where, message: `excepts ${check}, which trivy does not report here: remove the stale exception` });
+        findings.push({ check: `${TRIVY_REASON_PREFIX}${check}`, object: where, message: `excepts ${check}, which trivy does not report here: remove the stale exception` });
       }
     }
   }
@@ -205,13 +185,9 @@ function runJson(linter: Linter, args: string[], okStatuses: number[]): unknown 
   }
 }
 
+type KubeObjectOfKubeLinter = { K8sObject: { Namespace: string; Name: string; GroupVersionKind: { Kind: string } } };
 interface KubeLinterReport {
-  Reports: Array<{
-    Check: string;
-    Diagnostic: { Message: string };
-    Remediation?: string;
-    Object: { K8sObject: { Namespace: string; Name: string; GroupVersionKind: { Kind: string } } };
-  }> | null;
+  Reports: Array<{ Check: string; Diagnostic: { Message: string }; Remediation?: string; Object: KubeObjectOfKubeLinter }> | null;
 }
 
 /** Findings of a `kube-linter lint --format json` report. */
@@ -221,24 +197,16 @@ export function parseKubeLinterReport(json: unknown): Finding[] {
     throw new Error(`not a kube-linter report: ${JSON.stringify(json).slice(0, 500)}`);
   }
   // An empty report has "Reports": null.
-  return (report.Reports ?? []).map((entry) => {
-    const object = entry.Object.K8sObject;
-    return {
-      source: 'kube-linter',
-      check: entry.Check,
-      object: describeObject(object.GroupVersionKind.Kind, object.Namespace, object.Name),
-      message: entry.Diagnostic.Message + (entry.Remediation ? ` (fix: ${entry.Remediation})` : ''),
-    };
-  });
+  return (report.Reports ?? []).map(({ Check, Diagnostic, Remediation, Object: { K8sObject: object } }) => ({
+    check: Check,
+    object: describeObject(object.GroupVersionKind.Kind, object.Namespace, object.Name),
+    message: Diagnostic.Message + (Remediation ? ` (fix: ${Remediation})` : ''),
+  }));
 }
 
 interface CheckovReport {
   check_type: string;
-  results: {
-    failed_checks: Array<{ check_id: string; check_name: string; resource: string; file_path: string }>;
-    parsing_errors: string[];
-  };
-  summary: { resource_count: number };
+  results: { failed_checks: Array<{ check_id: string; check_name: string; resource: string }>; parsing_errors: string[] };
 }
 
 /** Findings of a `checkov --framework kubernetes --output json` report. */
@@ -250,30 +218,17 @@ export function parseCheckovReport(json: unknown): Finding[] {
     // Checkov prints a bare summary when it found nothing to check, which would pass silently.
     throw new Error(`checkov found no Kubernetes objects to check: ${JSON.stringify(json).slice(0, 500)}`);
   }
-  const parseErrors = report.results.parsing_errors.map((file): Finding => ({
-    source: 'checkov',
-    check: 'parsing-error',
-    object: path.basename(file),
-    message: 'checkov could not parse this file, so none of its objects were checked',
-  }));
-  const failures = report.results.failed_checks.map((check): Finding => ({
-    source: 'checkov',
-    check: check.check_id,
-    object: describeCheckovResource(check.resource),
-    message: check.check_name,
-  }));
-  return [...parseErrors, ...failures];
+  const message = 'checkov could not parse this file, so none of its objects were checked';
+  return [
+    ...report.results.parsing_errors.map((file): Finding => ({ check: 'parsing-error', object: path.basename(file), message })),
+    ...report.results.failed_checks.map((check): Finding => ({ check: check.check_id, object: describeCheckovResource(check.resource), message: check.check_name })),
+  ];
 }
 
 interface KubeScoreReport {
   type_meta: { kind: string };
   object_meta: { name: string; namespace?: string };
-  checks: Array<{
-    check: { id: string; name: string };
-    grade: number;
-    skipped: boolean;
-    comments: Array<{ path: string; summary: string }> | null;
-  }>;
+  checks: Array<{ check: { id: string; name: string }; grade: number; skipped: boolean; comments: Array<{ path: string; summary: string }> | null }>;
 }
 
 /** Findings of a `kube-score score --output-format json` report: every check graded WARNING or CRITICAL. */
@@ -287,7 +242,6 @@ export function parseKubeScoreReport(json: unknown): Finding[] {
       .map((result): Finding => {
         const details = (result.comments ?? []).map((comment) => (comment.path ? `(${comment.path}) ${comment.summary}` : comment.summary));
         return {
-          source: 'kube-score',
           check: result.check.id,
           object: describeObject(scored.type_meta.kind, scored.object_meta.namespace, scored.object_meta.name),
           message: `${result.grade <= KUBE_SCORE_CRITICAL ? 'CRITICAL' : 'WARNING'}: ${details.length > 0 ? details.join('; ') : result.check.name}`,
@@ -328,31 +282,20 @@ export function skipAnnotationProblems(documents: readonly Manifest[]): Finding[
       Object.entries<unknown>(document.metadata?.annotations ?? {}).map(([key, value]) => [key, String(value)]),
     );
     const own = Object.entries(annotations).flatMap(([key, value]) =>
-      ownAnnotationProblems(key, value, annotations).map((message): Finding => ({ source: 'skip-annotations', check: key, object, message })),
+      ownAnnotationProblems(key, value, annotations).map((message): Finding => ({ check: key, object, message })),
     );
     // kube-linter and checkov read only the object's own metadata, kube-score reads the template's
     // for its pod checks only: on the pod template a skip does nothing or only part of its job.
     const onTemplate = Object.keys(document.spec?.template?.metadata?.annotations ?? {})
       .filter(isSkipAnnotation)
-      .map((key): Finding => ({
-        source: 'skip-annotations',
-        check: key,
-        object,
-        message: `is on the pod template, which the linters ignore or read only in part; put it on the ${document.kind}'s own metadata`,
-      }));
+      .map((key): Finding => ({ check: key, object, message: `is on the pod template, which the linters ignore or read only in part; put it on the ${document.kind}'s own metadata` }));
     return [...own, ...onTemplate];
   });
 }
 
 function isSkipAnnotation(key: string): boolean {
-  return (
-    KUBE_LINTER_IGNORE.test(key) ||
-    key === KUBE_LINTER_IGNORE_ALL ||
-    CHECKOV_SKIP_KEY.test(key) ||
-    key === KUBE_SCORE_IGNORE ||
-    key.startsWith(KUBE_SCORE_REASON_PREFIX) ||
-    key.startsWith(TRIVY_REASON_PREFIX)
-  );
+  return [KUBE_LINTER_IGNORE, CHECKOV_SKIP_KEY].some((pattern) => pattern.test(key)) || [KUBE_LINTER_IGNORE_ALL, KUBE_SCORE_IGNORE].includes(key) ||
+    [KUBE_SCORE_REASON_PREFIX, TRIVY_REASON_PREFIX].some((prefix) => key.startsWith(prefix));
 }
 
 function ownAnnotationProblems(key: string, value: string, annotations: Readonly<Record<string, string>>): string[] {

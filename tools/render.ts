@@ -29,15 +29,10 @@ let processRoot: string | undefined;
 function renderRoot(): string {
   if (process.env.LETTA_K8S_TEST_TMP) return process.env.LETTA_K8S_TEST_TMP;
   if (!processRoot) {
-    const root = temporaryOutdir('letta-k8s-render-');
+    const root = (processRoot = temporaryOutdir('letta-k8s-render-'));
     process.once('exit', () => fs.rmSync(root, { recursive: true, force: true }));
-    processRoot = root;
   }
   return processRoot;
-}
-
-function renderDir(profile: string): string {
-  return fs.mkdtempSync(path.join(renderRoot(), `${profile}-`));
 }
 
 /** Synthesizes a profile (with optional values merged over it) into a temporary directory. */
@@ -46,7 +41,7 @@ export function renderProfile(profile: string, values?: unknown): RenderedProfil
   const cached = cache.get(key);
   if (cached) return cached;
   const settings = loadSettings({ profile, values });
-  const dir = renderDir(profile);
+  const dir = fs.mkdtempSync(path.join(renderRoot(), `${profile}-`));
   const files = synthesizeStack(settings, dir).map((file) => path.join(dir, file));
   const rendered = { profile, dir, files, documents: loadManifests(files) };
   cache.set(key, rendered);

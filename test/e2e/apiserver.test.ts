@@ -87,7 +87,7 @@ describe.runIf(runnable)('GIVEN a real kube-apiserver with ingress-nginx and the
       expect(new Set(cases.map((c) => c.namespace))).toEqual(new Set([topology.namespace, E2E_NAMESPACE, INGRESS_NGINX_NAMESPACE]));
       for (const verdict of verdicts) expect(verdict.message).toMatch(/did not finish within 2000 ms: pod probe-[a-z-]+: Pending/);
       // Never bound to a node, so deleted at once.
-      expect(await kubectl.listSelected(KINDS.pod, 'letta-e2e/probe=true')).toEqual([]);
+      expect(await kubectl.list(KINDS.pod, undefined, 'letta-e2e/probe=true')).toEqual([]);
     },
     STEP_TIMEOUT_MS,
   );

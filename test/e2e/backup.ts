@@ -3,7 +3,7 @@ import { type Kubectl, labelSelector, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
 import { type LettaClient, readBackWithin, type WrittenData } from './letta-api';
 import { databaseShell } from './persistence';
-import { pollUntil } from './readiness';
+import { describePod, pollUntil } from './readiness';
 import { check, type Shell } from './shell';
 import { applyStack, type StepContext, waitForStack } from './steps';
 import { MINUTE } from '../../tools/support';
@@ -44,21 +44,15 @@ async function finishedJob(kubectl: Kubectl, namespace: string, name: string, ti
   return { succeeded: (job.status?.succeeded ?? 0) > 0, log };
 }
 
-/** Where a Job's pods are stuck: phase, unmet conditions, waiting containers and their logs so far. */
+/** Where a Job's pods are stuck (describePod's line) and their logs so far. */
 async function jobPodsState(kubectl: Kubectl, namespace: string, name: string): Promise<string> {
   const pods = await kubectl.pods({ 'job-name': name }, namespace);
   if (pods.length === 0) return 'it has no pod';
-  const states = await Promise.all(
-    pods.map(async (pod) => {
-      const conditions = (pod.status?.conditions ?? []).filter((c: KubeObject) => c.status !== 'True' && c.message).map((c: KubeObject) => `${c.type}: ${c.message}`);
-      const containers = [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])]
-        .filter((c: KubeObject) => c.state?.waiting || c.state?.running)
-        .map((c: KubeObject) => `${c.name} ${c.state.waiting ? `waiting (${c.state.waiting.reason})` : 'running'}`);
-      const log = (await kubectl.run(['logs', pod.metadata.name, '--namespace', namespace, '--all-containers', '--prefix', '--tail=20'])).stdout.trim();
-      return `pod ${pod.metadata.name} ${pod.status?.phase}${[...conditions, ...containers].map((line) => `; ${line}`).join('')}${log ? `\n${log}` : ''}`;
-    }),
-  );
-  return states.join('\n');
+  const states = pods.map(async (pod) => {
+    const log = (await kubectl.run(['logs', pod.metadata.name, '--namespace', namespace, '--all-containers', '--prefix', '--tail=20'])).stdout.trim();
+    return `${describePod(pod)}${log ? `\n${log}` : ''}`;
+  });
+  return (await Promise.all(states)).join('\n');
 }
 
 /** `npm run --silent backup -- ARGS`, as the README runs it, piped into `kubectl create -f -`; the Job's name. */
@@ -75,16 +69,8 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
   const { kubectl, topology } = context;
   const letta = topology.component('letta');
   await kubectl.check(['scale', 'deployment', letta.name, '--namespace', topology.namespace, `--replicas=${replicas}`]);
-  if (replicas === 0) {
-    const pods = () => kubectl.pods(letta.selector, topology.namespace);
-    const gone = await pollUntil(async () => ((await pods()).length === 0 ? true : undefined), {
-      timeoutMs: 3 * MINUTE,
-      intervalMs: 2_000,
-    });
-    if (!gone) throw new Error(`the pods of ${letta.name} did not stop within 3 minutes`);
-  } else {
-    await waitForStack(context, 10 * MINUTE);
-  }
+  if (replicas > 0) await waitForStack(context, 10 * MINUTE);
+  else await kubectl.check(['wait', '--for=delete', 'pod', '--namespace', topology.namespace, '--selector', labelSelector(letta.selector), '--timeout=180s'], { timeoutMs: 4 * MINUTE });
 }
 
 /** The dump a backup Job wrote, as a restore names it (FOLDER/NAME.dump). */

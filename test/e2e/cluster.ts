@@ -21,9 +21,6 @@ export function kindHostPorts(configText: string): Map<number, number> {
   return ports;
 }
 
-/** A host port that the kernel hands out as free right now. */
-export const freeHostPort = async (): Promise<number> => (await freePorts(1))[0];
-
 export interface RunConfig {
   /** The configuration to create the cluster with: the user's text when no port had to move. */
   readonly text: string;
@@ -38,17 +35,13 @@ export interface RunConfig {
  * (a web server, another cluster) mapped to a free one instead: the run reaches the ingress through
  * whichever host port the cluster got, and a busy port 80 no longer stops it.
  */
-export async function withFreeHostPorts(
-  configText: string,
-  portInUse: (port: number) => Promise<boolean> = isPortInUse,
-  nextFreePort: () => Promise<number> = freeHostPort,
-): Promise<RunConfig> {
+export async function withFreeHostPorts(configText: string): Promise<RunConfig> {
   const config = load(configText) as KindConfig;
   const moved: string[] = [];
   for (const node of config?.nodes ?? []) {
     for (const mapping of node.extraPortMappings ?? []) {
-      if (!(await portInUse(mapping.hostPort))) continue;
-      const free = await nextFreePort();
+      if (!(await isPortInUse(mapping.hostPort))) continue;
+      const [free] = await freePorts(1);
       moved.push(`host port ${mapping.hostPort} is in use on this machine; the node's port ${mapping.containerPort} maps to host port ${free} instead`);
       mapping.hostPort = free;
     }

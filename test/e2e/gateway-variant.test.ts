@@ -9,19 +9,15 @@ const parent = (conditions: Array<{ type: string; status: string; reason?: strin
 const route = (parents?: unknown[]) => ({ metadata: { name: 'letta-server', namespace: 'letta' }, status: parents ? { parents } : undefined });
 
 describe("the HTTPRoute's status", () => {
-  it('GIVEN a route Accepted with its references resolved WHEN checked THEN there is no problem', () => {
-    expect(routeStatusProblems(route([parent([{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }])]))).toEqual([]);
-  });
-
-  it('GIVEN a route that no controller has taken WHEN checked THEN that is the problem', () => {
-    expect(routeStatusProblems(route())).toEqual(['HTTPRoute letta-server has no parent status: no Gateway controller took it']);
-  });
-
-  it('GIVEN a route refused by the Gateway and one condition missing WHEN checked THEN each is named with its reason', () => {
-    const problems = routeStatusProblems(route([parent([{ type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no listener admits the namespace' }])]));
-    expect(problems).toEqual([
-      'on Gateway traefik/traefik: Accepted is False (NotAllowedByListeners: no listener admits the namespace)',
-      'on Gateway traefik/traefik: ResolvedRefs is not reported',
-    ]);
+  it.each([
+    ['Accepted with its references resolved', route([parent([{ type: 'Accepted', status: 'True' }, { type: 'ResolvedRefs', status: 'True' }])]), []],
+    ['that no controller has taken', route(), ['HTTPRoute letta-server has no parent status: no Gateway controller took it']],
+    [
+      'refused by the Gateway, one condition missing',
+      route([parent([{ type: 'Accepted', status: 'False', reason: 'NotAllowedByListeners', message: 'no listener admits the namespace' }])]),
+      ['on Gateway traefik/traefik: Accepted is False (NotAllowedByListeners: no listener admits the namespace)', 'on Gateway traefik/traefik: ResolvedRefs is not reported'],
+    ],
+  ])('GIVEN a route %s WHEN checked THEN each problem is named with its reason', (_, stored, problems) => {
+    expect(routeStatusProblems(stored)).toEqual(problems);
   });
 });

@@ -6,10 +6,11 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { findObject, renderProfile } from '../../tools/render';
 import { toleratesGpuTaint } from './gpu-cluster';
-import { gpuRunValues, readmeGpuCommands } from './gpu-profile';
-import { freeHostPort } from './cluster';
-import { isStandIn, openAiStandIn, STAND_IN_LABEL } from './manifests';
+import { gpuRunValues, readmeGpuCommands, standInPod } from './gpu-profile';
+import { pollUntil } from './readiness';
+import { isStandIn, STAND_IN_LABEL } from './manifests';
 import { podSpecOf } from '../../tools/kube';
+import { freePorts } from '../../tools/support';
 
 /*
  * The gpu profile's e2e run, in the parts that need no cluster: the GPU taint the profile must
@@ -69,16 +70,7 @@ describe('the stand-in for vLLM', () => {
   const settings = loadSettings({ profile: 'gpu' });
   const topology = new Topology(settings);
   const vllm = topology.component('vllm');
-  const pod = openAiStandIn({
-    name: 'vllm-stand-in',
-    namespace: topology.namespace,
-    selector: vllm.selector,
-    port: topology.address('vllm', 'http').port,
-    model: settings.vllm.model,
-    maxModelLen: settings.vllm.maxModelLen,
-    nodeSelector: settings.vllm.nodeSelector,
-    tolerations: settings.vllm.tolerations,
-  });
+  const pod = standInPod(settings, topology);
 
   it('GIVEN the gpu profile WHEN the stand-in is made THEN the vLLM Service selects it, no ReplicaSet can adopt it, and it asks for no GPU', () => {
     const service = findObject(renderProfile('gpu').documents, 'Service', vllm.name);
@@ -101,22 +93,18 @@ describe('the stand-in for vLLM', () => {
   });
 
   it('GIVEN the stand-in\'s script WHEN Letta\'s provider asks it for models THEN it answers as vLLM does, with the model\'s id and length', async () => {
-    const port = await freeHostPort();
+    const [port] = await freePorts(1);
     const container = pod.spec.containers[0];
     const env = Object.fromEntries((container.env as Array<{ name: string; value: string }>).map((e) => [e.name, e.value]));
     server = spawn('python3', ['-u', '-c', container.command[3]], { env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     server.stdout!.on('data', (chunk) => (output += chunk));
 
-    let health: Response | undefined;
-    for (let attempt = 0; attempt < 100 && !health; attempt++) {
-      health = await fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined);
-      if (!health) await new Promise((resolve) => setTimeout(resolve, 200));
-    }
+    const health = await pollUntil(() => fetch(`http://127.0.0.1:${port}/health`).catch(() => undefined), { timeoutMs: 20_000, intervalMs: 200 });
     const models = await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json();
 
     expect(health?.status).toBe(200);
-    expect(models).toMatchObject({ object: 'list', data: [{ id: settings.vllm.model, max_model_len: settings.vllm.maxModelLen }] });
+    expect(models).toMatchObject({ object: 'list', data: [{ id: settings.vllm.servedModelName ?? settings.vllm.model, max_model_len: settings.vllm.maxModelLen }] });
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(output).toContain('request from 127.0.0.1: "GET /v1/models HTTP/1.1" 200');
     expect(output).not.toContain('/health');

@@ -1,3 +1,5 @@
+import type { Settings } from '../../lib/config/schema';
+import type { Topology } from '../../lib/model/topology';
 import type { KubeObject } from '../../tools/kube';
 import { KINDS } from './kubectl';
 import { MINUTE } from '../../tools/support';
@@ -54,21 +56,25 @@ export function readmeGpuCommands(readme: string): string[] {
   return commands;
 }
 
-/** The stand-in, on the node vLLM's settings select, Ready before Letta starts and asks it for its models. */
-export async function startStandIn(context: StepContext): Promise<void> {
-  const { kubectl, settings, topology } = context;
-  const vllm = topology.component('vllm');
-  const pod = openAiStandIn({
+/** The stand-in's pod: vLLM's labels, port, served model and placement. */
+export function standInPod(settings: Settings, topology: Topology, image?: string): KubeObject {
+  return openAiStandIn({
     name: STAND_IN_NAME,
     namespace: topology.namespace,
-    selector: vllm.selector,
+    selector: topology.component('vllm').selector,
     port: topology.address('vllm', 'http').port,
     model: settings.vllm.servedModelName ?? settings.vllm.model,
     maxModelLen: settings.vllm.maxModelLen,
     nodeSelector: settings.vllm.nodeSelector,
     tolerations: settings.vllm.tolerations,
-    image: environmentOf(context).pythonImage,
+    image,
   });
+}
+
+/** The stand-in, on the node vLLM's settings select, Ready before Letta starts and asks it for its models. */
+export async function startStandIn(context: StepContext): Promise<void> {
+  const { kubectl, settings, topology } = context;
+  const pod = standInPod(settings, topology, environmentOf(context).pythonImage);
   context.log(`  (the run's own step) a stand-in for vLLM's OpenAI API, pod ${STAND_IN_NAME}, before Letta starts`);
   await kubectl.apply([pod]);
   await kubectl.check(['wait', '--for=condition=Ready', `pod/${STAND_IN_NAME}`, '--namespace', topology.namespace, '--timeout=180s'], { timeoutMs: 4 * MINUTE });

@@ -30,7 +30,7 @@ import { KINDS } from './kubectl';
 import { lettaCall, type LettaClient, readBackWithin, type WrittenData, writeLettaData } from './letta-api';
 import { secretsInLogs } from './logs';
 import { E2E_NAMESPACE, isStandIn, outsideNamespace } from './manifests';
-import { pollUntil } from './readiness';
+import { podReady, pollUntil } from './readiness';
 import { installIngress, log, madeBy, noProblems, plannedRun, ROOT, runSettings, type RunningCluster, startCluster, stopCluster } from './run';
 import { check, processShell } from './shell';
 import { applyWithWebhookRetry, componentPodAddresses, imagesOf, probeCases, runNetworkProbes, type StepContext, synthesize, waitForStack } from './steps';
@@ -152,7 +152,7 @@ describe.skipIf(!run)(skip ? `e2e skipped: ${skip}` : `the gpu profile on kind c
     stack();
     const collector = topology.component('telemetry');
     const daemonSet = await context.kubectl.get(KINDS.daemonSet, collector.name, namespace);
-    const pods = (await context.kubectl.pods(collector.selector, namespace)).filter((p) => (p.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
+    const pods = (await context.kubectl.pods(collector.selector, namespace)).filter(podReady);
     const on = new Set(pods.map((p) => p.spec.nodeName as string));
     log(`  ${collector.name}: ${daemonSet?.status?.numberReady}/${daemonSet?.status?.desiredNumberScheduled} ready, on ${[...on].sort().join(', ')}`);
     noProblems(Object.values(nodes).filter((node) => !on.has(node)).map((node) => `no Ready ${collector.name} pod on ${node}`));

@@ -54,11 +54,6 @@ export class Kubectl {
     return this.list(KINDS.pod, namespace, labelSelector(labels));
   }
 
-  /** Objects of the kinds in every namespace that match the label selector. */
-  listSelected(kinds: Kind | readonly Kind[], selector: string): Promise<KubeObject[]> {
-    return this.list(kinds, undefined, selector);
-  }
-
   /** One object (namespace '' or undefined for cluster-scoped kinds), or undefined when it does not exist. */
   get(kind: Kind, name: string, namespace?: string): Promise<KubeObject | undefined> {
     return this.kube.read({ ...kind, name, ...(namespace && { namespace }) });

@@ -7,7 +7,7 @@ import { type KubeObject, podSpecOf } from '../../tools/kube';
 import type { Shell } from './shell';
 import { labelSelector } from './kubectl';
 import { type StepContext } from './steps';
-import { pollUntil } from './readiness';
+import { podReady, pollUntil } from './readiness';
 import { MINUTE } from '../../tools/support';
 
 /*
@@ -106,13 +106,7 @@ export function startupSeconds(pod: KubeObject, container: string): number | und
 
 /** The one Ready pod of `selector`, waited for. */
 export async function readyPod(kubectl: Kubectl, namespace: string, selector: Readonly<Record<string, string>>, timeoutMs: number): Promise<KubeObject | undefined> {
-  return pollUntil(
-    async () =>
-      (await kubectl.pods(selector, namespace)).find(
-        (pod) => !pod.metadata.deletionTimestamp && pod.status?.conditions?.some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'),
-      ),
-    { timeoutMs, intervalMs: 5_000 },
-  );
+  return pollUntil(async () => (await kubectl.pods(selector, namespace)).find((pod) => !pod.metadata.deletionTimestamp && podReady(pod)), { timeoutMs, intervalMs: 5_000 });
 }
 
 /** What of the synthesized container differs in the running pod (image, command, arguments, env, security context). */

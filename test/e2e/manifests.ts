@@ -192,28 +192,21 @@ export interface StandInOptions {
  * ReplicaSet never adopts it; it requests no GPU, so the real vLLM pod keeps the node's one.
  */
 export function openAiStandIn(options: StandInOptions): KubeObject {
+  const { name, namespace, port, nodeSelector, tolerations } = options;
+  return barePod({ name, namespace, labels: { ...options.selector, ...STAND_IN_LABEL } }, { nodeSelector, tolerations }, {
+    ...pythonContainer(options.image ?? PYTHON_IMAGE, 'openai', openAiStandInScript(), [], { PORT: String(port), MODEL: options.model, MAX_MODEL_LEN: String(options.maxModelLen) }),
+    ports: [{ name: 'http', containerPort: port }],
+    readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 2 },
+  });
+}
+
+/** A pod of one container, run by no controller, at Pod Security "restricted". */
+function barePod(metadata: KubeObject, spec: KubeObject, container: KubeObject): KubeObject {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name: options.name, namespace: options.namespace, labels: { ...options.selector, ...STAND_IN_LABEL } },
-    spec: {
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      securityContext: RESTRICTED_POD_SECURITY,
-      nodeSelector: options.nodeSelector,
-      tolerations: options.tolerations,
-      containers: [
-        {
-          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'openai', openAiStandInScript(), [], {
-            PORT: String(options.port),
-            MODEL: options.model,
-            MAX_MODEL_LEN: String(options.maxModelLen),
-          }),
-          ports: [{ name: 'http', containerPort: options.port }],
-          readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 2 },
-        },
-      ],
-    },
+    metadata,
+    spec: { ...spec, automountServiceAccountToken: false, enableServiceLinks: false, securityContext: RESTRICTED_POD_SECURITY, containers: [container] },
   };
 }
 
@@ -242,26 +235,10 @@ export interface ProbePodOptions {
  * long as it runs.
  */
 export function probePod(options: ProbePodOptions): KubeObject {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: { name: options.name, namespace: options.namespace, labels: { ...options.labels, 'letta-e2e/probe': 'true' } },
-    spec: {
-      restartPolicy: 'Never',
-      automountServiceAccountToken: false,
-      enableServiceLinks: false,
-      securityContext: RESTRICTED_POD_SECURITY,
-      containers: [
-        {
-          ...pythonContainer(options.image ?? PYTHON_IMAGE, 'probe', connectProbeScript(), [
-            options.host,
-            String(options.port),
-            String(options.connectTimeoutSeconds),
-            ...(options.windowSeconds === undefined ? [] : [String(options.windowSeconds), ...(options.untilConnected ? ['--until-connected'] : [])]),
-          ]),
-          readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
-        },
-      ],
-    },
-  };
+  const window = options.windowSeconds === undefined ? [] : [String(options.windowSeconds), ...(options.untilConnected ? ['--until-connected'] : [])];
+  const args = [options.host, String(options.port), String(options.connectTimeoutSeconds), ...window];
+  return barePod({ name: options.name, namespace: options.namespace, labels: { ...options.labels, 'letta-e2e/probe': 'true' } }, { restartPolicy: 'Never' }, {
+    ...pythonContainer(options.image ?? PYTHON_IMAGE, 'probe', connectProbeScript(), args),
+    readinessProbe: { exec: { command: ['false'] }, periodSeconds: 60 },
+  });
 }

@@ -1,11 +1,12 @@
-import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { type AddressInfo, createServer } from 'node:net';
 import { join } from 'node:path';
+import { x } from 'tinyexec';
 import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { available } from '../../tools/requirements';
+import { freePorts } from '../../tools/support';
 import { judgeProbe, networkProbeCases, type ProbeCase } from './netpol';
 import { python3Missing } from './support/loopback';
 
@@ -71,99 +72,55 @@ describe('networkProbeCases', () => {
 describe('judgeProbe', () => {
   const allowed: ProbeCase = { name: 'a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' };
   const denied: ProbeCase = { ...allowed, name: 'd', expect: 'is denied', why: 'no edge', control: 'a' };
+  const refused = '{"outcome": "refused", "address": "10.244.0.7", "detail": "[Errno 111] Connection refused"}';
 
-  it('GIVEN an allowed edge that connected WHEN judged THEN it passes', () => {
-    expect(judgeProbe(allowed, '{"outcome": "connected", "address": "10.244.0.7"}\n')).toMatchObject({ ok: true });
-  });
-
-  it('GIVEN a denied edge that timed out WHEN judged THEN it passes', () => {
-    expect(judgeProbe(denied, '{"outcome": "timeout", "address": "10.244.0.7"}')).toMatchObject({ ok: true });
-  });
-
-  it('GIVEN a denied edge that connected WHEN judged THEN it fails naming the edge and the expectation', () => {
-    const verdict = judgeProbe(denied, '{"outcome": "connected", "address": "10.244.0.7"}');
-    expect(verdict.ok).toBe(false);
-    expect(verdict.message).toBe('letta/d → letta-db:5432: connected, expected is denied (no edge)');
-  });
-
-  it('GIVEN a denied edge that was refused and whose control connected WHEN judged THEN it passes: kube-router rejects', () => {
-    expect(judgeProbe(denied, '{"outcome": "refused", "address": "10.244.0.7", "detail": "[Errno 111] Connection refused"}', true).ok).toBe(true);
-  });
-
-  it('GIVEN a denied edge that was refused but whose control did not connect WHEN judged THEN it fails: nothing may listen there', () => {
-    const verdict = judgeProbe(denied, '{"outcome": "refused", "address": "10.244.0.7", "detail": "[Errno 111] Connection refused"}', false);
-    expect(verdict.ok).toBe(false);
-    expect(verdict.message).toContain('a rejection proves the policy only if a reached the same target');
-  });
-
-  it('GIVEN a name that did not resolve WHEN judged THEN it fails and says the policy was not exercised', () => {
-    const verdict = judgeProbe(denied, '{"outcome": "dns-error", "detail": "[Errno -2] Name does not resolve"}');
-    expect(verdict.ok).toBe(false);
-    expect(verdict.message).toContain('the policy was not exercised');
-  });
-
-  it('GIVEN a log without a verdict WHEN judged THEN it fails quoting the log', () => {
-    const verdict = judgeProbe(allowed, 'Traceback (most recent call last):\n  ...');
-    expect(verdict.ok).toBe(false);
-    expect(verdict.message).toContain('no verdict in the probe\'s log: Traceback');
+  it.each([
+    ['an allowed edge that connected', allowed, '{"outcome": "connected", "address": "10.244.0.7"}\n', undefined, true, ''],
+    ['a denied edge that timed out', denied, '{"outcome": "timeout", "address": "10.244.0.7"}', undefined, true, ''],
+    ['a denied edge that connected', denied, '{"outcome": "connected", "address": "10.244.0.7"}', undefined, false, 'letta/d → letta-db:5432: connected, expected is denied (no edge)'],
+    ['a denied edge refused beside a control that connected (kube-router rejects)', denied, refused, true, true, ''],
+    ['a denied edge refused beside a control that did not connect', denied, refused, false, false, 'a rejection proves the policy only if a reached the same target'],
+    ['a name that did not resolve', denied, '{"outcome": "dns-error", "detail": "[Errno -2] Name does not resolve"}', undefined, false, 'the policy was not exercised'],
+    ['a log without a verdict', allowed, 'Traceback (most recent call last):\n  ...', undefined, false, "no verdict in the probe's log: Traceback"],
+  ] as const)('GIVEN %s WHEN judged THEN the verdict and its message follow', (_, probe, log, controlConnected, ok, message) => {
+    const verdict = judgeProbe(probe, log, controlConnected);
+    expect(verdict.ok).toBe(ok);
+    expect(verdict.message).toContain(message);
   });
 });
 
 describe.runIf(available('e2e connect probe', python3Missing()))('connect_probe.py on loopback', () => {
-  const probe = (host: string, port: number) => {
-    const result = spawnSync('python3', [join(__dirname, 'backends', 'connect_probe.py'), host, String(port), '5'], { encoding: 'utf8' });
-    expect(result.status).toBe(0);
-    return result.stdout;
-  };
+  /** The probe's log for 127.0.0.1:port, with its timeout (and window) arguments. */
+  const probe = async (port: number, ...args: string[]) => (await x('python3', [join(__dirname, 'backends', 'connect_probe.py'), '127.0.0.1', String(port), ...args])).stdout;
 
   it('GIVEN a listening port WHEN probed THEN the log judges as connected', async () => {
     const server = createServer().listen(0, '127.0.0.1');
     await once(server, 'listening');
     try {
-      const port = (server.address() as AddressInfo).port;
-      // spawnSync blocks this process, but the kernel completes the handshake from the backlog.
-      const log = probe('127.0.0.1', port);
-      expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log)).toMatchObject({ ok: true });
+      const log = await probe((server.address() as AddressInfo).port, '5');
+      expect(judgeProbe({ ...probeCase, expect: 'connects' }, log)).toMatchObject({ ok: true });
     } finally {
       server.close();
     }
   });
 
   it('GIVEN a closed port WHEN probed THEN the outcome is a refusal, which counts as denied only next to a control that connected', async () => {
-    const server = createServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
-    server.close();
-    await once(server, 'close');
+    const [port] = await freePorts(1, '127.0.0.1');
 
-    const log = probe('127.0.0.1', port);
+    const log = await probe(port, '5');
 
     expect(JSON.parse(log)).toMatchObject({ outcome: 'refused', address: '127.0.0.1' });
-    expect(judgeProbe({ ...probeCase, port, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
-    expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log).ok).toBe(false);
+    expect(judgeProbe({ ...probeCase, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
+    expect(judgeProbe({ ...probeCase, expect: 'connects' }, log).ok).toBe(false);
   });
-});
-
-describe.runIf(available('e2e connect probe window', python3Missing()))('connect_probe.py with a window, on loopback', () => {
-  const script = join(__dirname, 'backends', 'connect_probe.py');
 
   it('GIVEN a port that opens only after a while WHEN probed until connected THEN the late connection is the verdict', async () => {
+    const [port] = await freePorts(1, '127.0.0.1');
     const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const port = (server.address() as AddressInfo).port;
-    server.close();
-    await once(server, 'close');
-    // Listening again 3 s later, as an allowed source's rule arrives after the probe started.
+    // Listening 3 s later, as an allowed source's rule arrives after the probe started.
     const reopen = setTimeout(() => server.listen(port, '127.0.0.1'), 3_000);
     try {
-      const log = await new Promise<string>((resolve) => {
-        let out = '';
-        const child = spawn('python3', [script, '127.0.0.1', String(port), '2', '20', '--until-connected']);
-        child.stdout.on('data', (chunk: Buffer) => (out += chunk));
-        child.on('close', () => resolve(out));
-      });
-      expect(judgeProbe({ ...probeCase, port, expect: 'connects' }, log)).toMatchObject({ ok: true });
+      expect(judgeProbe({ ...probeCase, expect: 'connects' }, await probe(port, '2', '20', '--until-connected'))).toMatchObject({ ok: true });
     } finally {
       clearTimeout(reopen);
       server.close();

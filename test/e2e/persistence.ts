@@ -3,7 +3,7 @@ import type { Settings } from '../../lib/config/schema';
 import type { Topology } from '../../lib/model/topology';
 import { type Kubectl, KINDS } from './kubectl';
 import type { KubeObject } from '../../tools/kube';
-import { describePod, pollUntil } from './readiness';
+import { describePod, podReady, pollUntil } from './readiness';
 
 /*
  * The persistence check: a row written straight into Postgres survives deleting the database pod.
@@ -17,10 +17,6 @@ export interface PersistenceOptions {
   /** How often to look for it. @default 3 s */
   readonly intervalMs?: number;
   readonly log?: (line: string) => void;
-}
-
-function isReady(pod: KubeObject): boolean {
-  return (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
 }
 
 /** Runs SQL with psql inside the database pod (as the database's owner), in `database` (default: Letta's). */
@@ -72,7 +68,7 @@ export async function persistenceProblems(
   const back = await pollUntil(
     async () => {
       latest = await kubectl.get(KINDS.pod, podName, namespace);
-      return latest && latest.metadata.uid !== pod.metadata.uid && isReady(latest) ? latest : undefined;
+      return latest && latest.metadata.uid !== pod.metadata.uid && podReady(latest) ? latest : undefined;
     },
     { timeoutMs: options.timeoutMs, intervalMs: options.intervalMs ?? 3_000 },
   );

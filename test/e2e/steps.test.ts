@@ -14,43 +14,21 @@ const webhookDown = new CommandError('kubectl apply', {
 });
 
 describe('applyWithWebhookRetry', () => {
-  it('GIVEN the ingress-nginx webhook not answering yet WHEN applying THEN the apply is repeated until it goes through', async () => {
-    let attempts = 0;
+  const invalid = new CommandError('kubectl apply', { code: 1, stdout: '', stderr: 'The Deployment "letta-server" is invalid' });
 
-    await applyWithWebhookRetry(async () => {
-      attempts += 1;
-      if (attempts < 3) throw webhookDown;
-    }, { delayMs: 1 });
+  it.each([
+    ['the ingress-nginx webhook not answering for two attempts', [webhookDown, webhookDown], 12, undefined, 3],
+    ['any other failure', [invalid], 12, invalid, 1],
+    ['a webhook that never answers', Array(9).fill(webhookDown), 4, webhookDown, 4],
+  ])('GIVEN %s WHEN applying THEN the apply is repeated only while the webhook is down, within the bounded attempts', async (_, failures, attempts, error, made) => {
+    let calls = 0;
+    const apply = applyWithWebhookRetry(async () => {
+      const failure = failures[calls++];
+      if (failure) throw failure;
+    }, { attempts, delayMs: 1 });
 
-    expect(attempts).toBe(3);
-  });
-
-  it('GIVEN any other failure WHEN applying THEN it fails at once', async () => {
-    let attempts = 0;
-    const invalid = new CommandError('kubectl apply', { code: 1, stdout: '', stderr: 'The Deployment "letta-server" is invalid' });
-
-    await expect(
-      applyWithWebhookRetry(async () => {
-        attempts += 1;
-        throw invalid;
-      }, { delayMs: 1 }),
-    ).rejects.toBe(invalid);
-    expect(attempts).toBe(1);
-  });
-
-  it('GIVEN a webhook that never answers WHEN applying THEN it gives up after the bounded attempts', async () => {
-    let attempts = 0;
-
-    await expect(
-      applyWithWebhookRetry(
-        async () => {
-          attempts += 1;
-          throw webhookDown;
-        },
-        { attempts: 4, delayMs: 1 },
-      ),
-    ).rejects.toBe(webhookDown);
-    expect(attempts).toBe(4);
+    await (error ? expect(apply).rejects.toBe(error) : expect(apply).resolves.toBeUndefined());
+    expect(calls).toBe(made);
   });
 });
 
@@ -70,40 +48,33 @@ describe('healthProblem', () => {
 });
 
 describe('healthThroughIngress', () => {
-  async function ingress(answers: Array<[number, string]>) {
-    const hosts: string[] = [];
+  /** An ingress on loopback giving the answers in turn (the last one from then on), and what it was asked. */
+  async function ingressCheck(answers: Array<[number, string]>, timeoutMs: number) {
+    const asked: string[] = [];
     const server = createServer((req: IncomingMessage, res) => {
-      hosts.push(`${req.headers.host} ${req.url}`);
+      asked.push(`${req.headers.host} ${req.url}`);
       const [status, body] = answers.length > 1 ? answers.shift()! : answers[0];
       res.writeHead(status, { 'content-type': 'application/json' }).end(body);
     }).listen(0, '127.0.0.1');
     await once(server, 'listening');
-    return { server, hosts, port: (server.address() as AddressInfo).port };
+    const port = (server.address() as AddressInfo).port;
+    try {
+      return { problems: await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, timeoutMs, 1), asked, port };
+    } finally {
+      server.close();
+    }
   }
 
   it('GIVEN an ingress that answers 503 until Letta is up WHEN checked THEN it passes, having asked for letta.localhost on loopback', async () => {
-    const { server, hosts, port } = await ingress([
-      [503, 'unavailable'],
-      [200, '{"version":"0.16.8","status":"ok"}'],
-    ]);
-    try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 60_000, 1);
+    const { problems, asked, port } = await ingressCheck([[503, 'unavailable'], [200, '{"version":"0.16.8","status":"ok"}']], 60_000);
 
-      expect(problems).toEqual([]);
-      expect(hosts).toEqual([`letta.localhost:${port} /v1/health/`, `letta.localhost:${port} /v1/health/`]);
-    } finally {
-      server.close();
-    }
+    expect(problems).toEqual([]);
+    expect(asked).toEqual([`letta.localhost:${port} /v1/health/`, `letta.localhost:${port} /v1/health/`]);
   });
 
   it('GIVEN an ingress that never routes to Letta WHEN the time runs out THEN the last answer is the problem', async () => {
-    const { server, port } = await ingress([[404, 'default backend - 404']]);
-    try {
-      const problems = await healthThroughIngress({ host: 'letta.localhost', address: '127.0.0.1', port }, 200, 1);
+    const { problems } = await ingressCheck([[404, 'default backend - 404']], 200);
 
-      expect(problems).toEqual(['GET http://letta.localhost/v1/health/ through the ingress: status 404: default backend - 404']);
-    } finally {
-      server.close();
-    }
+    expect(problems).toEqual(['GET http://letta.localhost/v1/health/ through the ingress: status 404: default backend - 404']);
   });
 });

@@ -12,7 +12,7 @@ import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
-import { describePod, pollUntil, waitForWorkloads, type WorkloadStatus } from './readiness';
+import { describePod, podReady, pollUntil, waitForWorkloads, type WorkloadStatus } from './readiness';
 import { check, type Shell } from './shell';
 import { recordSseStream, sseProblems } from './sse';
 import { webSocketEchoProblems } from './websocket';
@@ -197,7 +197,7 @@ export async function componentPodAddresses(context: StepContext): Promise<Map<C
   const addresses = new Map<ComponentId, string>();
   // Only what serves a port is a probe target; the backup's Jobs serve nothing.
   for (const component of context.topology.components.filter((c) => c.ports.length > 0)) {
-    const pod = (await context.kubectl.pods(component.selector, context.topology.namespace)).find((p: KubeObject) => p.status?.podIP && (p.status.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True'));
+    const pod = (await context.kubectl.pods(component.selector, context.topology.namespace)).find((p: KubeObject) => p.status?.podIP && podReady(p));
     if (!pod) throw new Error(`no ready pod of ${component.name} to probe`);
     addresses.set(component.id, pod.status.podIP);
   }
@@ -235,7 +235,7 @@ export async function runNetworkProbes(context: StepContext, cases: readonly Pro
     const finished = (pod: KubeObject) => ['Succeeded', 'Failed'].includes(pod.status?.phase);
     await pollUntil(
       async () => {
-        pods = await kubectl.listSelected(KINDS.pod, PROBE_SELECTOR);
+        pods = await kubectl.list(KINDS.pod, undefined, PROBE_SELECTOR);
         return cases.every((c) => pods.some((pod) => pod.metadata.name === c.name && pod.metadata.namespace === c.namespace && finished(pod)))
           ? true
           : undefined;

@@ -17,18 +17,12 @@ describe('SSE problems', () => {
   const second = (idleSeconds: number) => ({ event: 'second', data: JSON.stringify({ idleSeconds }) });
   const first = { event: 'first', data: '{}' };
 
-  it('GIVEN a stream that stopped after the first event WHEN judged THEN the problem says where it stopped and why', () => {
-    const problems = sseProblems({ events: [first], ackStatuses: [204], ending: 'connection closed before the stream ended' }, 60);
-    expect(problems).toEqual([expect.stringContaining('stopped after "first" (connection closed before the stream ended)')]);
-  });
-
-  it('GIVEN a complete stream whose idle gap is too short WHEN judged THEN the gap is the problem', () => {
-    const problems = sseProblems({ events: [first, second(30), end([true, true])], ackStatuses: [204, 204], ending: 'ended' }, 60);
-    expect(problems).toEqual([expect.stringContaining('idle 30 s, less than the 60 s')]);
-  });
-
-  it('GIVEN a complete, acknowledged stream idle long enough WHEN judged THEN there is no problem', () => {
-    expect(sseProblems({ events: [first, second(75.2), end([true, true])], ackStatuses: [204, 204], ending: 'ended' }, 60)).toEqual([]);
+  it.each([
+    ['a stream that stopped after the first event', { events: [first], ackStatuses: [204], ending: 'connection closed before the stream ended' }, ['stopped after "first" (connection closed before the stream ended)']],
+    ['a complete stream whose idle gap is too short', { events: [first, second(30), end([true, true])], ackStatuses: [204, 204], ending: 'ended' }, ['idle 30 s, less than the 60 s']],
+    ['a complete, acknowledged stream idle long enough', { events: [first, second(75.2), end([true, true])], ackStatuses: [204, 204], ending: 'ended' }, []],
+  ])('GIVEN %s WHEN judged against 60 s THEN the problems say where and why', (_, record, problems) => {
+    expect(sseProblems(record, 60)).toEqual(problems.map((problem) => expect.stringContaining(problem)));
   });
 });
 

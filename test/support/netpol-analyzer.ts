@@ -53,10 +53,7 @@ export function listConnections(binary: string, dir: string): AnalyzerListing {
   const result = spawnSync(binary, ['list', '--dirpath', dir, '-o', 'json'], { encoding: 'utf8' });
   if (result.error) throw result.error;
   if (result.status !== 0) throw new Error(`netpolicy list exited with ${result.status}:\n${result.stderr}${result.stdout}`);
-  return {
-    connections: JSON.parse(result.stdout) as AnalyzerConnection[],
-    errors: result.stderr.split('\n').filter((line) => / err : /.test(line)),
-  };
+  return { connections: JSON.parse(result.stdout) as AnalyzerConnection[], errors: result.stderr.split('\n').filter((line) => / err : /.test(line)) };
 }
 
 /** Parses a workload name, e.g. "letta/letta-db[StatefulSet]"; undefined for anything else. */
@@ -98,14 +95,6 @@ export function probeManifests(probes: readonly Workload[]): KubeObject[] {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name: probe.name, namespace: probe.namespace, labels: { ...probe.labels } },
-    spec: {
-      containers: [
-        {
-          name: 'probe',
-          image: 'registry.k8s.io/pause:3.10',
-          ports: probe.ports.map((port) => ({ ...port })),
-        },
-      ],
-    },
+    spec: { containers: [{ name: 'probe', image: 'registry.k8s.io/pause:3.10', ports: probe.ports.map((port) => ({ ...port })) }] },
   }));
 }

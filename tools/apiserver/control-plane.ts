@@ -31,7 +31,9 @@ const USER = 'letta-k8s-test';
  * and the data removed, when this Node process exits or is interrupted.
  */
 export async function startControlPlane(): Promise<ControlPlane> {
-  const binariesDir = binariesOrThrow();
+  const binaries = findControlPlaneBinaries();
+  if ('missing' in binaries) throw new Error(binaries.missing);
+  const binariesDir = binaries.dir;
   const dataDir = mkdtempSync(join(tmpdir(), 'letta-k8s-apiserver-'));
   const running = new RunningControlPlane(dataDir);
   try {
@@ -61,11 +63,9 @@ export async function startControlPlane(): Promise<ControlPlane> {
     const token = randomBytes(24).toString('hex');
     writeFileSync(join(dataDir, 'tokens.csv'), `${token},${USER},${USER},"system:masters"\n`, { mode: 0o600 });
     // The server needs a key pair to sign and verify service account tokens; nothing here uses them.
-    const serviceAccountKey = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
-    writeFileSync(join(dataDir, 'sa.key'), serviceAccountKey.privateKey.export({ type: 'pkcs8', format: 'pem' }), {
-      mode: 0o600,
-    });
-    writeFileSync(join(dataDir, 'sa.pub'), serviceAccountKey.publicKey.export({ type: 'spki', format: 'pem' }));
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1', privateKeyEncoding: { type: 'pkcs8', format: 'pem' }, publicKeyEncoding: { type: 'spki', format: 'pem' } });
+    writeFileSync(join(dataDir, 'sa.key'), privateKey, { mode: 0o600 });
+    writeFileSync(join(dataDir, 'sa.pub'), publicKey);
     const certDir = join(dataDir, 'certs');
     const apiServer = running.spawn(join(binariesDir, 'kube-apiserver'), 'kube-apiserver', [
       '--bind-address=127.0.0.1',
@@ -97,48 +97,28 @@ export async function startControlPlane(): Promise<ControlPlane> {
   }
 }
 
-function binariesOrThrow(): string {
-  const found = findControlPlaneBinaries();
-  if ('missing' in found) throw new Error(found.missing);
-  return found.dir;
-}
-
 /** Polls `ready` until it holds; fails early, with the process's log, when the process exits. */
 function waitFor(what: string, managed: ManagedProcess, deadline: number, ready: () => Promise<boolean>): Promise<void> {
-  return pWaitFor(
-    async () => {
-      if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
-      return ready();
-    },
-    {
-      interval: 200,
-      timeout: {
-        milliseconds: Math.max(deadline - Date.now(), 0),
-        // Called at the time-out, so that the log is the one of that moment.
-        fallback: () => {
-          throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
-        },
-      },
-    },
-  );
+  const check = async () => {
+    if (managed.exited) throw new Error(`${managed.name} exited (${managed.exited}) before ${what} was ready:\n${managed.logTail()}`);
+    return ready();
+  };
+  // The fallback runs at the time-out, so that the log is the one of that moment.
+  const fallback = (): never => {
+    throw new Error(`timed out waiting for ${what}:\n${managed.logTail()}`);
+  };
+  return pWaitFor(check, { interval: 200, timeout: { milliseconds: Math.max(deadline - Date.now(), 0), fallback } });
 }
 
 function kubeconfig(server: string, caCertificate: string, token: string): string {
+  const cluster = { server, 'certificate-authority-data': Buffer.from(caCertificate).toString('base64') };
   return dump({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [
-      {
-        name: 'letta-k8s-test',
-        cluster: {
-          server,
-          'certificate-authority-data': Buffer.from(caCertificate).toString('base64'),
-        },
-      },
-    ],
+    clusters: [{ name: USER, cluster }],
     users: [{ name: USER, user: { token } }],
-    contexts: [{ name: 'letta-k8s-test', context: { cluster: 'letta-k8s-test', user: USER } }],
-    'current-context': 'letta-k8s-test',
+    contexts: [{ name: USER, context: { cluster: USER, user: USER } }],
+    'current-context': USER,
   });
 }
 
@@ -166,13 +146,8 @@ class RunningControlPlane {
     const child = spawn(binary, args, { stdio: ['ignore', log, log] });
     closeSync(log);
     let exited: string | undefined;
-    const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
-      exited = signal ?? `code ${code}`;
-    };
-    child.once('exit', onExit);
-    child.once('error', (error) => {
-      exited = error.message;
-    });
+    child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
+    child.once('error', (error) => (exited = error.message));
     const managed: ManagedProcess = {
       name,
       get exited() {
@@ -190,8 +165,7 @@ class RunningControlPlane {
       if (managed.exited) continue;
       const exit = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
-      const stopped = await Promise.race([exit.then(() => true), sleep(10_000).then(() => false)]);
-      if (!stopped) {
+      if (!(await Promise.race([exit.then(() => true), sleep(10_000).then(() => false)]))) {
         child.kill('SIGKILL');
         await exit;
       }

@@ -157,20 +157,12 @@ const UNRESTRICTED: DirectionVerdict = { isolated: false, ports: ALL_PORTS, allo
 
 function resolvePorts(ports: CompiledRule['ports'], dst: Peer): PortSet {
   if (ports === 'any') return ALL_PORTS;
-  let result = NO_PORTS;
-  for (const port of ports) {
-    if (port.kind === 'numbers') {
-      result = union(result, port.ports);
-    } else if (dst.kind === 'pod') {
-      // A named port matches every container port of that name and protocol; an address has none.
-      for (const declared of dst.ports) {
-        if (declared.name === port.name && declared.protocol === port.protocol) {
-          result = union(result, portSet(port.protocol, declared.containerPort));
-        }
-      }
-    }
-  }
-  return result;
+  return ports.reduce((result, port) => {
+    if (port.kind === 'numbers') return union(result, port.ports);
+    // A named port matches every container port of that name and protocol; an address has none.
+    const declared = dst.kind === 'pod' ? dst.ports.filter((candidate) => candidate.name === port.name && candidate.protocol === port.protocol) : [];
+    return declared.reduce((sum, { containerPort }) => union(sum, portSet(port.protocol, containerPort)), result);
+  }, NO_PORTS);
 }
 
 function compilePolicy(object: KubeObject): CompiledPolicy {
@@ -181,9 +173,8 @@ function compilePolicy(object: KubeObject): CompiledPolicy {
   // The API server's defaulting: no policyTypes means Ingress, plus Egress when egress rules exist.
   const types: readonly string[] =
     spec.policyTypes?.length > 0 ? spec.policyTypes : spec.egress?.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
-  for (const type of types) {
-    if (type !== 'Ingress' && type !== 'Egress') throw new Error(`NetworkPolicy ${id}: unknown policy type "${type}"`);
-  }
+  const unknown = types.find((type) => type !== 'Ingress' && type !== 'Egress');
+  if (unknown !== undefined) throw new Error(`NetworkPolicy ${id}: unknown policy type "${unknown}"`);
   const rules = (key: 'ingress' | 'egress', peersKey: 'from' | 'to'): CompiledRule[] =>
     (spec[key] ?? []).map((rule: any, index: number) => {
       const where = `NetworkPolicy ${id} ${key}[${index}]`;
@@ -207,9 +198,7 @@ function compilePeer(peer: any, where: string): CompiledPeer {
   const { podSelector, namespaceSelector, ipBlock } = peer ?? {};
   if (ipBlock !== undefined) {
     if (podSelector !== undefined || namespaceSelector !== undefined) throw new Error(`${where}: ipBlock cannot be combined with selectors`);
-    const cidr = parseCidr(ipBlock.cidr);
-    const except = (ipBlock.except ?? []).map(parseCidr);
-    return { kind: 'ipBlock', cidr, except };
+    return { kind: 'ipBlock', cidr: parseCidr(ipBlock.cidr), except: (ipBlock.except ?? []).map(parseCidr) };
   }
   if (podSelector === undefined && namespaceSelector === undefined) throw new Error(`${where}: a peer needs podSelector, namespaceSelector or ipBlock`);
   // Both selectors in one peer: pods matching podSelector in namespaces matching namespaceSelector
@@ -301,24 +290,16 @@ export function connectivity(objects: readonly KubeObject[], options: Connectivi
   const peers: Array<{ id: string; peer: Peer }> = pods.map((workload) => ({ id: workload.id, peer: asPeer(workload) }));
   const connections: Connection[] = [];
   const add = (from: string, to: string, ports: PortSet) => {
-    for (const protocol of PROTOCOLS) {
-      for (const [first, last] of ports[protocol]) {
-        connections.push({ from, to, protocol, port: first, ...(last !== first ? { endPort: last } : {}) });
-      }
-    }
+    for (const protocol of PROTOCOLS) for (const [first, last] of ports[protocol]) connections.push({ from, to, protocol, port: first, ...(last !== first ? { endPort: last } : {}) });
   };
   for (const src of peers) {
-    for (const dst of peers) {
-      if (src.id !== dst.id) add(src.id, dst.id, evaluator.allowedPorts(src.peer, dst.peer));
-    }
+    for (const dst of peers) if (src.id !== dst.id) add(src.id, dst.id, evaluator.allowedPorts(src.peer, dst.peer));
     for (const ip of addresses) {
       add(src.id, ip, evaluator.allowedPorts(src.peer, { kind: 'ip', ip }));
       add(ip, src.id, evaluator.allowedPorts({ kind: 'ip', ip }, src.peer));
     }
   }
-  return connections.sort(
-    (a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to) || a.protocol.localeCompare(b.protocol) || a.port - b.port,
-  );
+  return connections.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to) || a.protocol.localeCompare(b.protocol) || a.port - b.port);
 }
 
 export function asPeer(workload: Workload): PodPeer {

@@ -1,6 +1,5 @@
 import type { Labels } from './selectors';
 import type { Protocol } from './ports';
-
 import type { KubeObject } from '../kube';
 
 export interface ContainerPort {
@@ -53,22 +52,10 @@ export function workloadsFrom(objects: readonly KubeObject[]): Workload[] {
     const namespace = namespaceOf(object);
     const sidecars = (template.spec?.initContainers ?? []).filter((container: any) => container.restartPolicy === 'Always');
     const containers = [...(template.spec?.containers ?? []), ...sidecars];
-    return [
-      {
-        id: `${namespace}/${object.metadata.name}`,
-        kind: object.kind,
-        name: object.metadata.name,
-        namespace,
-        labels: { ...(template.metadata?.labels ?? {}) },
-        ports: containers.flatMap((container: any) =>
-          (container.ports ?? []).map((port: any): ContainerPort => ({
-            ...(port.name ? { name: port.name } : {}),
-            containerPort: port.containerPort,
-            protocol: port.protocol ?? 'TCP',
-          })),
-        ),
-      },
-    ];
+    const ports = containers.flatMap((container: any) =>
+      (container.ports ?? []).map((port: any): ContainerPort => ({ ...(port.name ? { name: port.name } : {}), containerPort: port.containerPort, protocol: port.protocol ?? 'TCP' })),
+    );
+    return [{ id: `${namespace}/${object.metadata.name}`, kind: object.kind, name: object.metadata.name, namespace, labels: { ...(template.metadata?.labels ?? {}) }, ports }];
   });
 }
 
