@@ -6,7 +6,8 @@ import type { Settings } from '../../lib/config/schema';
 import type { ComponentId, Topology } from '../../lib/model/topology';
 import { INGRESS_NGINX_MANIFEST } from '../../tools/fixtures';
 import { loadManifests } from '../../tools/render';
-import { healthProblem, httpRequest, type IngressTarget } from './http';
+import { MINUTE } from '../../tools/support';
+import { healthProblem, httpRequest, type HttpResponse, type IngressTarget } from './http';
 import { type Kubectl, KINDS } from './kubectl';
 import { type KubeObject, podSpecOf } from '../../tools/kube';
 import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
@@ -153,13 +154,13 @@ export async function removeStreamBackend(kubectl: Kubectl): Promise<void> {
   await kubectl.check(['delete', 'namespace', E2E_NAMESPACE, '--ignore-not-found', '--wait=false']);
 }
 
-/** Letta's health endpoint through the ingress, retried until it answers or the time runs out. */
-export async function healthThroughIngress(target: IngressTarget, timeoutMs: number, intervalMs = 5_000): Promise<string[]> {
+/** GET `path` through the ingress, retried until `problemOf` finds no problem in the answer or the time runs out. */
+async function answerThroughIngress(target: IngressTarget, path: string, problemOf: (response: HttpResponse) => string | undefined, timeoutMs: number, intervalMs: number): Promise<string[]> {
   let problem = 'no answer';
-  const healthy = await pollUntil(
+  const answered = await pollUntil(
     async () => {
       try {
-        problem = healthProblem(await httpRequest(target, 'GET', '/v1/health/', 10_000)) ?? '';
+        problem = problemOf(await httpRequest(target, 'GET', path, 10_000)) ?? '';
       } catch (error) {
         problem = (error as Error).message;
       }
@@ -167,11 +168,20 @@ export async function healthThroughIngress(target: IngressTarget, timeoutMs: num
     },
     { timeoutMs, intervalMs },
   );
-  return healthy ? [] : [`GET http://${target.host}/v1/health/ through the ingress: ${problem}`];
+  return answered ? [] : [`GET http://${target.host}${path} through the ingress: ${problem}`];
+}
+
+/** Letta's health endpoint through the ingress, retried until it answers or the time runs out. */
+export function healthThroughIngress(target: IngressTarget, timeoutMs: number, intervalMs = 5_000): Promise<string[]> {
+  return answerThroughIngress(target, '/v1/health/', healthProblem, timeoutMs, intervalMs);
 }
 
 /** The SSE and WebSocket checks, side by side: each is mostly waiting through its silence. */
 export async function streamProblems(target: IngressTarget): Promise<{ sse: string[]; webSocket: string[] }> {
+  // A controller routes a new Ingress or HTTPRoute a moment after its backend is Ready (Traefik
+  // answers 404 or 503 until then): the streams start once the backend answers through it.
+  const unrouted = await answerThroughIngress(target, '/healthz', (r) => (r.status === 200 ? undefined : `status ${r.status}`), 2 * MINUTE, 2_000);
+  if (unrouted.length > 0) return { sse: unrouted, webSocket: unrouted };
   const [sse, webSocket] = await Promise.all([
     // The backend's silence, its two acknowledgement waits (30 s each at most) and a margin.
     recordSseStream(target, { timeoutMs: (STREAM_IDLE_SECONDS + 90) * 1_000 }).then((record) =>
