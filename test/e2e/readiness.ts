@@ -1,14 +1,14 @@
 import { setTimeout } from 'node:timers/promises';
 import pWaitFor from 'p-wait-for';
-import { type Kubectl, KINDS } from './kubectl';
+import { type Kubectl, KINDS, labelSelector } from './kubectl';
+import { MINUTE } from '../../tools/support';
 import type { KubeObject } from '../../tools/kube';
 import { redact, secretValues } from './logs';
 import type { CommandResult } from './shell';
 
 /*
- * Waiting for workloads, and saying precisely what is not ready when the wait runs out: the
- * workload, its pods' states and the events about either, the last lines of each container that
- * runs without becoming ready, and the node agents (CNI, kube-proxy) on the nodes of those pods.
+ * Waiting for workloads with the user's kubectl commands, and saying what is not ready when the
+ * wait runs out, in the words of the commands a user would run next (`kubectl describe`, logs).
  */
 
 /** Calls `attempt` every `intervalMs` until it returns a value; undefined when `timeoutMs` runs out first. */
@@ -49,8 +49,6 @@ export function waitCommand(kind: string, name: string, namespace: string, timeo
 
 const lastLine = (text: string): string => text.trim().split('\n').at(-1) ?? '';
 
-const matches = (labels: Record<string, string> | undefined, selector: Readonly<Record<string, string>>): boolean =>
-  Object.keys(selector).length > 0 && Object.entries(selector).every(([key, value]) => labels?.[key] === value);
 /** Whether the pod's Ready condition is True. */
 export const podReady = (pod: KubeObject): boolean => (pod.status?.conditions ?? []).some((c: KubeObject) => c.type === 'Ready' && c.status === 'True');
 const containerStatuses = (pod: KubeObject): KubeObject[] => [...(pod.status?.initContainerStatuses ?? []), ...(pod.status?.containerStatuses ?? [])];
@@ -70,33 +68,6 @@ export function describePod(pod: KubeObject): string {
   }
   const node = pod.spec?.nodeName ? ` on ${pod.spec.nodeName}${status.podIP ? ` (${status.podIP})` : ''}` : '';
   return `pod ${pod.metadata.name}${node}: ${parts.join('; ')}`;
-}
-
-const eventTime = (event: KubeObject): string => event.lastTimestamp ?? event.eventTime ?? event.firstTimestamp ?? event.metadata?.creationTimestamp ?? '';
-
-/** Each workload that is not ready, with its pods and the last events about it, its ReplicaSets and its pods. */
-function notReadyReport(statuses: readonly WorkloadStatus[], pods: readonly KubeObject[], events: readonly KubeObject[]): string[] {
-  return statuses
-    .filter((workload) => !workload.ready)
-    .flatMap((workload) => {
-      const own = pods.filter((pod) => matches(pod.metadata.labels, workload.selector));
-      const podNames = new Set(own.map((pod) => pod.metadata.name as string));
-      const about = events
-        .filter(({ involvedObject: { kind, name } = {} }) =>
-          kind === workload.kind ? name === workload.name : kind === 'ReplicaSet' ? String(name).startsWith(`${workload.name}-`) : kind === 'Pod' && podNames.has(name),
-        )
-        .sort((a, b) => eventTime(a).localeCompare(eventTime(b)))
-        .slice(-10);
-      return [
-        `${workload.kind} ${workload.namespace}/${workload.name} is not ready: ${workload.detail}`,
-        ...(own.length === 0 ? ['  no pods'] : own.map((pod) => `  ${describePod(pod)}`)),
-        ...(about.length === 0 ? ['  no events'] : []),
-        ...about.map(
-          ({ type, reason, involvedObject, message, count }) =>
-            `  event ${type} ${reason} ${involvedObject.kind.toLowerCase()}/${involvedObject.name}: ${String(message ?? '').trim()}${count > 1 ? ` (x${count})` : ''}`,
-        ),
-      ];
-    });
 }
 
 export class NotReadyError extends Error {
@@ -154,39 +125,33 @@ export async function waitForWorkloads(kubectl: Kubectl, namespace: string, opti
     statuses.push({ kind, name, namespace, ready: result.code === 0, detail, selector: object.spec?.selector?.matchLabels ?? {} });
   }
   if (statuses.every((s) => s.ready)) return statuses;
-  const [pods, events] = await Promise.all([kubectl.list(KINDS.pod, namespace), kubectl.list(KINDS.event, namespace)]);
-  const stuck = pods.filter((pod) => !podReady(pod) && statuses.some((s) => !s.ready && matches(pod.metadata.labels, s.selector)));
-  const evidence = await stuckEvidence(kubectl, namespace, stuck).catch((error: unknown) => [`  (no further evidence: ${String(error)})`]);
-  throw new NotReadyError(namespace, [...notReadyReport(statuses, pods, events), ...evidence].join('\n'));
-}
-
-async function logTail(kubectl: Kubectl, pod: KubeObject, container: string, lines: number, indent: string, hidden: readonly string[] = []): Promise<string[]> {
-  const log = await kubectl.logs(pod, { container, tailLines: lines });
-  const text = log.ok ? log.text.trimEnd() : `(no log: ${log.text})`;
-  const title = `${indent.slice(2)}log of ${pod.metadata.name} container ${container} (last ${lines} lines):`;
-  return [title, ...(text ? text.split('\n') : ['(empty log)']).map((line) => `${indent}| ${redact(line, hidden)}`)];
+  throw new NotReadyError(namespace, (await notReadyEvidence(kubectl, namespace, statuses.filter((s) => !s.ready))).join('\n'));
 }
 
 /**
- * What stuck pods show beyond their status: the last 5 log lines of each container that runs but
- * is not ready (the namespace's Secret values redacted: that log has not been scanned yet), and on
- * each of their nodes, the kube-system pods with the last 10 log lines of the DaemonSet ones.
+ * For each workload that is not ready: kubectl's last words, `kubectl describe` of the workload
+ * (its conditions say why pods are refused) and of its pods (states, events), and the last lines
+ * of each container that runs without becoming ready. The namespace's Secret values are redacted:
+ * these logs have not been scanned yet.
  */
-async function stuckEvidence(kubectl: Kubectl, namespace: string, stuck: readonly KubeObject[]): Promise<string[]> {
-  const running = stuck.flatMap((pod) => containerStatuses(pod).filter((c) => c.state?.running && !c.ready).map((c) => ({ pod, container: c.name as string })));
-  const nodes = [...new Set(stuck.map((pod) => pod.spec?.nodeName).filter((node): node is string => typeof node === 'string'))];
-  if (running.length === 0 && nodes.length === 0) return [];
+async function notReadyEvidence(kubectl: Kubectl, namespace: string, stuck: readonly WorkloadStatus[]): Promise<string[]> {
   const hidden = (await secretValues(kubectl, [namespace])).map((secret) => secret.value);
+  const indented = (text: string, prefix = '  ') => redact(text.trimEnd(), hidden).split('\n').map((line) => `${prefix}${line}`);
+  const describe = async (...what: string[]) => {
+    const result = await kubectl.run(['describe', ...what, '--namespace', namespace], { timeoutMs: MINUTE });
+    return result.stdout.trim() === '' ? [] : indented(result.stdout);
+  };
   const lines: string[] = [];
-  for (const { pod, container } of running) lines.push(...(await logTail(kubectl, pod, container, 5, '  ', hidden)));
-  const agents = nodes.length > 0 ? await kubectl.list(KINDS.pod, 'kube-system') : [];
-  for (const node of nodes) {
-    const here = agents.filter((pod) => pod.spec?.nodeName === node);
-    lines.push(`node ${node}: ${here.length} pods in kube-system`);
-    for (const pod of here) {
-      lines.push(`  ${describePod(pod)}`);
-      const daemon = pod.metadata.ownerReferences?.some((owner: KubeObject) => owner.kind === 'DaemonSet');
-      for (const container of daemon ? (pod.spec.containers ?? []) : []) lines.push(...(await logTail(kubectl, pod, container.name, 10, '    ')));
+  for (const workload of stuck) {
+    lines.push(`${workload.kind} ${namespace}/${workload.name} is not ready: ${workload.detail}`, ...(await describe(`${workload.kind.toLowerCase()}/${workload.name}`)));
+    const pods = Object.keys(workload.selector).length > 0 ? await kubectl.pods(workload.selector, namespace) : [];
+    if (pods.length === 0) lines.push('  no pods');
+    else lines.push(...(await describe('pods', '--selector', labelSelector(workload.selector))));
+    for (const pod of pods) {
+      for (const container of containerStatuses(pod).filter((c) => c.state?.running && !c.ready)) {
+        const log = await kubectl.logs(pod, { container: container.name, tailLines: 5 });
+        lines.push(`  log of ${pod.metadata.name} container ${container.name} (last 5 lines):`, ...indented(log.text, '    | '));
+      }
     }
   }
   return lines;
