@@ -2,9 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { loadSettings } from '../lib/config/load';
 import { ClientId, EDGES, NETWORKS, networksOf, Topology } from '../lib/model/topology';
 import { CLUSTER_DNS_PROBE, connectivity, PROBE_ADDRESSES } from '../tools/netpol/evaluator';
-import { PROFILES } from '../tools/render';
 import { stackComponentIds } from '../tools/netpol/matrix';
-import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
+import { EXTERNAL, POLICY_VARIANTS, stackWithController } from '../tools/stack-netpol';
 
 /*
  * The compose model: a component joins networks; two parties may talk only over a network both
@@ -12,13 +11,6 @@ import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
  * (they are tighter, by port and direction), and every edge they allow must be backed by a network.
  * Cluster DNS is outside the model, as compose's embedded DNS is reachable from every network.
  */
-
-const VARIANTS: ReadonlyArray<[string, string, unknown]> = [
-  ...PROFILES.map((profile): [string, string, unknown] => [profile, profile, undefined]),
-  ['kind without Redis, collector or ingress', 'kind', { redis: { enabled: false }, telemetry: { enabled: false }, ingress: { enabled: false } }],
-  ['kind with a ClickHouse exporter', 'kind', { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch.example.com:9440', password: { name: 'ch', key: 'pw' } } } }],
-  ['gpu with vLLM internet egress off', 'gpu', { vllm: { internetEgress: { enabled: false } } }],
-];
 
 const sharedNetworks = (a: ClientId, b: ClientId) => networksOf(a).filter((network) => networksOf(b).includes(network));
 const onOpenNetwork = (id: ClientId) => networksOf(id).some((network) => !NETWORKS[network].internal);
@@ -38,7 +30,7 @@ describe('compose networks as the model of reachability', () => {
     expect(() => new Topology(settings, edges)).toThrow('which telemetry does not join');
   });
 
-  it.each(VARIANTS)('GIVEN %s WHEN the policies are evaluated THEN every allowed connection is inside a network both ends join', (_name, profile, values) => {
+  it.each(Object.entries(POLICY_VARIANTS))('GIVEN %s WHEN the policies are evaluated THEN every allowed connection is inside a network both ends join', (_name, { profile, values }) => {
     const { objects, topology } = stackWithController(profile, values);
     const components = stackComponentIds(objects, topology);
     const violations: string[] = [];

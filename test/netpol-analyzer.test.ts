@@ -1,42 +1,23 @@
 /**
- * Issue #3, part 5: tools/netpol/evaluator.ts against an independent implementation of
- * NetworkPolicy semantics, np-guard's netpol-analyzer, on the rendered profiles (with ingress-nginx
- * installed as on kind, so that its controller is a real workload) and on a fixture that uses every
- * NetworkPolicy feature. Both must find the same connections, port for port.
- *
- * What is normalized, and why:
- * - Pods and ipBlocks. The analyzer never lets an ipBlock select a pod ("assuming that peer of type
- *   Pod cannot be selected by IPBlock"); the evaluator by default gives pods kind's pod CIDR, as
- *   most CNIs match ipBlocks against pod addresses. The comparison runs the evaluator with
- *   `podCidr: null` (the analyzer's model), and a separate test shows that for the stack the pod
- *   CIDR changes nothing, i.e. no ipBlock of ours admits cluster pods.
- * - Addresses. The analyzer splits the address space into ranges; the evaluator answers for single
- *   addresses. Each range's first address, and the evaluator's probe addresses, are asked of both.
- * - `{ingress-controller}`. From Ingress objects the analyzer adds an abstract controller that
- *   stands for "an arbitrary in-cluster source"; here the real controller Deployment is in the
- *   input, so those lines are left out. The controller's real connections are compared like any
- *   other workload's.
- * - Probe pods. The evaluator adds probe pods (tools/netpol/evaluator.ts `probePods`); they are
- *   written as Pod manifests into the analyzer's input so that it sees the same pods.
+ * Issue #3, part 5: tools/netpol/evaluator.ts against np-guard's netpol-analyzer, an independent
+ * implementation of NetworkPolicy semantics, on the rendered profiles (with ingress-nginx installed
+ * as on kind, so that its controller is a real workload) and on a fixture that uses every
+ * NetworkPolicy feature. Both must find the same connections, port for port. Normalized, and why:
+ * - The analyzer never lets an ipBlock select a pod; the evaluator by default gives pods kind's pod
+ *   CIDR, as most CNIs match ipBlocks against pod addresses. The comparison runs the evaluator with
+ *   `podCidr: null`, and a separate test shows that for the stack the pod CIDR changes nothing.
+ * - The analyzer splits the address space into ranges, the evaluator answers for single addresses:
+ *   each range's first address, and the evaluator's probe addresses, are asked of both.
+ * - From Ingress objects the analyzer adds `{ingress-controller}`, "an arbitrary in-cluster source";
+ *   the real controller Deployment is in the input, so those lines are left out.
+ * - The evaluator's probe pods (`probePods`) are written as Pod manifests into the analyzer's input.
  */
-import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import * as yaml from 'js-yaml';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connectivity, PROBE_ADDRESSES, probePods, workloadsFrom } from '../tools/netpol/evaluator';
+import { connectivity, formatConnection, PROBE_ADDRESSES, probePods, workloadsFrom } from '../tools/netpol/evaluator';
 import { AddressRange } from '../tools/netpol/ip';
-import { equal, format, NO_PORTS, portSet, PortSet, union } from '../tools/netpol/ports';
-import {
-  AnalyzerListing,
-  findNetpolAnalyzer,
-  inRanges,
-  listConnections,
-  parseAddressRanges,
-  parseConnectionSet,
-  parseWorkload,
-  probeManifests,
-} from './support/netpol-analyzer';
+import { format, NO_PORTS, portSet, PortSet, union } from '../tools/netpol/ports';
+import { findNetpolAnalyzer, inRanges, listConnections, parseAddressRanges, parseConnectionSet, parseWorkload } from './support/netpol-analyzer';
 import { INGRESS_NGINX_MANIFEST } from '../tools/fixtures';
 import { loadManifests, PROFILES, renderProfile } from '../tools/render';
 import { available } from '../tools/requirements';
@@ -63,27 +44,16 @@ function compare(files: readonly string[], moreAddresses: readonly string[] = []
   if ('missing' in analyzer) throw new Error(analyzer.missing);
   const objects = loadManifests(files);
   const probes = probePods(objects);
-  const dir = mkdtempSync(join(tmpdir(), 'letta-k8s-netpol-analyzer-'));
-  let listing: AnalyzerListing;
-  try {
-    files.forEach((file, index) => copyFileSync(file, join(dir, `${String(index).padStart(4, '0')}-${basename(file)}`)));
-    writeFileSync(join(dir, 'probes.yaml'), probeManifests(probes).map((object) => yaml.dump(object)).join('---\n'));
-    listing = listConnections(analyzer.binary, dir);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-
+  const listing = listConnections(analyzer.binary, files, probes);
   expect(listing.errors, 'the analyzer read every object').toEqual([]);
-  const lines = listing.connections;
-  const kinds = new Map(workloadsFrom(objects).map((workload) => [workload.id, workload.kind]));
-  probes.forEach((probe) => kinds.set(probe.id, probe.kind));
+  const kinds = new Map([...workloadsFrom(objects), ...probes].map((workload) => [workload.id, workload.kind]));
   const side = (name: string): Side => {
     const workload = parseWorkload(name);
     if (workload === undefined) return { kind: 'addresses', ranges: parseAddressRanges(name) };
     expect(kinds.get(workload.id), `the analyzer's ${name} is a workload of the input`).toBe(workload.kind);
     return { kind: 'workload', id: workload.id };
   };
-  const compared = lines.filter((line) => line.src !== ABSTRACT_INGRESS_CONTROLLER && line.dst !== ABSTRACT_INGRESS_CONTROLLER);
+  const compared = listing.connections.filter((line) => line.src !== ABSTRACT_INGRESS_CONTROLLER && line.dst !== ABSTRACT_INGRESS_CONTROLLER);
   const sides = compared.map((line) => ({ src: side(line.src), dst: side(line.dst), ports: parseConnectionSet(line.conn) }));
 
   const addresses = [
@@ -111,9 +81,8 @@ function compare(files: readonly string[], moreAddresses: readonly string[] = []
 function differences({ evaluator, analyzer: other }: Comparison): string[] {
   const pairs = [...new Set([...evaluator.keys(), ...other.keys()])].sort();
   return pairs.flatMap((pair) => {
-    const ours = evaluator.get(pair) ?? NO_PORTS;
-    const theirs = other.get(pair) ?? NO_PORTS;
-    return equal(ours, theirs) ? [] : [`${pair}: evaluator ${format(ours)} / analyzer ${format(theirs)}`];
+    const [ours, theirs] = [evaluator, other].map((ports) => format(ports.get(pair) ?? NO_PORTS));
+    return ours === theirs ? [] : [`${pair}: evaluator ${ours} / analyzer ${theirs}`];
   });
 }
 
@@ -144,10 +113,7 @@ describe.skipIf(!runnable)(`np-guard netpol-analyzer ${'version' in analyzer ? a
 
     it('WHEN pods get addresses of the pod CIDR THEN no ipBlock admits them, so the comparison above loses nothing', () => {
       const objects = loadManifests(files());
-      const key = (c: { from: string; to: string; protocol: string; port: number; endPort?: number }) =>
-        `${c.from} => ${c.to} ${c.protocol} ${c.port}-${c.endPort ?? c.port}`;
-
-      expect(connectivity(objects).map(key)).toEqual(connectivity(objects, { podCidr: null }).map(key));
+      expect(connectivity(objects).map(formatConnection)).toEqual(connectivity(objects, { podCidr: null }).map(formatConnection));
     });
   });
 });

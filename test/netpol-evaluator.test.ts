@@ -8,15 +8,16 @@ import {
   Connection,
   connectivity,
   formatConnection,
-  formatPorts,
-  KubeObject,
   NetworkPolicyEvaluator,
   OUTSIDER_PROBE,
+  Peer,
   PodPeer,
   PROBE_ADDRESSES,
   probePods,
   workloadsFrom,
 } from '../tools/netpol/evaluator';
+import { format as formatPorts } from '../tools/netpol/ports';
+import type { KubeObject } from '../tools/kube';
 
 // ---------------------------------------------------------------------------------------------
 // Builders: just enough of each object for the evaluator.
@@ -24,7 +25,7 @@ import {
 const namespace = (name: string, labels: Record<string, string> = {}): KubeObject => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } });
 const policy = (ns: string, name: string, spec: Record<string, unknown>): KubeObject => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, namespace: ns }, spec });
 const pod = (ns: string, labels: Record<string, string>, ports: PodPeer['ports'] = []): PodPeer => ({ kind: 'pod', namespace: ns, labels, ports });
-const address = (ip: string) => ({ kind: 'ip' as const, ip });
+const address = (ip: string): Peer => ({ kind: 'ip', ip });
 
 const deployment = (ns: string, name: string, labels: Record<string, string>, podSpec: Record<string, unknown> = {}): KubeObject => ({
   apiVersion: 'apps/v1',
@@ -38,14 +39,13 @@ const api = pod('shop', { app: 'api' }, [{ name: 'http', containerPort: 8000, pr
 const kubeDns = pod('kube-system', { 'k8s-app': 'kube-dns' }, [{ name: 'dns', containerPort: 53, protocol: 'UDP' }, { name: 'dns-tcp', containerPort: 53, protocol: 'TCP' }]);
 
 const evaluate = (...objects: KubeObject[]) => new NetworkPolicyEvaluator(objects);
-const denyAllIngress = (ns: string) => policy(ns, 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
-const denyAllEgress = (ns: string) => policy(ns, 'deny-egress', { podSelector: {}, policyTypes: ['Egress'] });
 
 // ---------------------------------------------------------------------------------------------
 
 const other = pod('other', {});
 const internet = address('8.8.8.8');
 const ingressPolicy = (ingress: unknown[], extra: Record<string, unknown> = {}) => policy('shop', 'p', { podSelector: {}, ingress, ...extra });
+const webEgressPolicy = (...egress: unknown[]) => policy('shop', 'web-egress', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress });
 const fromOps = policy('shop', 'from-ops', { podSelector: {}, ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'ops' } } }] }] });
 const dns = policy('shop', 'dns', {
   podSelector: {},
@@ -57,25 +57,21 @@ const dns = policy('shop', 'dns', {
     },
   ],
 });
-const internetEgress = policy('shop', 'internet', {
-  podSelector: { matchLabels: { app: 'web' } },
-  policyTypes: ['Egress'],
-  egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ port: 443 }] }],
-});
+const internetEgress = webEgressPolicy({ to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16'] } }], ports: [{ port: 443 }] });
 const v6 = ingressPolicy([{ from: [{ ipBlock: { cidr: '2001:db8::/32', except: ['2001:db8:ff::/48'] } }] }]);
-const webEgress = policy('shop', 'web-egress', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 8000, endPort: 8100 }] }] });
+const webEgress = webEgressPolicy({ ports: [{ port: 8000, endPort: 8100 }] });
 const apiIngress = policy('shop', 'api-ingress', { podSelector: { matchLabels: { app: 'api' } }, policyTypes: ['Ingress'], ingress: [{ ports: [{ port: 8050, endPort: 9000 }] }] });
-const namedEgress = policy('shop', 'p', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ ports: [{ port: 'http' }] }] });
+const namedEgress = webEgressPolicy({ ports: [{ port: 'http' }] });
 const http3000 = pod('shop', { app: 'other' }, [{ name: 'http', containerPort: 3000, protocol: 'TCP' }]);
 
 // GIVEN the policies WHEN `from` connects to `to` THEN exactly these ports are open.
-describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof address>, PodPeer | ReturnType<typeof address>, string]>]>([
+describe.each<[string, KubeObject[], Array<[string, Peer, Peer, string]>]>([
   ['no NetworkPolicy: every port of every protocol is open', [], [
     ['pod to pod', web, api, 'all'],
     ['address to pod', internet, web, 'all'],
     ['pod to address', web, internet, 'all'],
   ]],
-  ['the deny-all-ingress recipe in shop', [denyAllIngress('shop')], [
+  ['the deny-all-ingress recipe in shop', [policy('shop', 'deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] })], [
     ['a shop pod to a shop pod', api, web, 'none'],
     ['another namespace to a shop pod', other, web, 'none'],
     ['an address to a shop pod', internet, web, 'none'],
@@ -83,7 +79,7 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
     ['to a pod of another namespace (not selected)', web, other, 'all'],
     ['a shop pod to another namespace (podSelector {} selects only its own)', api, other, 'all'],
   ]],
-  ['the deny-all-egress recipe in shop', [denyAllEgress('shop')], [
+  ['the deny-all-egress recipe in shop', [policy('shop', 'deny-egress', { podSelector: {}, policyTypes: ['Egress'] })], [
     ['a shop pod to its own namespace', web, api, 'none'],
     ['a shop pod to DNS', web, kubeDns, 'none'],
     ['a shop pod out', web, internet, 'none'],
@@ -103,7 +99,7 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
   ['the internet-egress recipe: 0.0.0.0/0 except the private ranges, TCP 443', [internetEgress], [
     ['to a public address', web, internet, 'TCP 443'],
     ...[PROBE_ADDRESSES.private10, PROBE_ADDRESSES.private172, PROBE_ADDRESSES.private192].map(
-      (ip): [string, PodPeer, ReturnType<typeof address>, string] => [`to the private address ${ip}`, web, address(ip), 'none'],
+      (ip): [string, Peer, Peer, string] => [`to the private address ${ip}`, web, address(ip), 'none'],
     ),
     ['to a cluster pod (kind pod CIDR is private)', web, api, 'none'],
   ]],
@@ -113,9 +109,11 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
     ['from an address outside', address('2001:db9::1'), web, 'none'],
     ['from IPv4', address('32.1.13.184'), web, 'none'],
   ]],
-  ['a policy with ingress rules only and no policyTypes: ingress is isolated, egress not', [ingressPolicy([{ ports: [{ port: 8080 }] }])], [
+  ['a policy with ingress rules only, `from` absent and no policyTypes: ingress is isolated, egress not', [ingressPolicy([{ ports: [{ port: 8080 }] }])], [
     ['out', web, internet, 'all'],
-    ['in', api, web, 'TCP 8080'],
+    ['in from its own namespace', api, web, 'TCP 8080'],
+    ['in from another namespace', other, web, 'TCP 8080'],
+    ['in from an address', internet, web, 'TCP 8080'],
   ]],
   ['a policy with egress rules and no policyTypes: egress isolated too, and its absent ingress rules deny', [policy('shop', 'p', { podSelector: {}, egress: [{ ports: [{ port: 443 }] }] })], [
     ['out', web, internet, 'TCP 443'],
@@ -126,10 +124,6 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
     ['in', internet, web, 'none'],
   ]],
   ['`from` as an empty list', [ingressPolicy([{ from: [], ports: [{ port: 8080 }] }])], [
-    ['from another namespace', other, web, 'TCP 8080'],
-    ['from an address', internet, web, 'TCP 8080'],
-  ]],
-  ['`from` absent', [ingressPolicy([{ ports: [{ port: 8080 }] }])], [
     ['from another namespace', other, web, 'TCP 8080'],
     ['from an address', internet, web, 'TCP 8080'],
   ]],
@@ -154,17 +148,29 @@ describe.each<[string, KubeObject[], Array<[string, PodPeer | ReturnType<typeof 
   });
 });
 
-describe('GIVEN ingress from a labelled pod in another namespace', () => {
-  const nsSelector = { matchLabels: { team: 'ops' } };
-  const podSelector = { matchLabels: { app: 'prometheus' } };
+describe('GIVEN an ingress rule that admits pods by label selectors', () => {
+  const ops = { matchLabels: { team: 'ops' } };
+  const prometheus = { matchLabels: { app: 'prometheus' } };
   // prometheus and grafana in monitoring (team=ops), prometheus in tools and in shop.
-  const clients = [pod('monitoring', { app: 'prometheus' }), pod('monitoring', { app: 'grafana' }), pod('tools', { app: 'prometheus' }), pod('shop', { app: 'prometheus' })];
+  const monitors = [pod('monitoring', { app: 'prometheus' }), pod('monitoring', { app: 'grafana' }), pod('tools', { app: 'prometheus' }), pod('shop', { app: 'prometheus' })];
+  const tiers = [pod('shop', { tier: 'front' }), pod('shop', { tier: 'back' }), pod('shop', {})];
+  const tier = (operator: string, values?: string[]) => ({ podSelector: { matchExpressions: [{ key: 'tier', operator, ...(values ? { values } : {}) }] } });
 
-  it.each([
-    ['both selectors are in one peer: only that pod in that namespace (AND)', [{ namespaceSelector: nsSelector, podSelector }], [true, false, false, false]],
-    ['the selectors are two peers: the namespace, or the pod of the policy namespace (OR)', [{ namespaceSelector: nsSelector }, { podSelector }], [true, true, false, true]],
-    ['the namespace selector is empty: the pod from every namespace', [{ namespaceSelector: {}, podSelector }], [true, false, true, true]],
-  ])('WHEN %s THEN those are admitted', (_case, from, expected) => {
+  it.each<[string, unknown[], PodPeer[], boolean[]]>([
+    ['both selectors in one peer: only that pod in that namespace (AND)', [{ namespaceSelector: ops, podSelector: prometheus }], monitors, [true, false, false, false]],
+    ['the selectors as two peers: the namespace, or the pod of the policy namespace (OR)', [{ namespaceSelector: ops }, { podSelector: prometheus }], monitors, [true, true, false, true]],
+    ['an empty namespace selector: the pod from every namespace', [{ namespaceSelector: {}, podSelector: prometheus }], monitors, [true, false, true, true]],
+    ['In: pods with one of the values', [tier('In', ['front', 'middle'])], tiers, [true, false, false]],
+    ['NotIn: pods with another value or without the key', [tier('NotIn', ['front'])], tiers, [false, true, true]],
+    ['Exists: the presence of the key', [tier('Exists')], tiers, [true, true, false]],
+    ['DoesNotExist: the absence of the key', [tier('DoesNotExist')], tiers, [false, false, true]],
+    [
+      'matchLabels and matchExpressions combined: both must hold',
+      [{ podSelector: { matchLabels: { tier: 'front' }, matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] } }],
+      [pod('shop', { tier: 'front' }), pod('shop', { tier: 'front', canary: 'true' })],
+      [true, false],
+    ],
+  ])('WHEN it admits %s THEN only those connect', (_case, from, clients, expected) => {
     const evaluator = evaluate(namespace('monitoring', { team: 'ops' }), namespace('tools'), ingressPolicy([{ from }]));
     expect(clients.map((client) => evaluator.allowed(client, web, 8080))).toEqual(expected);
   });
@@ -172,13 +178,13 @@ describe('GIVEN ingress from a labelled pod in another namespace', () => {
 
 describe('GIVEN an ipBlock 0.0.0.0/0 without exceptions, or one that cuts out part of the pod CIDR', () => {
   it('WHEN a pod connects THEN the block admits it, unless pods are given no addresses (podCidr null)', () => {
-    const everywhere = policy('shop', 'everywhere', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] }] });
+    const everywhere = webEgressPolicy({ to: [{ ipBlock: { cidr: '0.0.0.0/0' } }], ports: [{ port: 443 }] });
     expect(new NetworkPolicyEvaluator([everywhere]).allowed(web, api, 443)).toBe(true);
     expect(new NetworkPolicyEvaluator([everywhere], { podCidr: null }).allowed(web, api, 443)).toBe(false);
   });
 
   it('WHEN an exception cuts out only part of the pod CIDR THEN pods without an address may match, pods with one are exact', () => {
-    const evaluator = evaluate(policy('shop', 'partial', { podSelector: { matchLabels: { app: 'web' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.1.0/24'] } }] }] }));
+    const evaluator = evaluate(webEgressPolicy({ to: [{ ipBlock: { cidr: '10.244.0.0/16', except: ['10.244.1.0/24'] } }] }));
     expect([api, { ...api, ip: '10.244.1.7' }, { ...api, ip: '10.244.2.7' }].map((server) => evaluator.allowed(web, server, 80))).toEqual([true, false, true]);
   });
 });
@@ -194,26 +200,6 @@ describe('GIVEN several policies selecting one pod', () => {
     const explanation = evaluator.explain(api, web);
     expect(formatPorts(explanation.ports)).toBe('TCP 8080,9090');
     expect(explanation.ingress.allowedBy).toEqual(['shop/a', 'shop/b']);
-  });
-});
-
-describe('GIVEN selectors with matchExpressions', () => {
-  const clients = [pod('shop', { tier: 'front' }), pod('shop', { tier: 'back' }), pod('shop', {})];
-
-  it.each([
-    ['In: pods with one of the values', { matchExpressions: [{ key: 'tier', operator: 'In', values: ['front', 'middle'] }] }, clients, [true, false, false]],
-    ['NotIn: pods with another value or without the key', { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['front'] }] }, clients, [false, true, true]],
-    ['Exists: the presence of the key', { matchExpressions: [{ key: 'tier', operator: 'Exists' }] }, clients, [true, true, false]],
-    ['DoesNotExist: the absence of the key', { matchExpressions: [{ key: 'tier', operator: 'DoesNotExist' }] }, clients, [false, false, true]],
-    [
-      'matchLabels and matchExpressions combined: both must hold',
-      { matchLabels: { tier: 'front' }, matchExpressions: [{ key: 'canary', operator: 'DoesNotExist' }] },
-      [pod('shop', { tier: 'front' }), pod('shop', { tier: 'front', canary: 'true' })],
-      [true, false],
-    ],
-  ])('WHEN the selector is %s THEN only those are admitted', (_case, podSelector, candidates, expected) => {
-    const evaluator = evaluate(ingressPolicy([{ from: [{ podSelector }] }]));
-    expect(candidates.map((client) => evaluator.allowed(client, web, 8080))).toEqual(expected);
   });
 });
 

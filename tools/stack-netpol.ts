@@ -11,7 +11,7 @@ export interface DataPlane {
   readonly workload: string;
 }
 
-export const INGRESS_NGINX_DATA_PLANE: DataPlane = { manifest: INGRESS_NGINX_MANIFEST, workload: 'ingress-nginx/ingress-nginx-controller' };
+const INGRESS_NGINX_DATA_PLANE: DataPlane = { manifest: INGRESS_NGINX_MANIFEST, workload: 'ingress-nginx/ingress-nginx-controller' };
 /** Traefik, which also serves Gateway API, for the gateway-api entry. */
 export const TRAEFIK_DATA_PLANE: DataPlane = { manifest: TRAEFIK_MANIFEST, workload: 'traefik/traefik' };
 
@@ -28,6 +28,19 @@ export function stackWithController(
     topology: new Topology(loadSettings({ profile, values })),
   };
 }
+
+/** Settings whose policies the netpol tests evaluate, by name: each profile as is, and variants that change the edges. */
+export const POLICY_VARIANTS: Readonly<Record<string, { profile: string; values?: unknown }>> = {
+  ...Object.fromEntries(PROFILES.map((profile) => [profile, { profile }])),
+  'kind with internet egress off': { profile: 'kind', values: { letta: { internetEgress: { enabled: false } } } },
+  'kind with custom ports for Letta to the internet': { profile: 'kind', values: { letta: { internetEgress: { ports: [443, 8443] } } } },
+  'kind without Redis, collector or ingress': { profile: 'kind', values: { redis: { enabled: false }, telemetry: { enabled: false }, ingress: { enabled: false } } },
+  'kind with a ClickHouse exporter': {
+    profile: 'kind',
+    values: { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch.example.com:9440', password: { name: 'ch', key: 'pw' } } } },
+  },
+  'gpu with vLLM internet egress off': { profile: 'gpu', values: { vllm: { internetEgress: { enabled: false } } } },
+};
 
 export const MATRIX_START = '<!-- netpol-matrix:start (npm run netpol:matrix -- --write) -->';
 export const MATRIX_END = '<!-- netpol-matrix:end -->';

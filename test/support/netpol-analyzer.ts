@@ -1,8 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { accessSync, constants, copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import * as yaml from 'js-yaml';
 import { cacheRoot, goModVersion } from '../../tools/support';
-import { AddressRange, contains, parseAddress } from '../../tools/netpol/ip';
+import { AddressRange, overlapsBlock, parseAddress } from '../../tools/netpol/ip';
 import { ALL_PORTS, NO_PORTS, PortSet, portSet, Protocol, PROTOCOLS, union } from '../../tools/netpol/ports';
 import type { Workload } from '../../tools/netpol/workloads';
 import type { KubeObject } from '../../tools/kube';
@@ -17,7 +19,7 @@ const WRAPPER_MODULE = join(__dirname, '..', '..', 'builds', 'netpol-analyzer', 
 const BUILD_COMMAND = 'bash builds/build-netpol-analyzer.sh';
 
 /** The built binary, or why there is none. */
-export type NetpolAnalyzer = { binary: string; version: string } | { missing: string };
+type NetpolAnalyzer = { binary: string; version: string } | { missing: string };
 
 /** Finds the binary builds/build-netpol-analyzer.sh caches, named after the version go.mod pins. */
 export function findNetpolAnalyzer(): NetpolAnalyzer {
@@ -31,29 +33,31 @@ export function findNetpolAnalyzer(): NetpolAnalyzer {
   }
 }
 
-/** One line of `netpolicy list`: a workload ("ns/name[Kind]"), an address range list or "{ingress-controller}". */
-export interface AnalyzerConnection {
-  readonly src: string;
-  readonly dst: string;
-  readonly conn: string;
-}
-
-export interface AnalyzerListing {
-  readonly connections: AnalyzerConnection[];
-  /** Lines in which the analyzer reports an input it could not read (and then left out). */
+/** What `netpolicy list` reports, and the lines in which it reports an input it could not read (and then left out). */
+interface AnalyzerListing {
+  /** One per line: a workload ("ns/name[Kind]"), an address range list or "{ingress-controller}" at each end. */
+  readonly connections: Array<{ readonly src: string; readonly dst: string; readonly conn: string }>;
   readonly errors: string[];
 }
 
 /**
- * Runs `netpolicy list` over every manifest in `dir`; throws with its output when it fails. It
- * skips an object it cannot parse with a logged error but exits 0, so the errors are returned.
- * (Not with --fail: that turns warnings such as an unmatched named port into an empty list, exit 0.)
+ * Runs `netpolicy list` over the manifest files plus Pod manifests for the probe pods, so that it
+ * sees the pods the evaluator adds; throws with its output when it fails. It skips an object it
+ * cannot parse with a logged error but exits 0, so the errors are returned. (Not with --fail: that
+ * turns warnings such as an unmatched named port into an empty list, exit 0.)
  */
-export function listConnections(binary: string, dir: string): AnalyzerListing {
-  const result = spawnSync(binary, ['list', '--dirpath', dir, '-o', 'json'], { encoding: 'utf8' });
-  if (result.error) throw result.error;
-  if (result.status !== 0) throw new Error(`netpolicy list exited with ${result.status}:\n${result.stderr}${result.stdout}`);
-  return { connections: JSON.parse(result.stdout) as AnalyzerConnection[], errors: result.stderr.split('\n').filter((line) => / err : /.test(line)) };
+export function listConnections(binary: string, files: readonly string[], probes: readonly Workload[]): AnalyzerListing {
+  const dir = mkdtempSync(join(tmpdir(), 'letta-k8s-netpol-analyzer-'));
+  try {
+    files.forEach((file, index) => copyFileSync(file, join(dir, `${String(index).padStart(4, '0')}-${basename(file)}`)));
+    writeFileSync(join(dir, 'probes.yaml'), probeManifests(probes).map((object) => yaml.dump(object)).join('---\n'));
+    const result = spawnSync(binary, ['list', '--dirpath', dir, '-o', 'json'], { encoding: 'utf8' });
+    if (result.error) throw result.error;
+    if (result.status !== 0) throw new Error(`netpolicy list exited with ${result.status}:\n${result.stderr}${result.stdout}`);
+    return { connections: JSON.parse(result.stdout), errors: result.stderr.split('\n').filter((line) => / err : /.test(line)) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 /** Parses a workload name, e.g. "letta/letta-db[StatefulSet]"; undefined for anything else. */
@@ -70,7 +74,7 @@ export function parseAddressRanges(text: string): AddressRange[] {
   });
 }
 
-export const inRanges = (ranges: readonly AddressRange[], ip: string) => ranges.some((range) => contains(range, parseAddress(ip)));
+export const inRanges = (ranges: readonly AddressRange[], ip: string) => ranges.some((range) => overlapsBlock(parseAddress(ip), range, []));
 
 /** Parses a connection set, e.g. "All Connections", "TCP 53,8000-8080,UDP 53". */
 export function parseConnectionSet(text: string): PortSet {
@@ -89,8 +93,7 @@ export function parseConnectionSet(text: string): PortSet {
   return result;
 }
 
-/** Pod manifests for probe workloads, so that the analyzer sees the pods the evaluator adds. */
-export function probeManifests(probes: readonly Workload[]): KubeObject[] {
+function probeManifests(probes: readonly Workload[]): KubeObject[] {
   return probes.map((probe) => ({
     apiVersion: 'v1',
     kind: 'Pod',

@@ -1,7 +1,7 @@
 import { AddressRange, overlapsBlock, parseAddress, parseCidr } from './ip';
-import { ALL_PORTS, format, includes, intersect, isEmpty, MAX_PORT, MIN_PORT, NO_PORTS, portSet, PortSet, Protocol, PROTOCOLS, union } from './ports';
-import { compileSelector, LabelPredicate, Labels, LabelSelector } from './selectors';
-import { ContainerPort, NAMESPACE_NAME_LABEL, namespaceLabelsFrom, namespaceOf, Workload, workloadsFrom } from './workloads';
+import { ALL_PORTS, includes, intersect, isEmpty, MAX_PORT, MIN_PORT, NO_PORTS, portSet, PortSet, Protocol, PROTOCOLS, union } from './ports';
+import { compileSelector, LabelPredicate, Labels } from './selectors';
+import { ContainerPort, namespaceOf, Workload, workloadsFrom } from './workloads';
 import type { KubeObject } from '../kube';
 
 /*
@@ -10,26 +10,20 @@ import type { KubeObject } from '../kube';
  * rule that allows "all ports" or a wide endPort range shows as such.
  */
 
-export type { KubeObject, Workload, ContainerPort, Labels, Protocol, PortSet };
 export { workloadsFrom };
 
-/** Pods of a workload (or any pod): its namespace, labels and container ports. */
-export interface PodPeer {
-  readonly kind: 'pod';
-  readonly namespace: string;
-  readonly labels: Labels;
-  readonly ports: readonly ContainerPort[];
-  /** The pod's address; without it the pod may have any address of the pod CIDR. */
-  readonly ip?: string;
-}
-
-/** An address outside the cluster's pods (the internet, a node, a private network). */
-export interface IpPeer {
-  readonly kind: 'ip';
-  readonly ip: string;
-}
-
-export type Peer = PodPeer | IpPeer;
+/** Pods of a workload (or any pod), or an address outside the cluster's pods. */
+export type Peer =
+  | {
+      readonly kind: 'pod';
+      readonly namespace: string;
+      readonly labels: Labels;
+      readonly ports: readonly ContainerPort[];
+      /** The pod's address; without it the pod may have any address of the pod CIDR. */
+      readonly ip?: string;
+    }
+  | { readonly kind: 'ip'; readonly ip: string };
+export type PodPeer = Extract<Peer, { kind: 'pod' }>;
 
 export interface EvaluatorOptions {
   /**
@@ -41,60 +35,40 @@ export interface EvaluatorOptions {
   readonly podCidr?: string | null;
 }
 
-export const KIND_POD_CIDR = '10.244.0.0/16';
+/** One direction's verdict: the ports its policies allow, and which policies ("namespace/name") admit the peer. */
+type DirectionVerdict = { readonly ports: PortSet; readonly allowedBy: readonly string[] };
 
-/** One direction's verdict: whether policies isolate the pod and what they allow. */
-export interface DirectionVerdict {
-  /** False when no policy of this direction selects the pod: everything is allowed. */
-  readonly isolated: boolean;
-  readonly ports: PortSet;
-  /** "namespace/name" of each policy with a rule that admits the peer on some port. */
-  readonly allowedBy: readonly string[];
-}
+/** The ports a rule opens from `other` to the server `dst`: none unless it admits `other`. */
+type Rule = (other: Peer, dst: Peer) => PortSet;
 
-export interface Explanation {
-  /** The client's egress towards the server. */
-  readonly egress: DirectionVerdict;
-  /** The server's ingress from the client. */
-  readonly ingress: DirectionVerdict;
-  /** What both allow: a connection needs the client's egress and the server's ingress. */
-  readonly ports: PortSet;
-}
-
-type CompiledPeer =
-  | { readonly kind: 'selector'; readonly namespace: LabelPredicate | 'own'; readonly pods: LabelPredicate }
-  | { readonly kind: 'ipBlock'; readonly cidr: AddressRange; readonly except: readonly AddressRange[] };
-
-type CompiledPort =
-  | { readonly kind: 'numbers'; readonly ports: PortSet }
-  | { readonly kind: 'named'; readonly protocol: Protocol; readonly name: string };
-
-interface CompiledRule {
-  /** 'any': the rule's from/to is absent or empty. */
-  readonly peers: readonly CompiledPeer[] | 'any';
-  /** 'any': the rule's ports is absent or empty. */
-  readonly ports: readonly CompiledPort[] | 'any';
-}
-
-interface CompiledPolicy {
+interface Policy {
   readonly id: string;
   readonly namespace: string;
   readonly selects: LabelPredicate;
   /** Undefined when the policy does not apply to this direction (policyTypes). */
-  readonly ingress?: readonly CompiledRule[];
-  readonly egress?: readonly CompiledRule[];
+  readonly ingress?: readonly Rule[];
+  readonly egress?: readonly Rule[];
+}
+
+/** What a peer matcher needs besides the rule: the namespaces' labels and the pods' addresses. */
+interface Cluster {
+  readonly labelsOfNamespace: (namespace: string) => Labels;
+  readonly podRange: AddressRange | undefined;
 }
 
 export class NetworkPolicyEvaluator {
-  private readonly policies: readonly CompiledPolicy[];
-  private readonly namespaceLabels: ReadonlyMap<string, Labels>;
-  private readonly podRange: AddressRange | undefined;
+  private readonly policies: readonly Policy[];
 
-  constructor(objects: readonly KubeObject[], options: EvaluatorOptions = {}) {
-    this.policies = objects.filter((object) => object.kind === 'NetworkPolicy').map(compilePolicy);
-    this.namespaceLabels = namespaceLabelsFrom(objects);
-    const podCidr = options.podCidr === undefined ? KIND_POD_CIDR : options.podCidr;
-    this.podRange = podCidr === null ? undefined : parseCidr(podCidr);
+  constructor(objects: readonly KubeObject[], { podCidr = '10.244.0.0/16' }: EvaluatorOptions = {}) {
+    // The API server labels every namespace with its name; a namespace without an object has only that label.
+    const namespaceLabels = new Map<string, Labels>(
+      objects.filter((object) => object.kind === 'Namespace').map(({ metadata }) => [metadata.name, { ...metadata.labels, [NAMESPACE_NAME_LABEL]: metadata.name }]),
+    );
+    const cluster: Cluster = {
+      labelsOfNamespace: (namespace) => namespaceLabels.get(namespace) ?? { [NAMESPACE_NAME_LABEL]: namespace },
+      podRange: podCidr === null ? undefined : parseCidr(podCidr),
+    };
+    this.policies = objects.filter((object) => object.kind === 'NetworkPolicy').map((object) => compilePolicy(object, cluster));
   }
 
   /** Whether `src` may open `port` on `dst`. */
@@ -107,65 +81,32 @@ export class NetworkPolicyEvaluator {
     return this.explain(src, dst).ports;
   }
 
-  explain(src: Peer, dst: Peer): Explanation {
+  /** The client's egress towards the server, the server's ingress from the client, and what both allow. */
+  explain(src: Peer, dst: Peer): { egress: DirectionVerdict; ingress: DirectionVerdict; ports: PortSet } {
     const egress = src.kind === 'pod' ? this.verdict('egress', src, dst, dst) : UNRESTRICTED;
     const ingress = dst.kind === 'pod' ? this.verdict('ingress', dst, src, dst) : UNRESTRICTED;
     return { egress, ingress, ports: intersect(egress.ports, ingress.ports) };
   }
 
-  /** The labels a namespace selector sees: from the Namespace object, else only the name label. */
-  labelsOfNamespace(namespace: string): Labels {
-    return this.namespaceLabels.get(namespace) ?? { [NAMESPACE_NAME_LABEL]: namespace };
-  }
-
-  /**
-   * What the policies of `direction` selecting `pod` allow between it and `other`. Ports resolve
-   * against the server `dst` (named ports are the server's container port names).
-   */
+  /** What the policies of `direction` selecting `pod` allow between it and `other`; unrestricted when none selects it. */
   private verdict(direction: 'ingress' | 'egress', pod: PodPeer, other: Peer, dst: Peer): DirectionVerdict {
-    let isolated = false;
+    const selecting = this.policies.filter((policy) => policy[direction] !== undefined && policy.namespace === pod.namespace && policy.selects(pod.labels));
+    if (selecting.length === 0) return UNRESTRICTED;
     let ports = NO_PORTS;
     const allowedBy: string[] = [];
-    for (const policy of this.policies) {
-      const rules = policy[direction];
-      if (rules === undefined || policy.namespace !== pod.namespace || !policy.selects(pod.labels)) continue;
-      isolated = true;
-      let admitted = NO_PORTS;
-      for (const rule of rules) {
-        if (rule.peers !== 'any' && !rule.peers.some((peer) => this.peerMatches(peer, policy.namespace, other))) continue;
-        admitted = union(admitted, resolvePorts(rule.ports, dst));
-      }
+    for (const policy of selecting) {
+      const admitted = policy[direction]!.reduce((sum, rule) => union(sum, rule(other, dst)), NO_PORTS);
       if (!isEmpty(admitted)) allowedBy.push(policy.id);
       ports = union(ports, admitted);
     }
-    return isolated ? { isolated, ports, allowedBy } : UNRESTRICTED;
-  }
-
-  private peerMatches(peer: CompiledPeer, policyNamespace: string, other: Peer): boolean {
-    if (peer.kind === 'ipBlock') {
-      const address = other.ip !== undefined ? parseAddress(other.ip) : this.podRange;
-      return address !== undefined && overlapsBlock(address, peer.cidr, peer.except);
-    }
-    if (other.kind !== 'pod') return false;
-    const namespaceMatches =
-      peer.namespace === 'own' ? other.namespace === policyNamespace : peer.namespace(this.labelsOfNamespace(other.namespace));
-    return namespaceMatches && peer.pods(other.labels);
+    return { ports, allowedBy };
   }
 }
 
-const UNRESTRICTED: DirectionVerdict = { isolated: false, ports: ALL_PORTS, allowedBy: [] };
+const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
+const UNRESTRICTED: DirectionVerdict = { ports: ALL_PORTS, allowedBy: [] };
 
-function resolvePorts(ports: CompiledRule['ports'], dst: Peer): PortSet {
-  if (ports === 'any') return ALL_PORTS;
-  return ports.reduce((result, port) => {
-    if (port.kind === 'numbers') return union(result, port.ports);
-    // A named port matches every container port of that name and protocol; an address has none.
-    const declared = dst.kind === 'pod' ? dst.ports.filter((candidate) => candidate.name === port.name && candidate.protocol === port.protocol) : [];
-    return declared.reduce((sum, { containerPort }) => union(sum, portSet(port.protocol, containerPort)), result);
-  }, NO_PORTS);
-}
-
-function compilePolicy(object: KubeObject): CompiledPolicy {
+function compilePolicy(object: KubeObject, cluster: Cluster): Policy {
   const namespace = namespaceOf(object);
   const id = `${namespace}/${object.metadata.name}`;
   if (object.apiVersion !== 'networking.k8s.io/v1') throw new Error(`NetworkPolicy ${id}: unsupported apiVersion ${object.apiVersion}`);
@@ -175,14 +116,15 @@ function compilePolicy(object: KubeObject): CompiledPolicy {
     spec.policyTypes?.length > 0 ? spec.policyTypes : spec.egress?.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
   const unknown = types.find((type) => type !== 'Ingress' && type !== 'Egress');
   if (unknown !== undefined) throw new Error(`NetworkPolicy ${id}: unknown policy type "${unknown}"`);
-  const rules = (key: 'ingress' | 'egress', peersKey: 'from' | 'to'): CompiledRule[] =>
-    (spec[key] ?? []).map((rule: any, index: number) => {
+  const rules = (key: 'ingress' | 'egress', peersKey: 'from' | 'to'): Rule[] =>
+    (spec[key] ?? []).map((rule: any, index: number): Rule => {
       const where = `NetworkPolicy ${id} ${key}[${index}]`;
-      const peers: any[] = rule?.[peersKey] ?? [];
-      const ports: any[] = rule?.ports ?? [];
-      return {
-        peers: peers.length === 0 ? 'any' : peers.map((peer, i) => compilePeer(peer, `${where}.${peersKey}[${i}]`)),
-        ports: ports.length === 0 ? 'any' : ports.map((port, i) => compilePort(port, `${where}.ports[${i}]`)),
+      // An absent or empty from/to admits every peer; absent or empty ports open every port.
+      const peers: Array<(other: Peer) => boolean> = (rule?.[peersKey] ?? []).map((peer: any, i: number) => compilePeer(peer, `${where}.${peersKey}[${i}]`, namespace, cluster));
+      const ports: Array<(dst: Peer) => PortSet> = (rule?.ports ?? []).map((port: any, i: number) => compilePort(port, `${where}.ports[${i}]`));
+      return (other, dst) => {
+        if (peers.length > 0 && !peers.some((admits) => admits(other))) return NO_PORTS;
+        return ports.length === 0 ? ALL_PORTS : ports.reduce((sum, portsOf) => union(sum, portsOf(dst)), NO_PORTS);
       };
     });
   return {
@@ -194,36 +136,45 @@ function compilePolicy(object: KubeObject): CompiledPolicy {
   };
 }
 
-function compilePeer(peer: any, where: string): CompiledPeer {
+function compilePeer(peer: any, where: string, policyNamespace: string, cluster: Cluster): (other: Peer) => boolean {
   const { podSelector, namespaceSelector, ipBlock } = peer ?? {};
   if (ipBlock !== undefined) {
     if (podSelector !== undefined || namespaceSelector !== undefined) throw new Error(`${where}: ipBlock cannot be combined with selectors`);
-    return { kind: 'ipBlock', cidr: parseCidr(ipBlock.cidr), except: (ipBlock.except ?? []).map(parseCidr) };
+    const cidr = parseCidr(ipBlock.cidr);
+    const except = (ipBlock.except ?? []).map(parseCidr);
+    return (other) => {
+      const address = other.ip !== undefined ? parseAddress(other.ip) : cluster.podRange;
+      return address !== undefined && overlapsBlock(address, cidr, except);
+    };
   }
   if (podSelector === undefined && namespaceSelector === undefined) throw new Error(`${where}: a peer needs podSelector, namespaceSelector or ipBlock`);
   // Both selectors in one peer: pods matching podSelector in namespaces matching namespaceSelector
   // (AND). podSelector alone: the policy's namespace. namespaceSelector alone: every pod there.
-  return {
-    kind: 'selector',
-    namespace: namespaceSelector === undefined ? 'own' : compileSelector(namespaceSelector as LabelSelector, `${where}.namespaceSelector`),
-    pods: compileSelector((podSelector ?? {}) as LabelSelector, `${where}.podSelector`),
-  };
+  const namespaces = namespaceSelector === undefined ? undefined : compileSelector(namespaceSelector, `${where}.namespaceSelector`);
+  const pods = compileSelector(podSelector ?? {}, `${where}.podSelector`);
+  return (other) =>
+    other.kind === 'pod' &&
+    (namespaces === undefined ? other.namespace === policyNamespace : namespaces(cluster.labelsOfNamespace(other.namespace))) &&
+    pods(other.labels);
 }
 
-function compilePort(port: any, where: string): CompiledPort {
+/** A rule's port entry as the ports it opens on a server `dst`. */
+function compilePort(port: any, where: string): (dst: Peer) => PortSet {
   const protocol: Protocol = port?.protocol ?? 'TCP';
   if (!PROTOCOLS.includes(protocol)) throw new Error(`${where}: unknown protocol "${protocol}"`);
   const { port: number, endPort } = port ?? {};
   if (typeof number === 'string') {
     if (endPort !== undefined) throw new Error(`${where}: endPort needs a numeric port, not "${number}"`);
-    return { kind: 'named', protocol, name: number };
+    // A named port matches every container port of that name and protocol; an address has none.
+    return (dst) =>
+      (dst.kind === 'pod' ? dst.ports : [])
+        .filter((declared) => declared.name === number && declared.protocol === protocol)
+        .reduce((sum, { containerPort }) => union(sum, portSet(protocol, containerPort)), NO_PORTS);
   }
-  if (number === undefined) {
-    if (endPort !== undefined) throw new Error(`${where}: endPort needs port`);
-    return { kind: 'numbers', ports: portSet(protocol, MIN_PORT, MAX_PORT) };
-  }
+  if (number === undefined && endPort !== undefined) throw new Error(`${where}: endPort needs port`);
   if (endPort !== undefined && endPort < number) throw new Error(`${where}: endPort ${endPort} is below port ${number}`);
-  return { kind: 'numbers', ports: portSet(protocol, number, endPort ?? number) };
+  const ports = number === undefined ? portSet(protocol, MIN_PORT, MAX_PORT) : portSet(protocol, number, endPort ?? number);
+  return () => ports;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -306,13 +257,11 @@ export function asPeer(workload: Workload): PodPeer {
   return { kind: 'pod', namespace: workload.namespace, labels: workload.labels, ports: workload.ports };
 }
 
-/** E.g. "letta/letta-server => letta/letta-db TCP 5432", for messages and snapshots. */
-export function formatConnection(connection: Connection): string {
-  const ports = connection.endPort === undefined ? `${connection.port}` : `${connection.port}-${connection.endPort}`;
-  return `${connection.from} => ${connection.to} ${connection.protocol} ${ports}`;
-}
+/** E.g. "TCP 5432" or "TCP 8000-8100". */
+export const formatPortRange = ({ protocol, port, endPort }: Connection) => `${protocol} ${port}${endPort === undefined ? '' : `-${endPort}`}`;
 
-export { format as formatPorts };
+/** E.g. "letta/letta-server => letta/letta-db TCP 5432", for messages and snapshots. */
+export const formatConnection = (connection: Connection) => `${connection.from} => ${connection.to} ${formatPortRange(connection)}`;
 
 function probePod(namespace: string, name: string, labels: Labels, ports: readonly ContainerPort[]): Workload {
   return { id: `${namespace}/${name}`, kind: 'Pod', name, namespace, labels, ports };

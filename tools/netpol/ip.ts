@@ -8,9 +8,10 @@ export interface AddressRange {
 }
 
 export function parseAddress(text: string): AddressRange {
-  const value = text.includes(':') ? parseIpv6(text) : parseIpv4(text);
+  const family = text.includes(':') ? 6 : 4;
+  const value = family === 6 ? parseIpv6(text) : parseIpv4(text);
   if (value === undefined) throw new Error(`not an IP address: "${text}"`);
-  return { family: text.includes(':') ? 6 : 4, first: value, last: value };
+  return { family, first: value, last: value };
 }
 
 /** A CIDR block. Host bits are dropped, as Kubernetes' own parsing of ipBlock.cidr does. */
@@ -33,19 +34,11 @@ export function parseCidr(text: string): AddressRange {
 export function overlapsBlock(range: AddressRange, cidr: AddressRange, except: readonly AddressRange[]): boolean {
   if (range.family !== cidr.family) return false;
   let left: Array<[bigint, bigint]> = [[max(range.first, cidr.first), min(range.last, cidr.last)]];
-  for (const cut of except) {
-    if (cut.family !== range.family) continue;
-    left = left.flatMap(([first, last]): Array<[bigint, bigint]> => [
-      [first, min(last, cut.first - 1n)],
-      [max(first, cut.last + 1n), last],
-    ]);
-    left = left.filter(([first, last]) => first <= last);
+  for (const cut of except.filter((cut) => cut.family === range.family)) {
+    const pieces = left.flatMap(([first, last]): Array<[bigint, bigint]> => [[first, min(last, cut.first - 1n)], [max(first, cut.last + 1n), last]]);
+    left = pieces.filter(([first, last]) => first <= last);
   }
   return left.some(([first, last]) => first <= last);
-}
-
-export function contains(outer: AddressRange, inner: AddressRange): boolean {
-  return outer.family === inner.family && outer.first <= inner.first && inner.last <= outer.last;
 }
 
 function parseIpv4(text: string): bigint | undefined {

@@ -1,9 +1,11 @@
 import { CLUSTER_DNS, Topology } from '../../lib/model/topology';
+import type { KubeObject } from '../kube';
 import {
   CLUSTER_DNS_PROBE,
   Connection,
   connectivity,
-  KubeObject,
+  formatConnection,
+  formatPortRange,
   namespaceProbeId,
   OUTSIDER_PROBE,
   PROBE_ADDRESSES,
@@ -16,42 +18,32 @@ import {
  * NetworkPolicy evaluator. The tests require the two to be equal.
  */
 
-/** Workloads outside the stack that the matrix names, found in the manifests evaluated. */
+/** Workloads outside the stack that the matrix names: the ingress controller's workload id, e.g. "ingress-nginx/ingress-nginx-controller". */
 export interface ExternalWorkloads {
-  /** Workload id of the ingress controller, e.g. "ingress-nginx/ingress-nginx-controller". */
   readonly ingressController: string;
 }
 
-const key = (c: Connection) => `${c.from} => ${c.to} ${c.protocol} ${c.port}${c.endPort === undefined ? '' : `-${c.endPort}`}`;
-
 /** Connections sorted and deduplicated, for comparison. */
-export function normalizeConnections(connections: readonly Connection[]): Connection[] {
-  const unique = new Map(connections.map((c) => [key(c), c]));
-  return [...unique.values()].sort((a, b) => key(a).localeCompare(key(b)));
+function normalizeConnections(connections: readonly Connection[]): Connection[] {
+  const unique = new Map(connections.map((c) => [formatConnection(c), c]));
+  return [...unique.values()].sort((a, b) => formatConnection(a).localeCompare(formatConnection(b)));
 }
 
 /** What the topology says the stack may do: its edges, DNS for clients, public internet where allowed. */
 export function expectedConnections(topology: Topology, external: ExternalWorkloads): Connection[] {
   const id = (name: string) => `${topology.namespace}/${name}`;
-  const connections: Connection[] = topology.connections.map((connection) => ({
-    from: connection.from === 'ingress-controller' ? external.ingressController : id(topology.component(connection.from).name),
-    to: id(connection.to.name),
-    protocol: connection.port.protocol,
-    port: connection.port.port,
-  }));
-  for (const component of topology.components) {
-    if (topology.needsDns(component.id)) {
-      for (const port of CLUSTER_DNS.ports) {
-        connections.push({ from: id(component.name), to: CLUSTER_DNS_PROBE.id, protocol: port.protocol, port: port.port });
-      }
-    }
-  }
-  for (const access of topology.internet) {
-    for (const port of access.ports) {
-      connections.push({ from: id(access.component.name), to: PROBE_ADDRESSES.internet, protocol: 'TCP', port });
-    }
-  }
-  return normalizeConnections(connections);
+  return normalizeConnections([
+    ...topology.connections.map((connection) => ({
+      from: connection.from === 'ingress-controller' ? external.ingressController : id(topology.component(connection.from).name),
+      to: id(connection.to.name),
+      protocol: connection.port.protocol,
+      port: connection.port.port,
+    })),
+    ...topology.components
+      .filter((component) => topology.needsDns(component.id))
+      .flatMap((component) => CLUSTER_DNS.ports.map(({ protocol, port }) => ({ from: id(component.name), to: CLUSTER_DNS_PROBE.id, protocol, port }))),
+    ...topology.internet.flatMap((access) => access.ports.map((port) => ({ from: id(access.component.name), to: PROBE_ADDRESSES.internet, protocol: 'TCP' as const, port }))),
+  ]);
 }
 
 /**
@@ -83,23 +75,25 @@ export function stackConnections(objects: readonly KubeObject[], topology: Topol
 /** The reachability matrix as a Markdown table: sources in rows, destinations in columns. */
 export function markdownMatrix(objects: readonly KubeObject[], topology: Topology, external: ExternalWorkloads): string {
   const connections = stackConnections(objects, topology);
-  const stackColumns = [...new Set(stackComponentIds(objects, topology).values())].map((id) => ({ id, title: id.split('/')[1] }));
-  const others = {
-    controller: { id: external.ingressController, title: 'ingress-nginx controller' },
-    neighbour: { id: namespaceProbeId(topology.namespace), title: `other pod in ${topology.namespace}` },
-    outsider: { id: OUTSIDER_PROBE.id, title: 'pod in another namespace' },
-    dns: { id: CLUSTER_DNS_PROBE.id, title: 'cluster DNS' },
-    internet: { id: PROBE_ADDRESSES.internet, title: `internet (${PROBE_ADDRESSES.internet})` },
-    privateRange: { id: PROBE_ADDRESSES.private10, title: `private range (${PROBE_ADDRESSES.private10})` },
-    metadata: { id: PROBE_ADDRESSES.metadata, title: `cloud metadata (${PROBE_ADDRESSES.metadata})` },
-  };
-  const rows = [others.controller, ...stackColumns, others.neighbour, others.outsider, others.internet];
-  const columns = [...stackColumns, others.dns, others.internet, others.privateRange, others.metadata];
+  const stack = [...new Set(stackComponentIds(objects, topology).values())].map((id) => ({ id, title: id.split('/')[1] }));
+  const address = (name: string, ip: string) => ({ id: ip, title: `${name} (${ip})` });
+  const rows = [
+    { id: external.ingressController, title: 'ingress-nginx controller' },
+    ...stack,
+    { id: namespaceProbeId(topology.namespace), title: `other pod in ${topology.namespace}` },
+    { id: OUTSIDER_PROBE.id, title: 'pod in another namespace' },
+    address('internet', PROBE_ADDRESSES.internet),
+  ];
+  const columns = [
+    ...stack,
+    { id: CLUSTER_DNS_PROBE.id, title: 'cluster DNS' },
+    address('internet', PROBE_ADDRESSES.internet),
+    address('private range', PROBE_ADDRESSES.private10),
+    address('cloud metadata', PROBE_ADDRESSES.metadata),
+  ];
   const cell = (from: string, to: string) => {
     if (from === to) return '·';
-    const ports = connections
-      .filter((c) => c.from === from && c.to === to)
-      .map((c) => `${c.protocol} ${c.port}${c.endPort === undefined ? '' : `-${c.endPort}`}`);
+    const ports = connections.filter((c) => c.from === from && c.to === to).map(formatPortRange);
     return ports.length === 0 ? '–' : ports.join(', ');
   };
   return [

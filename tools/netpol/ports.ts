@@ -24,17 +24,13 @@ export function union(a: PortSet, b: PortSet): PortSet {
 }
 
 export function intersect(a: PortSet, b: PortSet): PortSet {
-  return mapProtocols((protocol) => {
-    const result: PortRange[] = [];
-    for (const [aFirst, aLast] of a[protocol]) {
-      for (const [bFirst, bLast] of b[protocol]) {
-        const first = Math.max(aFirst, bFirst);
-        const last = Math.min(aLast, bLast);
-        if (first <= last) result.push([first, last]);
-      }
-    }
-    return normalize(result);
-  });
+  return mapProtocols((protocol) =>
+    normalize(
+      a[protocol]
+        .flatMap(([aFirst, aLast]) => b[protocol].map(([bFirst, bLast]): PortRange => [Math.max(aFirst, bFirst), Math.min(aLast, bLast)]))
+        .filter(([first, last]) => first <= last),
+    ),
+  );
 }
 
 export function isEmpty(set: PortSet): boolean {
@@ -45,18 +41,13 @@ export function includes(set: PortSet, protocol: Protocol, port: number): boolea
   return set[protocol].some(([first, last]) => first <= port && port <= last);
 }
 
-export function equal(a: PortSet, b: PortSet): boolean {
-  return format(a) === format(b);
-}
-
 /** E.g. "TCP 53,5432-5433 UDP 53"; "all" for every port of every protocol; "none". */
 export function format(set: PortSet): string {
+  const ranges = (protocol: Protocol) => set[protocol].map(([first, last]) => (first === last ? `${first}` : `${first}-${last}`)).join(',');
   if (isEmpty(set)) return 'none';
-  if (PROTOCOLS.every((protocol) => set[protocol].length === 1 && set[protocol][0][0] === MIN_PORT && set[protocol][0][1] === MAX_PORT)) {
-    return 'all';
-  }
+  if (PROTOCOLS.every((protocol) => ranges(protocol) === `${MIN_PORT}-${MAX_PORT}`)) return 'all';
   return PROTOCOLS.filter((protocol) => set[protocol].length > 0)
-    .map((protocol) => `${protocol} ${set[protocol].map(([first, last]) => (first === last ? `${first}` : `${first}-${last}`)).join(',')}`)
+    .map((protocol) => `${protocol} ${ranges(protocol)}`)
     .join(' ');
 }
 

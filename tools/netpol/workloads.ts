@@ -25,29 +25,22 @@ export interface Workload {
   readonly ports: readonly ContainerPort[];
 }
 
-export const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
-const DEFAULT_NAMESPACE = 'default';
+/** The kinds that keep their pod template in spec.template; a CronJob keeps it a level deeper, a Pod is its own. */
+const TEMPLATE_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'ReplicaSet', 'ReplicationController', 'Job']);
 
-/** Where each workload kind keeps its pod template. */
-const POD_TEMPLATE: Readonly<Record<string, (object: KubeObject) => any>> = {
-  Deployment: (object) => object.spec?.template,
-  StatefulSet: (object) => object.spec?.template,
-  DaemonSet: (object) => object.spec?.template,
-  ReplicaSet: (object) => object.spec?.template,
-  ReplicationController: (object) => object.spec?.template,
-  Job: (object) => object.spec?.template,
-  CronJob: (object) => object.spec?.jobTemplate?.spec?.template,
-  Pod: (object) => object,
-};
+function podTemplateOf(object: KubeObject): any {
+  if (object.kind === 'Pod') return object;
+  return object.kind === 'CronJob' ? object.spec?.jobTemplate?.spec?.template : TEMPLATE_KINDS.has(object.kind) ? object.spec?.template : undefined;
+}
 
 export function namespaceOf(object: KubeObject): string {
-  return object.metadata.namespace ?? DEFAULT_NAMESPACE;
+  return object.metadata.namespace ?? 'default';
 }
 
 /** One entry per workload object, in input order. */
 export function workloadsFrom(objects: readonly KubeObject[]): Workload[] {
   return objects.flatMap((object) => {
-    const template = POD_TEMPLATE[object.kind]?.(object);
+    const template = podTemplateOf(object);
     if (template === undefined) return [];
     const namespace = namespaceOf(object);
     const sidecars = (template.spec?.initContainers ?? []).filter((container: any) => container.restartPolicy === 'Always');
@@ -57,18 +50,4 @@ export function workloadsFrom(objects: readonly KubeObject[]): Workload[] {
     );
     return [{ id: `${namespace}/${object.metadata.name}`, kind: object.kind, name: object.metadata.name, namespace, labels: { ...(template.metadata?.labels ?? {}) }, ports }];
   });
-}
-
-/**
- * The labels of every Namespace object in the input, with the `kubernetes.io/metadata.name`
- * label the API server sets on every namespace.
- */
-export function namespaceLabelsFrom(objects: readonly KubeObject[]): Map<string, Labels> {
-  const namespaces = new Map<string, Labels>();
-  for (const object of objects) {
-    if (object.kind !== 'Namespace') continue;
-    const name = object.metadata.name;
-    namespaces.set(name, { ...(object.metadata.labels ?? {}), [NAMESPACE_NAME_LABEL]: name });
-  }
-  return namespaces;
 }
