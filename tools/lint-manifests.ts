@@ -11,45 +11,30 @@ import { loadManifests, renderProfile } from './render';
 import { unobtainableReason } from './requirements';
 import { Finding, Linter, formatFindings, missingReason, pinnedLinters, runLinter, skipAnnotationProblems } from './linters';
 
-interface Target {
-  readonly label: string;
-  readonly dir: string;
-  readonly documents: ReadonlyArray<Record<string, any>>;
-}
-
 function main(): number {
   const dirs = process.argv.slice(2);
-  const targets = dirs.length > 0 ? dirs.map(directoryTarget) : profileTargets();
+  const targets = dirs.length > 0 ? dirs.map(directoryTarget) : VARIANTS.map(({ label, profile, values }) => ({ label, ...renderProfile(profile, values) }));
   const linters = Object.values(pinnedLinters());
-  const notRun = linters.filter((linter) => missingReason(linter) !== undefined);
-  // A linter that cannot be obtained on this machine is reported, not counted as a failure.
-  const missing = notRun.filter((linter) => unobtainableReason(linter.name) === undefined);
   let findingCount = 0;
 
   for (const target of targets) {
     console.log(`\n== ${target.label} (${target.dir}) ==`);
     for (const linter of linters) {
-      if (notRun.includes(linter)) {
-        const unobtainable = unobtainableReason(linter.name);
-        console.log(`${label(linter)}: NOT RUN: ${missingReason(linter)}${unobtainable ? ` (cannot be obtained here: ${unobtainable})` : ''}`);
-        continue;
-      }
-      findingCount += report(label(linter), runLinter(linter, target.dir));
+      const notRun = missingReason(linter);
+      const unobtainable = unobtainableReason(linter.name);
+      if (notRun) console.log(`${label(linter)}: NOT RUN: ${notRun}${unobtainable ? ` (cannot be obtained here: ${unobtainable})` : ''}`);
+      else findingCount += report(label(linter), runLinter(linter, target));
     }
     findingCount += report('skip annotations', skipAnnotationProblems(target.documents));
   }
 
+  // A linter that cannot be obtained on this machine is reported, not counted as a failure.
+  const missing = linters.filter((linter) => missingReason(linter) !== undefined && unobtainableReason(linter.name) === undefined);
   console.log('');
-  if (missing.length > 0) {
-    console.log(`lint:manifests: FAILED: not installed: ${missing.map(label).join(', ')}; run builds/install-linters.sh`);
-    return 1;
-  }
-  if (findingCount > 0) {
-    console.log(`lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.`);
-    return 1;
-  }
-  console.log(`lint:manifests: ${targets.length} target(s) clean`);
-  return 0;
+  if (missing.length > 0) console.log(`lint:manifests: FAILED: not installed: ${missing.map(label).join(', ')}; run builds/install-linters.sh`);
+  else if (findingCount > 0) console.log(`lint:manifests: FAILED: ${findingCount} finding(s). Fix the manifest, or, where the check cannot fit the component, add the skip annotation with its reason to lib/kit/lint-exceptions.ts.`);
+  else console.log(`lint:manifests: ${targets.length} target(s) clean`);
+  return missing.length > 0 || findingCount > 0 ? 1 : 0;
 }
 
 const label = (linter: Linter) => `${linter.name} ${linter.version}`;
@@ -60,16 +45,10 @@ function report(title: string, findings: readonly Finding[]): number {
   return findings.length;
 }
 
-function directoryTarget(dir: string): Target {
-  const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file));
-  return { label: dir, dir, documents: loadManifests(files.map((file) => path.join(dir, file))) };
-}
-
-function profileTargets(): Target[] {
-  return VARIANTS.map(({ label, profile, values }) => {
-    const rendered = renderProfile(profile, values);
-    return { label, dir: rendered.dir, documents: rendered.documents };
-  });
+/** The manifests of a directory, in the order `kubectl apply -f` reads them. */
+function directoryTarget(dir: string) {
+  const files = fs.readdirSync(dir).filter((file) => /\.ya?ml$/.test(file)).sort().map((file) => path.join(dir, file));
+  return { label: dir, dir, files, documents: loadManifests(files) };
 }
 
 try {
