@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import * as yaml from 'js-yaml';
 import { loadSettings } from '../lib/config/load';
-import { problemsWith } from './support/settings-problems';
 import { BACKUP_ENV, DATABASE_SH, DUMP_FOLDERS } from '../charts/backup/scripts';
 import { BackupTaskError } from '../charts/backup/backup-tasks';
 import { backupTaskFor } from '../lib/app/stack';
@@ -15,11 +14,12 @@ import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
 import { findObject, renderProfile } from '../tools/render';
 import { type KubeObject, podSpecOf } from '../tools/kube';
 import { EXTERNAL, stackWithController } from '../tools/stack-netpol';
-import { envOf, secretBehindFile } from './support/workloads';
+import { envOf, lettaPod, podOf, secretBehindFile } from './support/workloads';
 
 /*
  * Backups (issue "Backups that restore"): what the CronJob, the pre-migration Job and the restore
- * Job are made of, their policy, and the settings' errors. The e2e runs them on a cluster.
+ * Job are made of, and their policy; the settings' errors are in test/settings.test.ts. The e2e
+ * runs them on a cluster.
  */
 
 const S3_BUCKET = {
@@ -35,44 +35,29 @@ const BACKUP = COMPONENTS.backup.name;
 const byKind = (documents: readonly KubeObject[], kind: string) => documents.filter((doc) => doc.kind === kind);
 const backupObjects = (documents: readonly KubeObject[]) => documents.filter((doc) => doc.metadata.labels?.['app.kubernetes.io/name'] === BACKUP);
 const preMigrationJob = (documents: readonly KubeObject[]) => byKind(documents, 'Job').find((job) => job.metadata.name.startsWith(`${BACKUP}-pre-migration-`));
-const migrateEnv = (documents: readonly KubeObject[]) =>
-  envOf(podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.initContainers.find((c: any) => c.name === 'migrate'));
+const migrateEnv = (documents: readonly KubeObject[]) => envOf(lettaPod(documents).migrate);
 
 describe('scheduled backups', () => {
-  it('GIVEN the gpu profile WHEN synthesized THEN a CronJob dumps nightly to a claim of its own and keeps 7 dumps', () => {
+  it('GIVEN the gpu profile WHEN synthesized THEN a CronJob dumps nightly, once a run, to a claim of its own, keeps 7 dumps and reads the password from a file', () => {
+    // Hardening (restricted, no API token) is checked for every workload in stack.test.ts.
     const { documents } = renderProfile('gpu');
-    const cron = findObject(documents, 'CronJob', BACKUP);
-    expect(cron.spec).toMatchObject({ schedule: '0 3 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 3600 });
-    const pod = podSpecOf(cron)!;
+    expect(findObject(documents, 'CronJob', BACKUP).spec).toMatchObject({ schedule: '0 3 * * *', timeZone: 'Etc/UTC', concurrencyPolicy: 'Forbid', startingDeadlineSeconds: 3600 });
+    const pod = podOf(documents, 'CronJob', BACKUP);
+    expect(pod.restartPolicy).toBe('Never');
     expect(pod.initContainers ?? []).toEqual([]);
     expect(pod.containers[0].command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'scheduled', '/backups/scheduled']);
-    expect(envOf(pod.containers[0]).LETTA_K8S_BACKUP_RETENTION.value).toBe('7');
+    const env = envOf(pod.containers[0]);
+    expect(env.LETTA_K8S_BACKUP_RETENTION.value).toBe('7');
     expect(findObject(documents, 'PersistentVolumeClaim', `${BACKUP}s`).spec.resources.requests.storage).toBe('50Gi');
     expect(pod.volumes.find((v: any) => v.name === 'backups').persistentVolumeClaim.claimName).toBe(`${BACKUP}s`);
-  });
-
-  it('GIVEN a backup pod WHEN synthesized THEN it runs once, the password as a file', () => {
-    // Hardening (restricted, no API token) is checked for every workload in stack.test.ts.
-    const pod = podSpecOf(findObject(renderProfile('gpu').documents, 'CronJob', BACKUP))!;
-    expect(pod.restartPolicy).toBe('Never');
-    const env = envOf(pod.containers[0]);
     // Not a variable of the manifest: database.sh reads the file at run time.
     expect(Object.values(env).some((entry) => entry.valueFrom?.secretKeyRef)).toBe(false);
-    expect(env.LETTA_K8S_PG_PASSWORD_FILE.value).toBe('/run/secrets/postgres/password');
-    expect(pod.volumes.find((v: any) => v.secret)?.secret).toMatchObject({ secretName: 'letta-db-credentials', items: [{ key: 'password' }] });
-  });
-
-  it('GIVEN verify-full database TLS WHEN synthesized THEN pg_dump checks the server against the CA of its TLS Secret', () => {
-    const values = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
-    const pod = podSpecOf(findObject(renderProfile('gpu', values).documents, 'CronJob', BACKUP))!;
-    const env = envOf(pod.containers[0]);
-    expect(env.PGSSLMODE.value).toBe('verify-full');
-    expect(secretBehindFile(pod, pod.containers[0], env.PGSSLROOTCERT.value)).toEqual({ name: 'letta-db-tls', key: 'ca.crt' });
+    expect(secretBehindFile(pod, pod.containers[0], env.LETTA_K8S_PG_PASSWORD_FILE.value)).toEqual({ name: 'letta-db-credentials', key: 'password' });
   });
 
   it('GIVEN an s3 target WHEN synthesized THEN the dump is staged, uploaded by rclone with the Secret\'s keys, and no claim exists', () => {
     const { documents } = renderProfile('gpu', S3);
-    const pod = podSpecOf(findObject(documents, 'CronJob', BACKUP))!;
+    const pod = podOf(documents, 'CronJob', BACKUP);
     expect(pod.initContainers.map((c: any) => [c.name, c.image])).toEqual([['dump', 'pgvector/pgvector:0.8.1-pg15']]);
     expect(pod.containers.map((c: any) => [c.name, c.image])).toEqual([['upload', 'rclone/rclone:1.76.0']]);
     const fromSecret = (key: string) => ({ valueFrom: { secretKeyRef: { name: 'letta-backup-s3', key } } });
@@ -108,14 +93,14 @@ describe('the backup\'s NetworkPolicy, from the topology', () => {
     const connections = stackConnections(objects, topology);
     expect(connections).toEqual(expectedConnections(topology, EXTERNAL));
     expect(connections.filter((c) => c.from === `letta/${BACKUP}` && c.to === PROBE_ADDRESSES.internet).map((c) => c.port)).toEqual([port]);
-    expect(new Topology(loadSettings({ profile: 'gpu', values })).internet.map((access) => access.component.id)).toContain('backup');
   });
 });
 
 describe('the pre-migration backup', () => {
-  it('GIVEN the gpu profile WHEN synthesized THEN a Job dumps the schema for this Letta image, and Letta\'s migration waits for it', () => {
+  it('GIVEN the gpu profile WHEN synthesized THEN a Job named after this Letta image dumps the schema for it, and Letta\'s migration waits for it', () => {
     const { documents } = renderProfile('gpu');
     const job = preMigrationJob(documents)!;
+    expect(job.metadata.name).toMatch(/^letta-db-backup-pre-migration-[0-9a-f]{10}$/);
     expect(job.spec).toMatchObject({ backoffLimit: 6, activeDeadlineSeconds: 1800 });
     const [backup] = podSpecOf(job)!.containers;
     expect(backup.command).toEqual(['bash', '/opt/letta-k8s/database.sh', 'store-pre-migration', '/backups/pre-migration']);
@@ -128,11 +113,10 @@ describe('the pre-migration backup', () => {
     });
   });
 
-  it('GIVEN the same settings twice WHEN synthesized THEN the Job has the same name; GIVEN a new Letta image THEN a new Job (a Job cannot change)', () => {
+  // The same settings keep the name: a synthesis repeats exactly (test/stack.test.ts).
+  it('GIVEN a new Letta image WHEN synthesized THEN the pre-migration Job has a new name (a Job cannot change)', () => {
     const name = (values?: unknown) => preMigrationJob(renderProfile('gpu', values).documents)!.metadata.name;
-    expect(name()).toBe(name({ namespace: 'letta' }));
     expect(name({ letta: { image: 'letta/letta:0.16.9' } })).not.toBe(name());
-    expect(name()).toMatch(/^letta-db-backup-pre-migration-[0-9a-f]{10}$/);
   });
 
   it('GIVEN an s3 target WHEN synthesized THEN the dump is recorded only after its upload', () => {
@@ -149,22 +133,6 @@ describe('the pre-migration backup', () => {
     expect(preMigrationJob(documents)).toBeUndefined();
     expect(migrateEnv(documents).LETTA_K8S_PRE_MIGRATION_WAIT_SECONDS).toBeUndefined();
     expect(findObject(documents, 'CronJob', BACKUP)).toBeDefined();
-  });
-});
-
-describe('backup settings', () => {
-  it.each([
-    [{ backup: { schedule: 'every night' } }, 'backup.schedule: must be a cron schedule of five fields'],
-    [{ backup: { retention: 0 } }, 'backup.retention: must keep at least 1 dump'],
-    [{ backup: { target: 's3' } }, 'backup.s3: is required when backup.target is s3'],
-    [{ backup: { target: 's3', s3: { endpoint: 'https://s3.example.com', credentials: { secretName: 'k' } } } }, 'backup.s3.bucket: is required (string)'],
-    [{ backup: { target: 's3', s3: { endpoint: 'ftp://s3.example.com', bucket: 'b1b', credentials: { secretName: 'k' } } } }, 'backup.s3.endpoint: must be an http(s) URL'],
-    [{ backup: { target: 's3', s3: { endpoint: 'https://s3.example.com', bucket: 'b1b' } } }, 'backup.s3.credentials: is required (object)'],
-    [{ backup: { target: 'nfs' } }, 'backup.target: '],
-    [{ backup: { claim: { size: '1.5Gi' } } }, 'backup.claim.size: must be a whole number of Mi, Gi or Ti'],
-    [{ backup: { preMigration: { waitSeconds: 5 } } }, 'backup.preMigration.waitSeconds: must be at least 60 seconds'],
-  ])('GIVEN %j WHEN validated THEN the error names the field', (values, message) => {
-    expect(problemsWith(values, 'gpu').join('\n')).toContain(message);
   });
 });
 

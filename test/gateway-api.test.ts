@@ -1,8 +1,7 @@
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadSettings } from '../lib/config/load';
 import { problemsWith } from './support/settings-problems';
-import { COMPONENTS, portOf, Topology } from '../lib/model/topology';
+import { COMPONENTS } from '../lib/model/topology';
 import { findObject, PROFILES, renderProfile } from '../tools/render';
 import type { KubeObject } from '../tools/kube';
 import { expectedConnections, stackConnections } from '../tools/netpol/matrix';
@@ -14,48 +13,29 @@ const DATA_PLANE = GATEWAY_API_VALUES.ingress.gateway.dataPlane;
 const kinds = (documents: readonly KubeObject[]) => documents.map((doc) => doc.kind);
 
 describe('the Gateway API entry', () => {
-  it.each(PROFILES)('GIVEN the %s profile with gateway-api WHEN synthesized THEN an HTTPRoute replaces the Ingress', (profile) => {
-    const { documents, files } = renderProfile(profile, GATEWAY_API_VALUES);
-    expect(kinds(documents)).toContain('HTTPRoute');
-    expect(kinds(documents)).not.toContain('Ingress');
-    expect(kinds(documents)).not.toContain('Gateway');
-    expect(path.basename(files[files.length - 1])).toMatch(/-http-route\.k8s\.yaml$/);
-  });
-
-  it('GIVEN a named Gateway WHEN synthesized THEN the route attaches to its listener and sends the host to Letta\'s Service port', () => {
+  it('GIVEN a named Gateway WHEN synthesized THEN the route attaches to its listener and sends the host to Letta\'s Service port, with no request timeout', () => {
     const route = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
-    const letta = new Topology(loadSettings({ profile: 'kind' })).component('letta');
     expect(route).toMatchObject({
       apiVersion: 'gateway.networking.k8s.io/v1',
       spec: {
         parentRefs: [{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'traefik', name: 'traefik', sectionName: 'web' }],
         hostnames: ['letta.localhost'],
-        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: letta.name, port: portOf(letta, 'http').port }] }],
+        rules: [{ matches: [{ path: { type: 'PathPrefix', value: '/' } }], backendRefs: [{ name: 'letta-server', port: 8283 }] }],
       },
     });
-  });
-
-  it('GIVEN streams that last as long as an agent talks WHEN the route is synthesized THEN its request timeouts are disabled ("0s")', () => {
-    const route = findObject(renderProfile('kind', GATEWAY_API_VALUES).documents, 'HTTPRoute', COMPONENTS.letta.name);
+    // A stream lasts as long as an agent talks.
     expect(route.spec.rules[0].timeouts).toEqual({ request: '0s', backendRequest: '0s' });
   });
 
-  it('GIVEN a GatewayClass to create a Gateway for WHEN synthesized THEN the stack\'s Gateway has one HTTP listener for the host, open to routes of its namespace only, and the route attaches to it', () => {
-    const { documents } = renderProfile('kind', ownGatewayValues());
-    const gateway = findObject(documents, 'Gateway', COMPONENTS.letta.name);
-    expect(gateway.spec).toEqual({
-      gatewayClassName: 'traefik',
-      listeners: [{ name: 'http', protocol: 'HTTP', port: 80, hostname: 'letta.localhost', allowedRoutes: { namespaces: { from: 'Same' } } }],
-    });
-    const route = findObject(documents, 'HTTPRoute', COMPONENTS.letta.name);
-    expect(route.spec.parentRefs).toEqual([{ group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'letta', name: COMPONENTS.letta.name, sectionName: 'http' }]);
+  it.each([
+    ['no TLS Secret', {}, { name: 'http', protocol: 'HTTP', port: 80, hostname: 'letta.localhost' }],
+    ['a TLS Secret', { host: 'letta.example.com', tlsSecretName: 'letta-tls' }, { name: 'https', protocol: 'HTTPS', port: 443, hostname: 'letta.example.com', tls: { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'letta-tls' }] } }],
+  ])('GIVEN a GatewayClass to create a Gateway for and %s WHEN synthesized THEN the stack\'s Gateway, applied before the route, has one listener for the host, open to routes of its namespace only, and the route attaches to it', (_case, ingress, listener) => {
+    const { documents } = renderProfile('kind', ownGatewayValues(ingress));
+    expect(findObject(documents, 'Gateway', COMPONENTS.letta.name).spec).toEqual({ gatewayClassName: 'traefik', listeners: [{ ...listener, allowedRoutes: { namespaces: { from: 'Same' } } }] });
+    const parentRef = { group: 'gateway.networking.k8s.io', kind: 'Gateway', namespace: 'letta', name: COMPONENTS.letta.name, sectionName: listener.name };
+    expect(findObject(documents, 'HTTPRoute', COMPONENTS.letta.name).spec.parentRefs).toEqual([parentRef]);
     expect(kinds(documents).indexOf('Gateway')).toBeLessThan(kinds(documents).indexOf('HTTPRoute'));
-  });
-
-  it('GIVEN a created Gateway and a TLS Secret WHEN synthesized THEN the listener is HTTPS on 443 and terminates with that Secret', () => {
-    const gateway = findObject(renderProfile('kind', ownGatewayValues({ host: 'letta.example.com', tlsSecretName: 'letta-tls' })).documents, 'Gateway', COMPONENTS.letta.name);
-    const tls = { mode: 'Terminate', certificateRefs: [{ kind: 'Secret', name: 'letta-tls' }] };
-    expect(gateway.spec.listeners).toEqual([{ name: 'https', protocol: 'HTTPS', port: 443, hostname: 'letta.example.com', tls, allowedRoutes: { namespaces: { from: 'Same' } } }]);
   });
 
   it('GIVEN gateway-api WHEN Letta\'s policy is synthesized THEN only the Gateway\'s data-plane pods are admitted to its port, the ingress-nginx controller no longer', () => {
@@ -64,7 +44,10 @@ describe('the Gateway API entry', () => {
     expect(policy.spec.ingress).toEqual([{ from, ports: [{ port: 8283, protocol: 'TCP' }] }]);
   });
 
-  it.each(PROFILES)('GIVEN the %s profile with gateway-api next to a real data plane WHEN the policies are evaluated THEN the matrix equals the topology', (profile) => {
+  it.each(PROFILES)('GIVEN the %s profile with gateway-api next to a real data plane WHEN synthesized THEN an HTTPRoute, applied last, replaces the Ingress and the policies\' matrix equals the topology', (profile) => {
+    const { documents, files } = renderProfile(profile, GATEWAY_API_VALUES);
+    expect(kinds(documents).filter((kind) => ['HTTPRoute', 'Ingress', 'Gateway'].includes(kind))).toEqual(['HTTPRoute']);
+    expect(path.basename(files[files.length - 1])).toMatch(/-http-route\.k8s\.yaml$/);
     const { objects, topology } = stackWithController(profile, GATEWAY_API_VALUES, TRAEFIK_DATA_PLANE);
     const external = { ingressController: TRAEFIK_DATA_PLANE.workload };
     const computed = stackConnections(objects, topology).map(formatConnection);
@@ -84,11 +67,6 @@ describe('Gateway API settings', () => {
       'both a named Gateway and one to create',
       { ingress: { entry: 'gateway-api', gateway: { ...GATEWAY_API_VALUES.ingress.gateway, create: { className: 'traefik' } } } },
       'ingress.gateway.create: must be unset when ingress.gateway.parentRef is set: the HTTPRoute attaches to one Gateway, either the one named or one this stack creates',
-    ],
-    [
-      'a Gateway reference without a name',
-      { ingress: { entry: 'gateway-api', gateway: { parentRef: { namespace: 'traefik' }, dataPlane: DATA_PLANE } } },
-      'ingress.gateway.parentRef.name: is required (string)',
     ],
     [
       'no data plane to admit',

@@ -7,26 +7,27 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { REDACT_ENV, REDACT_OUTPUT_PY, REDACTED, WAIT_FOR_MODELS_ENV, WAIT_FOR_MODELS_PY } from '../charts/letta/scripts';
 import { findObject, PROFILES, renderProfile } from '../tools/render';
-import { type KubeObject, podSpecOf } from '../tools/kube';
-import { containersOf, envOf } from './support/workloads';
-import { problemsWith } from './support/settings-problems';
+import { envOf, lettaPod, podOf, secretBehindFile } from './support/workloads';
 
 /*
  * The defects that stopped the first real run of Letta 0.16.8 with the synthesized pod specs
- * (issue "The stack must start"), each pinned by what the spec must say, and the log filter
- * run for real.
+ * (issue "The stack must start"), each pinned by what the spec must say, and the scripts of the
+ * pod run for real.
  */
 
-const lettaPod = (documents: readonly KubeObject[]) => podSpecOf(findObject(documents, 'Deployment', 'letta-server'))!;
-const lettaContainers = (documents: readonly KubeObject[]) => {
-  const spec = lettaPod(documents);
-  return { migrate: spec.initContainers.find((c: any) => c.name === 'migrate'), server: spec.containers.find((c: any) => c.name === 'server') };
-};
 const PYTHON = process.env.PYTHON ?? 'python3';
+/** The pod's scripts, as its ConfigMap mounts them, for python3 to run. */
+let scripts: string;
+beforeAll(() => {
+  scripts = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-scripts-'));
+  fs.writeFileSync(path.join(scripts, 'redact_output.py'), REDACT_OUTPUT_PY);
+  fs.writeFileSync(path.join(scripts, 'wait_for_models.py'), WAIT_FOR_MODELS_PY);
+});
+afterAll(() => fs.rmSync(scripts, { recursive: true, force: true }));
 
-/** Runs `python3 ARGS` with `env` added, for at most 60 s; sends it SIGTERM once its stdout shows `stopAfter`. */
-async function runPython(args: readonly string[], env: Record<string, string>, stopAfter?: string) {
-  const run = x(PYTHON, args, { timeout: 60_000, throwOnError: false, nodeOptions: { env: { ...process.env, ...env } } });
+/** Runs `python3 SCRIPT ARGS` with `env` added, for at most 60 s; sends it SIGTERM once its stdout shows `stopAfter`. */
+async function runScript(script: string, args: readonly string[], env: Record<string, string>, stopAfter?: string) {
+  const run = x(PYTHON, [path.join(scripts, script), ...args], { timeout: 60_000, throwOnError: false, nodeOptions: { env: { ...process.env, ...env } } });
   let seen = '';
   const watch = (chunk: Buffer) => (seen += chunk).includes(stopAfter!) && run.process?.stdout?.off('data', watch) && run.kill('SIGTERM');
   if (stopAfter) run.process?.stdout?.on('data', watch);
@@ -34,51 +35,45 @@ async function runPython(args: readonly string[], env: Record<string, string>, s
   return { code: exitCode, stdout, stderr };
 }
 
-const withVerifiedTls = { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } };
-
 describe('database URI: one that the server (asyncpg) and alembic (pg8000) both accept', () => {
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN the migration URI has no query and the server URI only asyncpg\'s ssl', (profile) => {
-    const { migrate, server } = lettaContainers(renderProfile(profile).documents);
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN both URIs take the Secret\'s password by reference, the migration\'s with no query, the server\'s with only asyncpg\'s ssl', (profile) => {
+    const { migrate, server } = lettaPod(renderProfile(profile).documents);
+    const uri = 'postgresql://letta:$(LETTA_PG_PASSWORD)@letta-db:5432/letta';
     // pg8000 fails on any query parameter: "connect() got an unexpected keyword argument 'sslmode'".
-    expect(new URL(envOf(migrate).LETTA_PG_URI.value.replace('$(LETTA_PG_PASSWORD)', 'x')).search).toBe('');
-    expect(envOf(migrate).LETTA_K8S_PG_SSLMODE.value).toBe('disable');
+    expect(envOf(migrate)).toMatchObject({ LETTA_PG_URI: { value: uri }, LETTA_K8S_PG_SSLMODE: { value: 'disable' } });
     // Without ssl= Letta adds ssl=require whenever SQLAlchemy pooling is on; letta-db serves no TLS.
-    const serverUri = new URL(envOf(server).LETTA_PG_URI.value.replace('$(LETTA_PG_PASSWORD)', 'x'));
-    expect([...serverUri.searchParams]).toEqual([['ssl', 'disable']]);
+    expect(envOf(server).LETTA_PG_URI.value).toBe(`${uri}?ssl=disable`);
+    for (const container of [migrate, server]) {
+      expect(envOf(container).LETTA_PG_PASSWORD.valueFrom.secretKeyRef).toEqual({ name: 'letta-db-credentials', key: 'password' });
+      // $(LETTA_PG_PASSWORD) expands only to a variable declared before it.
+      const order = container.env.map((entry: any) => entry.name);
+      expect(order.indexOf('LETTA_PG_PASSWORD')).toBeLessThan(order.indexOf('LETTA_PG_URI'));
+    }
   });
 
-  it('GIVEN verify-full TLS WHEN synthesized THEN Postgres serves the Secret\'s certificate and both Letta processes check it against its CA', () => {
-    const { documents } = renderProfile('kind', withVerifiedTls);
-    const postgresPod = podSpecOf(findObject(documents, 'StatefulSet', 'letta-db'))!;
+  it('GIVEN verify-full TLS WHEN synthesized THEN Postgres serves the Secret\'s certificate, and both Letta processes and pg_dump check it against its CA', () => {
+    const { documents } = renderProfile('gpu', { database: { tls: { mode: 'verify-full', secretName: 'letta-db-tls' } } });
+    const postgresPod = podOf(documents, 'StatefulSet', 'letta-db');
     const tlsVolume = postgresPod.volumes.find((v: any) => v.secret?.secretName === 'letta-db-tls');
     expect(postgresPod.containers[0]).toMatchObject({
       args: expect.arrayContaining(['ssl=on', 'ssl_cert_file=/run/secrets/postgres-tls/tls.crt', 'ssl_key_file=/run/secrets/postgres-tls/tls.key']),
       volumeMounts: expect.arrayContaining([expect.objectContaining({ name: tlsVolume.name, mountPath: '/run/secrets/postgres-tls' })]),
     });
 
-    const spec = lettaPod(documents);
-    const { migrate, server } = lettaContainers(documents);
-    expect(envOf(server).LETTA_PG_URI.value).toMatch(/\?ssl=verify-full$/);
-    expect(envOf(migrate).LETTA_K8S_PG_SSLMODE.value).toBe('verify-full');
-    for (const container of [migrate, server]) {
-      const caFile = envOf(container).PGSSLROOTCERT.value;
-      const mount = container.volumeMounts.find((m: any) => caFile.startsWith(`${m.mountPath}/`));
-      const volume = spec.volumes.find((v: any) => v.name === mount.name);
-      expect(volume.secret).toMatchObject({ secretName: 'letta-db-tls', items: [{ key: 'ca.crt', path: path.basename(caFile) }] });
+    const letta = lettaPod(documents);
+    const backup = podOf(documents, 'CronJob', 'letta-db-backup');
+    expect(envOf(letta.server).LETTA_PG_URI.value).toMatch(/\?ssl=verify-full$/);
+    expect([envOf(letta.migrate).LETTA_K8S_PG_SSLMODE.value, envOf(backup.containers[0]).PGSSLMODE.value]).toEqual(['verify-full', 'verify-full']);
+    for (const [spec, container] of [[letta.spec, letta.migrate], [letta.spec, letta.server], [backup, backup.containers[0]]]) {
+      expect(secretBehindFile(spec, container, envOf(container).PGSSLROOTCERT.value), container.name).toEqual({ name: 'letta-db-tls', key: 'ca.crt' });
     }
-  });
-
-  it('GIVEN TLS required but no TLS Secret WHEN validated THEN the error names database.tls.secretName', () => {
-    expect(problemsWith({ database: { tls: { mode: 'require' } } })).toContainEqual(expect.stringMatching(/^database\.tls\.secretName: is required when database\.tls\.mode is require/));
   });
 });
 
 describe('working directory: Letta writes into it, so it must not be the read-only image', () => {
   it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN server and migration work in a writable emptyDir and still read the image\'s conf.yaml', (profile) => {
-    const { documents } = renderProfile(profile);
-    const spec = lettaPod(documents);
-    for (const container of Object.values(lettaContainers(documents))) {
-      expect(container.securityContext.readOnlyRootFilesystem).toBe(true);
+    const { spec, migrate, server } = lettaPod(renderProfile(profile).documents);
+    for (const container of [migrate, server]) {
       // The server writes openapi_letta.json into its working directory at start.
       const mount = container.volumeMounts.find((m: any) => m.mountPath === container.workingDir);
       expect(mount, `${container.name} works in ${container.workingDir}`).toBeDefined();
@@ -96,33 +91,24 @@ describe('migration lock: never inside an open transaction', () => {
     // pg_advisory_lock blocks inside a transaction, which CREATE INDEX CONCURRENTLY waits for forever.
     expect(script).not.toMatch(/pg_advisory_lock\(/);
     expect(script).toContain('pg_try_advisory_lock(');
-    expect(envOf(lettaContainers(documents).migrate).LETTA_K8S_MIGRATION_LOCK_WAIT_SECONDS.value).toBe('900');
+    expect(envOf(lettaPod(documents).migrate).LETTA_K8S_MIGRATION_LOCK_WAIT_SECONDS.value).toBe('900');
   });
 });
 
 describe('no secret in the logs', () => {
   it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every Letta process runs behind the filter, which hides every Secret-backed variable', (profile) => {
-    const { documents } = renderProfile(profile, { letta: { providerApiKeys: { OPENAI_API_KEY: { name: 'llm-keys', key: 'openai' } } } });
-    for (const container of Object.values(lettaContainers(documents))) {
+    const { migrate, server } = lettaPod(renderProfile(profile, { letta: { providerApiKeys: { OPENAI_API_KEY: { name: 'llm-keys', key: 'openai' } } } }).documents);
+    for (const container of [migrate, server]) {
       expect(container.command.slice(0, 3)).toEqual(['python', '/opt/letta-k8s/redact_output.py', '--']);
       const fromSecrets = container.env.filter((e: any) => e.valueFrom?.secretKeyRef).map((e: any) => e.name);
       expect(fromSecrets).toContain('LETTA_PG_PASSWORD');
       expect(envOf(container)[REDACT_ENV].value.split(',').sort()).toEqual(fromSecrets.sort());
     }
-    if (profile === 'gpu') expect(envOf(lettaContainers(documents).server)[REDACT_ENV].value).toContain('LETTA_SERVER_PASSWORD');
   });
 
   describe('the filter, run with python3', () => {
-    let work: string;
-    beforeAll(() => {
-      work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-redact-'));
-      fs.writeFileSync(path.join(work, 'redact_output.py'), REDACT_OUTPUT_PY);
-    });
-    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
-    /** Runs `redact_output.py -- python3 -c CHILD`, sending SIGTERM once `signalAfterLine` is printed. */
-    const runFiltered = (child: string, env: Record<string, string>, signalAfterLine?: string) => runPython([path.join(work, 'redact_output.py'), '--', PYTHON, '-c', child], env, signalAfterLine);
-
+    /** Runs `redact_output.py -- python3 -c CHILD`, sending SIGTERM once `stopAfter` is printed. */
+    const runFiltered = (child: string, env: Record<string, string>, stopAfter?: string) => runScript('redact_output.py', ['--', PYTHON, '-c', child], env, stopAfter);
     const password = 'Zq7-letta_pw.Secret~42';
     const serverPassword = 'srv+pass/word=1';
 
@@ -167,37 +153,24 @@ describe('no secret in the logs', () => {
   });
 });
 
-describe('a user name for every uid the images do not know', () => {
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every container has USER and LOGNAME (getpass.getuser() needs one)', (profile) => {
-    for (const { workload, container } of containersOf(renderProfile(profile).documents)) {
-      const env = envOf(container);
-      expect(env.USER?.value, `${workload} ${container.name}`).toMatch(/^[a-z][a-z0-9-]*$/);
-      expect(env.LOGNAME?.value, `${workload} ${container.name}`).toBe(env.USER.value);
-    }
-  });
-});
-
 describe('vLLM: a current release, started with options it has', () => {
-  const release = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'vllm-v0.33.0-serve.json'), 'utf8')) as {
-    options: string[];
-    toolCallParsers: string[];
-  };
+  const release: { options: string[]; toolCallParsers: string[] } = JSON.parse(fs.readFileSync(path.join(__dirname, 'fixtures', 'vllm-v0.33.0-serve.json'), 'utf8'));
 
-  it('GIVEN the gpu profile WHEN synthesized THEN vLLM is v0.33.0 and every option it gets is one of that release\'s `vllm serve` options', () => {
-    const container = podSpecOf(findObject(renderProfile('gpu').documents, 'Deployment', 'vllm'))!.containers[0];
-    expect(container.image).toBe('vllm/vllm-openai:v0.33.0');
-    expect(container.command).toEqual(['vllm', 'serve']);
-    const options: string[] = container.args.filter((arg: string) => arg.startsWith('--')).map((arg: string) => arg.split('=')[0]);
-    expect(options.length).toBeGreaterThan(5);
-    for (const option of options) expect(release.options, option).toContain(option);
-    const parser = container.args.find((arg: string) => arg.startsWith('--tool-call-parser=')).split('=')[1];
-    expect(release.toolCallParsers).toContain(parser);
+  it('GIVEN the gpu profile WHEN synthesized THEN vLLM v0.33.0 serves the model with Letta\'s tool calling and a bounded context, each option one of that release\'s `vllm serve` options', () => {
+    const { documents } = renderProfile('gpu');
+    const container = podOf(documents, 'Deployment', 'vllm').containers[0];
+    expect(container).toMatchObject({ image: 'vllm/vllm-openai:v0.33.0', command: ['vllm', 'serve'] });
+    const served = ['Qwen/Qwen3-0.6B', '--served-model-name=Qwen/Qwen3-0.6B', '--max-model-len=8000', '--enable-auto-tool-choice', '--tool-call-parser=hermes', '--port=8000'];
+    expect(container.args).toEqual(expect.arrayContaining(served));
+    expect(findObject(documents, 'Service', 'vllm').spec.ports[0]).toMatchObject({ name: 'http', port: 8000 });
+    for (const option of container.args.filter((arg: string) => arg.startsWith('--')).map((arg: string) => arg.split('=')[0])) expect(release.options, option).toContain(option);
+    expect(release.toolCallParsers).toContain('hermes');
   });
 });
 
 describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLLM', () => {
   it('GIVEN vLLM on WHEN synthesized THEN Letta\'s pod waits for vLLM\'s health within vLLM\'s start-up budget before it migrates and serves', () => {
-    const spec = lettaPod(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 1200 } }).documents);
+    const { spec } = lettaPod(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 1200 } }).documents);
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'wait-for-models', 'migrate']);
     const env = envOf(spec.initContainers[1]);
     expect(env[WAIT_FOR_MODELS_ENV.healthUrl].value).toBe('http://vllm:8000/health');
@@ -205,15 +178,8 @@ describe('Letta lists vLLM\'s models only at start: a starting pod waits for vLL
   });
 
   describe('wait_for_models.py, run with python3', () => {
-    let work: string;
-    beforeAll(() => {
-      work = fs.mkdtempSync(path.join(os.tmpdir(), 'letta-k8s-wait-'));
-      fs.writeFileSync(path.join(work, 'wait_for_models.py'), WAIT_FOR_MODELS_PY);
-    });
-    afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
-
     const waitFor = (url: string, budgetSeconds: number) =>
-      runPython([path.join(work, 'wait_for_models.py')], { [WAIT_FOR_MODELS_ENV.healthUrl]: url, [WAIT_FOR_MODELS_ENV.waitSeconds]: String(budgetSeconds) });
+      runScript('wait_for_models.py', [], { [WAIT_FOR_MODELS_ENV.healthUrl]: url, [WAIT_FOR_MODELS_ENV.waitSeconds]: String(budgetSeconds) });
 
     it('GIVEN a server that answers only from its third health check WHEN waited for THEN the wait ends once it answers', { timeout: 90_000 }, async () => {
       let checks = 0;

@@ -8,10 +8,8 @@ import { problemsWith } from './support/settings-problems';
 describe('settings validation', () => {
   it.each([
     ['an unknown key', { letta: { replica: 2 } }, 'letta.replica: unknown setting'],
-    ['an unknown top-level key', { postgres: {} }, 'postgres: unknown setting'],
     ['a negative replica count', { letta: { replicas: -1 } }, 'letta.replicas: must not be negative'],
     ['a fractional replica count', { letta: { replicas: 1.5 } }, 'letta.replicas: must be a whole number'],
-    ['a fractional GPU count', { vllm: { enabled: true, gpus: 0.5 } }, 'vllm.gpus: must be a whole number of GPUs'],
     ['no GPU at all', { vllm: { enabled: true, gpus: 0 } }, 'vllm.gpus: must be at least 1'],
     ['a port out of range', { letta: { internetEgress: { ports: [70000] } } }, 'letta.internetEgress.ports[0]: must be a port number, 1 to 65535'],
     ['an image without a tag', { letta: { image: 'letta/letta' } }, 'letta.image: must be pinned by a tag or a digest'],
@@ -24,16 +22,19 @@ describe('settings validation', () => {
     ['an ephemeral-storage request above its limit', { database: { resources: { requests: { ephemeralStorage: '2Gi' } } } }, 'database.resources.requests.ephemeralStorage: must not exceed limits.ephemeralStorage'],
     ['more Letta replicas without Redis', { letta: { replicas: 2 }, redis: { enabled: false } }, 'redis.enabled: must be true when letta.replicas is 2'],
     ['password auth without a password Secret', { letta: { secure: true } }, 'letta.serverPassword: is required when letta.secure is true'],
+    ['database TLS without a TLS Secret', { database: { tls: { mode: 'require' } } }, 'database.tls.secretName: is required when database.tls.mode is require'],
     ['/dev/shm as large as the memory limit', { vllm: { enabled: true, shmSize: '24Gi' } }, 'vllm.shmSize: must be below vllm.resources.limits.memory'],
     ['an invalid namespace', { namespace: 'Letta' }, 'namespace: must be a lowercase RFC 1123 label'],
     ['GPUs for vLLM on CPUs', { vllm: { enabled: true, device: 'cpu', gpus: 1 } }, 'vllm.gpus: must be unset when vllm.device is cpu'],
     ['a GPU runtime for vLLM on CPUs', { vllm: { enabled: true, device: 'cpu', runtimeClassName: 'nvidia' } }, 'vllm.runtimeClassName: must be unset when vllm.device is cpu'],
     ['too little memory for vLLM\'s KV cache on CPUs', { vllm: { enabled: true, device: 'cpu', cpu: { kvCacheSpaceGiB: 8 }, resources: { limits: { memory: '10Gi' } } } }, 'vllm.resources.limits.memory: must be at least 3Gi plus vllm.cpu.kvCacheSpaceGiB (8Gi)'],
-    ['an unknown vLLM device', { vllm: { device: 'tpu' } }, 'vllm.device'],
     ['a negative drain', { letta: { drainSeconds: -1 } }, 'letta.drainSeconds: must not be negative'],
     ['a drain longer than the stream timeout', { letta: { drainSeconds: 4000 } }, 'letta.drainSeconds: must not exceed ingress.streamTimeoutSeconds (3600)'],
-    ['a wrong exporter type', { telemetry: { exporter: { type: 'jaeger' } } }, 'telemetry.exporter.type'],
-    ['a ClickHouse exporter without its password', { telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://ch:9000' } } }, 'telemetry.exporter.password'],
+    ['no dump to keep', { backup: { retention: 0 } }, 'backup.retention: must keep at least 1 dump'],
+    ['an s3 target without its bucket settings', { backup: { target: 's3' } }, 'backup.s3: is required when backup.target is s3'],
+    ['an s3 bucket without a name', { backup: { target: 's3', s3: { endpoint: 'https://s3.example.com', credentials: { secretName: 'k' } } } }, 'backup.s3.bucket: is required (string)'],
+    ['an s3 endpoint that is no http(s) URL', { backup: { target: 's3', s3: { endpoint: 'ftp://s3.example.com', bucket: 'b1b', credentials: { secretName: 'k' } } } }, 'backup.s3.endpoint: must be an http(s) URL'],
+    ['a pre-migration wait under a minute', { backup: { preMigration: { waitSeconds: 5 } } }, 'backup.preMigration.waitSeconds: must be at least 60 seconds'],
   ])('GIVEN %s WHEN validated THEN the problem names the field and the reason', (_case, values, expected) => {
     const problems = problemsWith(values);
     expect(problems.some((problem) => problem.startsWith(expected))).toBe(true);
@@ -53,6 +54,7 @@ describe('settings validation', () => {
     expect(() => loadSettings({ profile: 'prod' })).toThrow(/LETTA_PROFILE: unknown profile "prod"; choose one of kind, gpu/);
   });
 
+  // A values file merged over the profile: test/synth-cli.test.ts and the refusals of test/refusals.test.ts.
   it('GIVEN a values file that is not YAML WHEN loaded THEN the error names the file', () => {
     const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
     fs.writeFileSync(file, 'letta: [unclosed');
@@ -61,16 +63,6 @@ describe('settings validation', () => {
     } finally {
       fs.rmSync(path.dirname(file), { recursive: true, force: true });
     }
-  });
-
-  it('GIVEN a values file WHEN loaded THEN it is merged over the profile', () => {
-    const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'values-')), 'values.yaml');
-    fs.writeFileSync(file, 'letta:\n  replicas: 3\ningress:\n  host: letta.example.com\n');
-    const settings = loadSettings({ profile: 'gpu', valuesFile: file });
-    fs.rmSync(path.dirname(file), { recursive: true, force: true });
-    expect(settings.letta.replicas).toBe(3);
-    expect(settings.letta.secure).toBe(true); // from the gpu profile
-    expect(settings.ingress.host).toBe('letta.example.com');
   });
 });
 

@@ -3,50 +3,35 @@ import * as yaml from 'js-yaml';
 import { describe, expect, it } from 'vitest';
 import { DEVELOPMENT_DATABASE_PASSWORD } from '../charts/database/development-credentials';
 import { parseQuantity } from '../lib/kit/quantity';
-import { loadSettings } from '../lib/config/load';
 import { DEFAULT_DRAIN_SECONDS } from '../lib/config/schema';
-import { COMPONENTS, Topology } from '../lib/model/topology';
+import { COMPONENTS } from '../lib/model/topology';
 import { findObject, PROFILES, renderProfile } from '../tools/render';
 import { type KubeObject, podSpecOf } from '../tools/kube';
-import { containersOf, envOf, secretBehindFile, workloadsOf } from './support/workloads';
+import { containersOf, envOf, lettaPod, podOf, secretBehindFile, workloadsOf } from './support/workloads';
 
 const kind = () => renderProfile('kind');
 const gpu = () => renderProfile('gpu');
 const names = (documents: readonly KubeObject[]) => documents.map((doc) => `${doc.kind}/${doc.metadata.name}`);
-const lettaServer = (documents: readonly KubeObject[]) =>
-  podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.containers.find((c: any) => c.name === 'server');
+const lettaServer = (documents: readonly KubeObject[]) => lettaPod(documents).server;
 
 describe('the stack as a whole', () => {
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN the namespace file comes first and policies precede workloads', (profile) => {
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN the namespace, enforcing Pod Security "restricted", comes first and policies precede workloads', (profile) => {
     const { files, documents } = renderProfile(profile);
     expect(path.basename(files[0])).toBe('0000-namespace.k8s.yaml');
-    expect(documents[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'letta' } });
+    const restricted = Object.fromEntries(['enforce', 'warn', 'audit'].map((mode) => [`pod-security.kubernetes.io/${mode}`, 'restricted']));
+    expect(documents[0]).toMatchObject({ kind: 'Namespace', metadata: { name: 'letta', labels: restricted } });
     const firstWorkload = documents.findIndex((doc) => workloadsOf([doc]).length > 0);
     const lastPolicy = documents.map((doc) => doc.kind).lastIndexOf('NetworkPolicy');
     expect(lastPolicy).toBeLessThan(firstWorkload);
   });
 
-  it('GIVEN the namespace WHEN synthesized THEN it enforces Pod Security "restricted"', () => {
-    const namespace = findObject(kind().documents, 'Namespace', 'letta');
-    expect(namespace.metadata.labels).toMatchObject({
-      'pod-security.kubernetes.io/enforce': 'restricted',
-      'pod-security.kubernetes.io/warn': 'restricted',
-      'pod-security.kubernetes.io/audit': 'restricted',
-    });
-  });
-
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN tag-pinned images are pulled on every start, digest-pinned ones only when missing', (profile) => {
-    const digest = `sha256:${'a'.repeat(64)}`;
-    const { documents } = renderProfile(profile, { redis: { image: `redis:7.4.2-alpine@${digest}` } });
+  // By default a tag, which may move, is pulled on every start, a digest only when missing; preloaded images (no registry) want IfNotPresent.
+  it.each([['kind', 'unset'], ['gpu', 'unset'], ['gpu', 'IfNotPresent']])('GIVEN the %s profile, a digest-pinned Redis and imagePullPolicy %s WHEN synthesized THEN every container pulls accordingly', (profile, policy) => {
+    const imagePullPolicy = policy === 'unset' ? undefined : policy;
+    const { documents } = renderProfile(profile, { imagePullPolicy, redis: { image: `redis:7.4.2-alpine@sha256:${'a'.repeat(64)}` } });
     for (const { workload, container } of containersOf(documents)) {
-      expect(container.imagePullPolicy, `${workload} ${container.name}`).toBe(container.image.includes('@sha256:') ? 'IfNotPresent' : 'Always');
+      expect(container.imagePullPolicy, `${workload} ${container.name}`).toBe(imagePullPolicy ?? (container.image.includes('@sha256:') ? 'IfNotPresent' : 'Always'));
     }
-  });
-
-  it('GIVEN imagePullPolicy IfNotPresent (images preloaded, no registry) WHEN synthesized THEN every container of every workload uses it', () => {
-    const containers = containersOf(renderProfile('gpu', { imagePullPolicy: 'IfNotPresent' }).documents);
-    expect(containers.length).toBeGreaterThan(5);
-    for (const { workload, container } of containers) expect(container.imagePullPolicy, `${workload} ${container.name}`).toBe('IfNotPresent');
   });
 
   it('GIVEN a custom namespace WHEN synthesized THEN every namespaced object lands in it', () => {
@@ -68,8 +53,13 @@ describe('the stack as a whole', () => {
 });
 
 describe('hardening (Pod Security "restricted")', () => {
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every container runs non-root, read-only, without privileges', (profile) => {
-    for (const { workload, container } of containersOf(renderProfile(profile).documents)) {
+  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN every pod runs non-root, read-only, without privileges, API token or service links, its resources declared and its uid named', (profile) => {
+    const { documents } = renderProfile(profile);
+    for (const workload of workloadsOf(documents)) {
+      const spec = podSpecOf(workload)!;
+      expect([spec.automountServiceAccountToken, spec.enableServiceLinks, spec.hostNetwork ?? false], workload.metadata.name).toEqual([false, false, false]);
+    }
+    for (const { workload, container } of containersOf(documents)) {
       const context = `${workload} ${container.name}`;
       expect(container.securityContext, context).toMatchObject({
         runAsNonRoot: true,
@@ -81,6 +71,9 @@ describe('hardening (Pod Security "restricted")', () => {
       expect(container.securityContext.runAsUser, context).toBeGreaterThan(0);
       const set = expect.anything();
       expect(container.resources, context).toMatchObject({ requests: { cpu: set, 'ephemeral-storage': set }, limits: { memory: set, 'ephemeral-storage': set } });
+      // The images know no user of that uid, and getpass.getuser() needs a name.
+      expect(envOf(container).USER?.value, context).toMatch(/^[a-z][a-z0-9-]*$/);
+      expect(envOf(container).LOGNAME?.value, context).toBe(envOf(container).USER.value);
     }
   });
 
@@ -108,15 +101,6 @@ describe('hardening (Pod Security "restricted")', () => {
       }
     }
   });
-
-  it.each(PROFILES)('GIVEN the %s profile WHEN synthesized THEN no pod mounts a service account token or gets service links', (profile) => {
-    for (const workload of workloadsOf(renderProfile(profile).documents)) {
-      const spec = podSpecOf(workload)!;
-      expect(spec.automountServiceAccountToken, workload.metadata.name).toBe(false);
-      expect(spec.enableServiceLinks, workload.metadata.name).toBe(false);
-      expect(spec.hostNetwork ?? false).toBe(false);
-    }
-  });
 });
 
 describe('secrets', () => {
@@ -124,39 +108,29 @@ describe('secrets', () => {
     const { documents } = renderProfile(profile);
     const configMaps = documents.filter((doc) => doc.kind === 'ConfigMap').map((doc) => yaml.dump(doc));
     for (const text of configMaps) expect(text).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
-    for (const workload of workloadsOf(documents)) {
-      const spec = podSpecOf(workload)!;
-      for (const container of [...(spec.initContainers ?? []), ...spec.containers]) {
-        for (const entry of container.env ?? []) {
-          const where = `${workload.metadata.name}/${container.name} ${entry.name}`;
-          expect(entry.value ?? '', where).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
-          if (!/PASSWORD|KEY|TOKEN|SECRET/.test(entry.name) || entry.name.endsWith('_URI')) continue;
-          // A credential is a Secret reference, or the path of a file mounted from a Secret.
-          if (/_(FILE|PATH)$/.test(entry.name)) expect(secretBehindFile(spec, container, entry.value), where).toBeDefined();
-          else expect(entry.valueFrom?.secretKeyRef, where).toBeDefined();
-        }
+    for (const { workload, spec, container } of containersOf(documents)) {
+      for (const entry of container.env ?? []) {
+        const where = `${workload} ${container.name} ${entry.name}`;
+        expect(entry.value ?? '', where).not.toContain(DEVELOPMENT_DATABASE_PASSWORD);
+        if (!/PASSWORD|KEY|TOKEN|SECRET/.test(entry.name) || entry.name.endsWith('_URI')) continue;
+        // A credential is a Secret reference, or the path of a file mounted from a Secret.
+        if (/_(FILE|PATH)$/.test(entry.name)) expect(secretBehindFile(spec, container, entry.value), where).toBeDefined();
+        else expect(entry.valueFrom?.secretKeyRef, where).toBeDefined();
       }
     }
   });
 
-  it('GIVEN the kind profile WHEN synthesized THEN the database Secret is created and marked as development credentials', () => {
-    const secret = findObject(kind().documents, 'Secret', 'letta-db-credentials');
+  it('GIVEN the profiles WHEN synthesized THEN kind creates one Secret, the database\'s, marked as development credentials, and gpu none: its users create them', () => {
+    expect(gpu().documents.filter((doc) => doc.kind === 'Secret')).toEqual([]);
+    const [secret, ...others] = kind().documents.filter((doc) => doc.kind === 'Secret');
+    expect([secret.metadata.name, others]).toEqual(['letta-db-credentials', []]);
     expect(Object.keys(secret.metadata.annotations)).toContain('letta-k8s.dev/development-credentials');
     expect(Object.keys(secret.stringData)).toEqual(['password']);
-  });
-
-  it('GIVEN the gpu profile WHEN synthesized THEN no Secret is created: the user provides them', () => {
-    expect(gpu().documents.filter((doc) => doc.kind === 'Secret')).toEqual([]);
   });
 });
 
 describe('database', () => {
   const statefulSet = () => findObject(kind().documents, 'StatefulSet', COMPONENTS.database.name);
-
-  it('GIVEN the kind profile WHEN synthesized THEN pgvector runs as a StatefulSet behind the headless Service letta-db', () => {
-    expect(findObject(kind().documents, 'Service', 'letta-db').spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'postgres', port: 5432 }] });
-    expect(statefulSet().spec.serviceName).toBe('letta-db');
-  });
 
   it('GIVEN storage settings WHEN synthesized THEN the claim template has that size and class and claims are retained', () => {
     const sts = findObject(renderProfile('kind', { database: { storage: { size: '20Gi', storageClassName: 'fast-ssd' } } }).documents, 'StatefulSet', 'letta-db');
@@ -177,7 +151,9 @@ describe('database', () => {
     expect(podSpecOf(statefulSet())!.containers[0].volumeMounts).toContainEqual(expect.objectContaining({ mountPath: '/docker-entrypoint-initdb.d', readOnly: true }));
   });
 
-  it('GIVEN the database container WHEN synthesized THEN the password comes from the Secret, pg_isready gates readiness, a listening port liveness', () => {
+  it('GIVEN the kind profile WHEN synthesized THEN pgvector runs as a StatefulSet behind the headless Service letta-db, its password from the Secret, pg_isready gating readiness, a listening port liveness', () => {
+    expect(findObject(kind().documents, 'Service', 'letta-db').spec).toMatchObject({ clusterIP: 'None', ports: [{ name: 'postgres', port: 5432 }] });
+    expect(statefulSet().spec.serviceName).toBe('letta-db');
     const spec = podSpecOf(statefulSet())!;
     const container = spec.containers[0];
     expect(secretBehindFile(spec, container, envOf(container).POSTGRES_PASSWORD_FILE.value)).toEqual({ name: 'letta-db-credentials', key: 'password' });
@@ -190,33 +166,14 @@ describe('database', () => {
 });
 
 describe('Letta server', () => {
-  it('GIVEN the kind profile WHEN synthesized THEN Letta serves 8283 behind the Service letta-server', () => {
-    expect(findObject(kind().documents, 'Service', 'letta-server').spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8283 })]);
-  });
-
-  it('GIVEN the database URI WHEN synthesized THEN it is assembled from the Secret by reference, never by value', () => {
-    const container = lettaServer(kind().documents);
-    expect(envOf(container)).toMatchObject({
-      LETTA_PG_PASSWORD: { valueFrom: { secretKeyRef: { name: 'letta-db-credentials', key: 'password' } } },
-      LETTA_PG_URI: { value: 'postgresql://letta:$(LETTA_PG_PASSWORD)@letta-db:5432/letta?ssl=disable' },
-    });
-    const order = container.env.map((entry: any) => entry.name);
-    expect(order.indexOf('LETTA_PG_PASSWORD')).toBeLessThan(order.indexOf('LETTA_PG_URI'));
-  });
-
-  it('GIVEN the kind profile WHEN synthesized THEN Letta uses the shared Redis and sends traces to the node-local collector', () => {
-    const env = envOf(lettaServer(kind().documents));
-    expect(env).toMatchObject({ LETTA_REDIS_HOST: { value: 'letta-redis' }, LETTA_REDIS_PORT: { value: '6379' }, LETTA_OTEL_EXPORTER_OTLP_ENDPOINT: { value: 'http://letta-otel-collector:4317' } });
-    expect(env.VLLM_API_BASE).toBeUndefined();
-  });
-
-  it('GIVEN vLLM on (gpu profile) WHEN synthesized THEN Letta is pointed at it without /v1', () => {
-    expect(envOf(lettaServer(gpu().documents)).VLLM_API_BASE.value).toBe('http://vllm:8000');
-  });
-
-  it('GIVEN Redis or telemetry off WHEN synthesized THEN Letta gets no setting for them', () => {
-    const env = envOf(lettaServer(renderProfile('kind', { redis: { enabled: false }, telemetry: { enabled: false } }).documents));
-    expect([env.LETTA_REDIS_HOST, env.LETTA_OTEL_EXPORTER_OTLP_ENDPOINT]).toEqual([undefined, undefined]);
+  it.each([
+    ['the kind profile', 'kind', {}, { LETTA_REDIS_HOST: 'letta-redis', LETTA_REDIS_PORT: '6379', LETTA_OTEL_EXPORTER_OTLP_ENDPOINT: 'http://letta-otel-collector:4317', VLLM_API_BASE: undefined }],
+    ['Redis and telemetry off', 'kind', { redis: { enabled: false }, telemetry: { enabled: false } }, { LETTA_REDIS_HOST: undefined, LETTA_OTEL_EXPORTER_OTLP_ENDPOINT: undefined }],
+    // Letta appends /v1 itself.
+    ['vLLM on (gpu profile)', 'gpu', {}, { VLLM_API_BASE: 'http://vllm:8000' }],
+  ])('GIVEN %s WHEN synthesized THEN Letta is pointed at the shared Redis, the node-local collector and vLLM only where they run', (_case, profile, values, expected) => {
+    const env = envOf(lettaServer(renderProfile(profile, values).documents));
+    for (const [name, value] of Object.entries(expected)) expect(env[name]?.value, name).toBe(value);
   });
 
   it('GIVEN the profiles WHEN synthesized THEN password auth is off on kind and on (from a Secret) on gpu', () => {
@@ -242,7 +199,7 @@ describe('Letta server', () => {
   });
 
   it('GIVEN the pod WHEN synthesized THEN it waits for a healthy database, then migrates, then serves', () => {
-    const spec = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-server'))!;
+    const { spec } = lettaPod(kind().documents);
     expect(spec.initContainers.map((c: any) => c.name)).toEqual(['wait-for-database', 'migrate']);
     expect(spec.initContainers[0].command.join(' ')).toContain('pg_isready -h letta-db -p 5432');
     expect(spec.initContainers[1].command.at(-1)).toBe('/opt/letta-k8s/migrate.py');
@@ -251,8 +208,10 @@ describe('Letta server', () => {
     expect(lettaServer(kind().documents).command.slice(3, 5)).toEqual(['letta', 'server']);
   });
 
-  it('GIVEN the server WHEN synthesized THEN /v1/health/ drives startup with a migration budget, /v1/ready/ readiness, the open port liveness', () => {
-    const server = lettaServer(renderProfile('kind', { letta: { startupTimeoutSeconds: 900 } }).documents);
+  it('GIVEN the server WHEN synthesized THEN it serves 8283 behind the Service letta-server, /v1/health/ drives startup with a migration budget, /v1/ready/ readiness, the open port liveness', () => {
+    const { documents } = renderProfile('kind', { letta: { startupTimeoutSeconds: 900 } });
+    expect(findObject(documents, 'Service', 'letta-server').spec.ports).toEqual([expect.objectContaining({ name: 'http', port: 8283 })]);
+    const server = lettaServer(documents);
     // /v1/ready/ answers 503 until start-up completed only with enforcement on.
     expect(server).toMatchObject({
       startupProbe: { httpGet: { path: '/v1/health/', port: 8283 } },
@@ -265,9 +224,8 @@ describe('Letta server', () => {
 
   it('GIVEN the drain budget WHEN synthesized THEN a stopping server may drain its streams that long after a pause in which it keeps serving, within the stream timeout', () => {
     const graceOf = (values: unknown) => {
-      const documents = renderProfile('kind', values).documents;
-      const pause = Number(lettaServer(documents).lifecycle.preStop.exec.command[1]);
-      return { grace: podSpecOf(findObject(documents, 'Deployment', COMPONENTS.letta.name))!.terminationGracePeriodSeconds, pause };
+      const { spec, server } = lettaPod(renderProfile('kind', values).documents);
+      return { grace: spec.terminationGracePeriodSeconds, pause: Number(server.lifecycle.preStop.exec.command[1]) };
     };
     const byDefault = graceOf({});
     expect(byDefault.pause).toBeGreaterThan(0);
@@ -279,14 +237,14 @@ describe('Letta server', () => {
 
   it('GIVEN one replica (kind) or two (gpu) WHEN synthesized THEN a disruption budget exists only for two', () => {
     expect(kind().documents.filter((doc) => doc.kind === 'PodDisruptionBudget')).toEqual([]);
-    const selector = new Topology(loadSettings({ profile: 'gpu' })).component('letta').selector;
-    expect(findObject(gpu().documents, 'PodDisruptionBudget', 'letta-server').spec).toMatchObject({ maxUnavailable: 1, selector: { matchLabels: selector } });
+    const { maxUnavailable, selector } = findObject(gpu().documents, 'PodDisruptionBudget', 'letta-server').spec;
+    expect([maxUnavailable, selector]).toEqual([1, findObject(gpu().documents, 'Deployment', 'letta-server').spec.selector]);
   });
 });
 
 describe('Redis', () => {
   it('GIVEN Redis on WHEN synthesized THEN it persists append-only and answers redis-cli ping', () => {
-    const container = podSpecOf(findObject(kind().documents, 'Deployment', 'letta-redis'))!.containers[0];
+    const container = podOf(kind().documents, 'Deployment', 'letta-redis').containers[0];
     expect(container.args).toEqual(expect.arrayContaining(['--appendonly', 'yes']));
     // Letta connects without a password from another pod, which protected mode refuses.
     expect(container.args.join(' ')).toContain('--protected-mode no');
@@ -318,12 +276,12 @@ describe('OpenTelemetry Collector', () => {
   const collectorConfigOf = (documents: readonly KubeObject[]) => yaml.load(findObject(documents, 'ConfigMap', 'letta-otel-collector').data['config.yaml']) as any;
   /** The Secret key behind a ${file:...} reference of the collector config. */
   const secretBehindReference = (documents: readonly KubeObject[], reference: string) => {
-    const spec = podSpecOf(findObject(documents, 'DaemonSet', 'letta-otel-collector'))!;
+    const spec = podOf(documents, 'DaemonSet', 'letta-otel-collector');
     return secretBehindFile(spec, spec.containers[0], /^\$\{file:(.+)\}$/.exec(reference)![1]);
   };
 
-  it('GIVEN the kind profile WHEN synthesized THEN a DaemonSet on every node receives OTLP and writes a file', () => {
-    const spec = podSpecOf(findObject(kind().documents, 'DaemonSet', 'letta-otel-collector'))!;
+  it('GIVEN the kind profile WHEN synthesized THEN a DaemonSet on every node receives OTLP, writes a file, and serves the clients of its own node', () => {
+    const spec = podOf(kind().documents, 'DaemonSet', 'letta-otel-collector');
     expect(spec.tolerations).toEqual([{ operator: 'Exists' }]);
     expect(collectorConfigOf(kind().documents)).toMatchObject({
       receivers: { otlp: { protocols: { grpc: { endpoint: '0.0.0.0:4317' }, http: { endpoint: '0.0.0.0:4318' } } } },
@@ -332,61 +290,47 @@ describe('OpenTelemetry Collector', () => {
     });
     expect(spec.containers[0].readinessProbe.httpGet.port).toBe(13133);
     expect(envOf(spec.containers[0]).GOMEMLIMIT.value).toBe('409MiB');
-  });
-
-  it('GIVEN the collector Service WHEN synthesized THEN clients reach the agent on their own node', () => {
     expect(findObject(kind().documents, 'Service', 'letta-otel-collector').spec.internalTrafficPolicy).toBe('Local');
   });
 
-  it('GIVEN the ClickHouse exporter WHEN synthesized THEN the password reaches the collector as a file from its Secret', () => {
-    const { documents } = renderProfile('kind', {
-      telemetry: { exporter: { type: 'clickhouse', endpoint: 'tcp://clickhouse.example.com:9440', password: { name: 'ch', key: 'password' } } },
-    });
+  it.each<[string, Record<string, any>, string, object, (exporter: any) => string]>([
+    ['ClickHouse', { type: 'clickhouse', endpoint: 'tcp://clickhouse.example.com:9440', password: { name: 'ch', key: 'password' } }, 'clickhouse', { database: 'otel' }, (exporter) => exporter.password],
+    ['SigNoz', { type: 'signoz', endpoint: 'ingest.eu.signoz.cloud:443', ingestionKey: { name: 'signoz', key: 'key' } }, 'otlp/signoz', {}, (exporter) => exporter.headers['signoz-ingestion-key']],
+  ])('GIVEN the %s exporter WHEN synthesized THEN traces go to its endpoint, with the credential as a file from its Secret', (_case, settings, name, options, credentialOf) => {
+    const { documents } = renderProfile('kind', { telemetry: { exporter: settings } });
     const config = collectorConfigOf(documents);
-    expect(config).toMatchObject({ exporters: { clickhouse: { endpoint: 'tcp://clickhouse.example.com:9440', database: 'otel' } }, service: { pipelines: { traces: { exporters: ['clickhouse'] } } } });
-    expect(secretBehindReference(documents, config.exporters.clickhouse.password)).toEqual({ name: 'ch', key: 'password' });
-  });
-
-  it('GIVEN the SigNoz exporter WHEN synthesized THEN OTLP goes out with the ingestion key header from a Secret file', () => {
-    const { documents } = renderProfile('kind', {
-      telemetry: { exporter: { type: 'signoz', endpoint: 'ingest.eu.signoz.cloud:443', ingestionKey: { name: 'signoz', key: 'key' } } },
-    });
-    const exporter = collectorConfigOf(documents).exporters['otlp/signoz'];
-    expect(exporter.endpoint).toBe('ingest.eu.signoz.cloud:443');
-    expect(secretBehindReference(documents, exporter.headers['signoz-ingestion-key'])).toEqual({ name: 'signoz', key: 'key' });
+    expect(config).toMatchObject({ exporters: { [name]: { endpoint: settings.endpoint, ...options } }, service: { pipelines: { traces: { exporters: [name] } } } });
+    expect(secretBehindReference(documents, credentialOf(config.exporters[name]))).toEqual(settings.password ?? settings.ingestionKey);
   });
 });
 
 describe('vLLM', () => {
-  const vllm = (documents: readonly KubeObject[]) => findObject(documents, 'Deployment', 'vllm');
+  const vllm = (documents: readonly KubeObject[]) => podOf(documents, 'Deployment', 'vllm');
 
   it('GIVEN the kind profile WHEN synthesized THEN there is no vLLM at all', () => {
     expect(kind().documents.filter((doc) => doc.metadata.name.startsWith('vllm'))).toEqual([]);
   });
 
-  it('GIVEN two GPUs WHEN synthesized THEN requests equal limits and tensor parallelism matches', () => {
-    const spec = podSpecOf(vllm(renderProfile('gpu', { vllm: { gpus: 2, runtimeClassName: 'nvidia' } }).documents))!;
-    const { resources, args } = spec.containers[0];
+  it('GIVEN two GPUs, a GPU runtime and a load budget WHEN synthesized THEN requests equal limits, tensor parallelism matches, and the startup probe allows the budget before liveness', () => {
+    const spec = vllm(renderProfile('gpu', { vllm: { gpus: 2, runtimeClassName: 'nvidia', startupTimeoutSeconds: 3600 } }).documents);
+    const { resources, args, startupProbe, livenessProbe } = spec.containers[0];
     expect([resources.limits['nvidia.com/gpu'], resources.requests['nvidia.com/gpu']].map(String)).toEqual(['2', '2']);
     expect(args).toContain('--tensor-parallel-size=2');
     expect(spec.runtimeClassName).toBe('nvidia');
+    expect(startupProbe.httpGet).toMatchObject({ path: '/health', port: 8000 });
+    expect(startupProbe.periodSeconds * startupProbe.failureThreshold).toBe(3600);
+    expect(livenessProbe.initialDelaySeconds ?? 0).toBe(0);
   });
 
   it('GIVEN the gpu profile WHEN synthesized THEN vLLM is scheduled on GPU nodes and tolerates their taint', () => {
-    const spec = podSpecOf(vllm(gpu().documents))!;
+    const spec = vllm(gpu().documents);
     expect(spec).toMatchObject({ nodeSelector: { 'nvidia.com/gpu.present': 'true' }, tolerations: [{ key: 'nvidia.com/gpu', operator: 'Exists', effect: 'NoSchedule' }] });
     expect(spec.runtimeClassName).toBeUndefined();
-    expect(vllm(gpu().documents).spec.strategy.type).toBe('Recreate');
-  });
-
-  it('GIVEN the gpu profile WHEN synthesized THEN the model is served with Letta tool calling and a bounded context', () => {
-    const options = ['Qwen/Qwen3-0.6B', '--served-model-name=Qwen/Qwen3-0.6B', '--max-model-len=8000', '--enable-auto-tool-choice', '--tool-call-parser=hermes', '--port=8000'];
-    expect(podSpecOf(vllm(gpu().documents))!.containers[0].args).toEqual(expect.arrayContaining(options));
-    expect(findObject(gpu().documents, 'Service', 'vllm').spec.ports[0]).toMatchObject({ name: 'http', port: 8000 });
+    expect(findObject(gpu().documents, 'Deployment', 'vllm').spec.strategy.type).toBe('Recreate');
   });
 
   it('GIVEN the gpu profile WHEN synthesized THEN /dev/shm is memory-backed and the model cache is a claim under HF_HOME', () => {
-    const spec = podSpecOf(vllm(gpu().documents))!;
+    const spec = vllm(gpu().documents);
     const container = spec.containers[0];
     const volumeAt = (mountPath: string) => spec.volumes.find((v: any) => v.name === container.volumeMounts.find((m: any) => m.mountPath === mountPath).name);
     expect(volumeAt('/dev/shm').emptyDir).toEqual({ medium: 'Memory', sizeLimit: '2048Mi' });
@@ -399,7 +343,7 @@ describe('vLLM', () => {
 
   describe('on CPUs (device cpu)', () => {
     const cpuValues = { vllm: { enabled: true, device: 'cpu', dtype: 'float32', cpu: { kvCacheSpaceGiB: 2 }, resources: { requests: { cpu: '1', memory: '6Gi' }, limits: { memory: '8Gi' } } } };
-    const cpu = () => podSpecOf(vllm(renderProfile('kind', cpuValues).documents))!;
+    const cpu = () => vllm(renderProfile('kind', cpuValues).documents);
 
     it('GIVEN device cpu WHEN synthesized THEN upstream\'s CPU image runs with no GPU request, GPU node selector, toleration or runtime', () => {
       const spec = cpu();
@@ -421,7 +365,7 @@ describe('vLLM', () => {
 
     it('GIVEN device cpu WHEN synthesized THEN the Service, probes and start-up budget are those of the GPU server', () => {
       const container = cpu().containers[0];
-      const gpuContainer = podSpecOf(vllm(gpu().documents))!.containers[0];
+      const gpuContainer = vllm(gpu().documents).containers[0];
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) expect(container[probe]).toEqual(gpuContainer[probe]);
       expect(findObject(renderProfile('kind', cpuValues).documents, 'Service', 'vllm').spec.ports).toEqual(findObject(gpu().documents, 'Service', 'vllm').spec.ports);
     });
@@ -429,17 +373,9 @@ describe('vLLM', () => {
     it('GIVEN offline WHEN synthesized THEN the hub is never asked and vLLM gets no way out', () => {
       const values = { vllm: { ...cpuValues.vllm, offline: true } };
       const documents = renderProfile('kind', values).documents;
-      expect(envOf(podSpecOf(vllm(documents))!.containers[0]).HF_HUB_OFFLINE.value).toBe('1');
+      expect(envOf(vllm(documents).containers[0]).HF_HUB_OFFLINE.value).toBe('1');
       const egress = documents.filter((doc) => doc.kind === 'NetworkPolicy' && doc.metadata.name.startsWith('vllm')).flatMap((doc: any) => doc.spec.egress ?? []);
       expect(JSON.stringify(egress)).not.toContain('0.0.0.0/0');
-      expect(new Topology(loadSettings({ profile: 'kind', values })).component('vllm')).toBeDefined();
     });
-  });
-
-  it('GIVEN a load budget WHEN synthesized THEN the startup probe allows it and liveness waits for startup', () => {
-    const container = podSpecOf(vllm(renderProfile('gpu', { vllm: { startupTimeoutSeconds: 3600 } }).documents))!.containers[0];
-    expect(container.startupProbe.httpGet).toMatchObject({ path: '/health', port: 8000 });
-    expect(container.startupProbe.periodSeconds * container.startupProbe.failureThreshold).toBe(3600);
-    expect(container.livenessProbe.initialDelaySeconds ?? 0).toBe(0);
   });
 });

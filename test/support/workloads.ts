@@ -1,5 +1,6 @@
 
 import { type KubeObject, podSpecOf } from '../../tools/kube';
+import { findObject } from '../../tools/render';
 
 const WORKLOAD_KINDS = new Set(['Deployment', 'StatefulSet', 'DaemonSet', 'Job', 'CronJob']);
 
@@ -7,15 +8,27 @@ export function workloadsOf(documents: readonly KubeObject[]): KubeObject[] {
   return documents.filter((doc) => WORKLOAD_KINDS.has(doc.kind));
 }
 
-/** Every container (init containers included) of every workload, with its workload's name. */
-export function containersOf(documents: readonly KubeObject[]): Array<{ workload: string; container: Record<string, any> }> {
+/** Every container (init containers included) of every workload, with its workload's name and pod spec. */
+export function containersOf(documents: readonly KubeObject[]): Array<{ workload: string; spec: KubeObject; container: Record<string, any> }> {
   return workloadsOf(documents).flatMap((workload) => {
     const spec = podSpecOf(workload)!;
     return [...(spec.initContainers ?? []), ...spec.containers].map((container: Record<string, any>) => ({
       workload: `${workload.kind}/${workload.metadata.name}`,
+      spec,
       container,
     }));
   });
+}
+
+/** The pod spec of the workload of that kind and name; throws when there is none. */
+export function podOf(documents: readonly KubeObject[], kind: string, name: string): KubeObject {
+  return podSpecOf(findObject(documents, kind, name))!;
+}
+
+/** Letta's pod and its two Letta processes: the migration (an init container) and the server. */
+export function lettaPod(documents: readonly KubeObject[]) {
+  const spec = podOf(documents, 'Deployment', 'letta-server');
+  return { spec, migrate: spec.initContainers.find((c: any) => c.name === 'migrate'), server: spec.containers.find((c: any) => c.name === 'server') };
 }
 
 /** A container's env as name -> entry. */
