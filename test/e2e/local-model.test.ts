@@ -18,23 +18,19 @@ const synthesized = {
   resources: { limits: { cpu: '2000m', memory: '6144Mi' }, requests: { cpu: '100m', memory: '2048Mi' } },
 };
 
-describe('the running vLLM container against dist/', () => {
-  it('GIVEN the container as the API server writes quantities back WHEN compared THEN nothing differs', () => {
-    const running = { ...synthesized, resources: { requests: { memory: '2Gi', cpu: '100m' }, limits: { memory: '6Gi', cpu: '2' } } };
-    expect(specDrift(synthesized, running)).toEqual([]);
+describe('what the cluster answered about vLLM and Letta', () => {
+  it.each([
+    ['as the API server writes quantities back', { resources: { requests: { memory: '2Gi', cpu: '100m' }, limits: { memory: '6Gi', cpu: '2' } } }, []],
+    [
+      'run with other arguments and another user',
+      { args: ['letta-k8s/tiny-tool-caller', '--port=9000'], securityContext: { runAsUser: 0, readOnlyRootFilesystem: true } },
+      [expect.stringMatching(/^the running container's args is .*--port=9000/), expect.stringMatching(/^the running container's securityContext/)],
+    ],
+  ])('GIVEN the vLLM container %s WHEN compared with dist/ THEN each difference is named, and only those', (_, changes, problems) => {
+    expect(specDrift(synthesized, { ...synthesized, ...changes })).toEqual(problems);
   });
 
-  it('GIVEN a container run with other arguments or another user WHEN compared THEN each difference is named', () => {
-    const running = { ...synthesized, args: ['letta-k8s/tiny-tool-caller', '--port=9000'], securityContext: { runAsUser: 0, readOnlyRootFilesystem: true } };
-    const problems = specDrift(synthesized, running);
-    expect(problems).toHaveLength(2);
-    expect(problems[0]).toMatch(/^the running container's args is .*--port=9000/);
-    expect(problems[1]).toMatch(/^the running container's securityContext/);
-  });
-});
-
-describe('a pod\'s start-up time', () => {
-  it('GIVEN a running container and the Ready condition WHEN read THEN the seconds between them', () => {
+  it("GIVEN a pod's running container and its Ready condition WHEN its start-up time is read THEN it is the seconds between them, and none before it is Ready", () => {
     const pod = {
       status: {
         containerStatuses: [{ name: 'vllm', state: { running: { startedAt: '2026-12-05T13:52:00Z' } } }],
@@ -42,12 +38,10 @@ describe('a pod\'s start-up time', () => {
       },
     };
     expect(startupSeconds(pod, 'vllm')).toBe(65);
-    expect(startupSeconds({ status: { ...pod.status, conditions: [{ type: 'Ready', status: 'False' }] } }, 'vllm')).toBeUndefined();
+    expect(startupSeconds({ status: { ...pod.status, conditions: [{ type: 'Ready', status: 'False', lastTransitionTime: '2026-12-05T13:52:01Z' }] } }, 'vllm')).toBeUndefined();
   });
-});
 
-describe('spans at the collector', () => {
-  it('GIVEN OTLP JSON lines, one cut by rotation WHEN read THEN every whole span with its service and trace', () => {
+  it("GIVEN the collector's OTLP JSON lines, one cut by rotation WHEN read THEN every whole span with its service and trace", () => {
     const line = JSON.stringify({
       resourceSpans: [
         {
@@ -61,20 +55,17 @@ describe('spans at the collector', () => {
       { service: 'letta-server', name: 'OpenAIClient.request_async', traceId: 'a1' },
     ]);
   });
-});
 
-describe('the pod a rollout replaces', () => {
-  it('GIVEN the old pod marked for deletion beside its successor WHEN looked for THEN the old one', () => {
+  it('GIVEN the old pod marked for deletion beside its successor WHEN the pod a rollout replaces is looked for THEN it is the old one, and none without one', () => {
     const pods = [{ metadata: { name: 'letta-server-new' } }, { metadata: { name: 'letta-server-old', deletionTimestamp: '2026-12-05T13:56:10Z' } }];
     expect(terminatingPod(pods)).toBe('letta-server-old');
     expect(terminatingPod([pods[0]])).toBeUndefined();
   });
-});
 
-describe('the run\'s values for vLLM', () => {
-  it('GIVEN the product\'s local-model values and a run\'s model over them WHEN loaded over the kind profile THEN vLLM runs on CPUs with the run\'s model', () => {
+  it("GIVEN the product's local-model values and a run's model over them WHEN loaded over the kind profile THEN vLLM runs on CPUs with the run's model", () => {
     const settings = loadSettings({ profile: 'kind', values: localModelValues({ values: { vllm: { model: 'letta-k8s/tiny-tool-caller', offline: true } }, description: 'test' }) });
     expect(settings.vllm).toMatchObject({ enabled: true, device: 'cpu', model: 'letta-k8s/tiny-tool-caller', offline: true, image: 'vllm/vllm-openai-cpu:v0.32.0' });
+    // The product's own file, not a copy of it in the tests.
     expect(LOCAL_MODEL_VALUES.endsWith('lib/profiles/local-model.values.yaml')).toBe(true);
   });
 });

@@ -1,5 +1,4 @@
-import { once } from 'node:events';
-import { type AddressInfo, createServer } from 'node:net';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { x } from 'tinyexec';
 import { describe, expect, it } from 'vitest';
@@ -7,26 +6,22 @@ import { loadSettings } from '../../lib/config/load';
 import { Topology } from '../../lib/model/topology';
 import { available } from '../../tools/requirements';
 import { freePorts } from '../../tools/support';
-import { judgeProbe, networkProbeCases, type ProbeCase } from './netpol';
+import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor } from './netpol';
 import { python3Missing } from './support/loopback';
 
-const probeCase: ProbeCase = { name: 'p', namespace: 'letta', labels: {}, host: '127.0.0.1', port: 1, expect: 'connects', why: 'test' };
+const kind = new Topology(loadSettings({ profile: 'kind' }));
 const addressesOf = (topology: Topology) => new Map(topology.components.map((c, index) => [c.id, `10.244.0.${10 + index}`] as const));
-const optionsFor = (topology: Topology) => ({
-  outsideNamespace: 'letta-e2e',
-  ingressNamespace: 'ingress-nginx',
-  internetAddress: '1.1.1.1',
-  podAddresses: addressesOf(topology),
-});
+const plan = (topology: Topology, internetAddress?: string) =>
+  networkProbeCases(topology, { outsideNamespace: 'letta-e2e', ingressNamespace: 'ingress-nginx', internetAddress, podAddresses: addressesOf(topology) });
+const allowed: ProbeCase = { name: 'a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' };
+const denied: ProbeCase = { ...allowed, name: 'd', expect: 'is denied', why: 'no edge', control: 'a' };
 
 describe('networkProbeCases', () => {
+  const cases = plan(kind, '1.1.1.1');
+
   it('GIVEN the kind topology WHEN probes are planned THEN every edge must connect, by name, and every other client is denied on its port, by pod IP', () => {
-    const topology = new Topology(loadSettings({ profile: 'kind' }));
-
-    const cases = networkProbeCases(topology, optionsFor(topology));
-
-    const allowed = cases.filter((c) => c.expect === 'connects').map((c) => `${c.namespace}/${c.name} ${c.host}:${c.port}`);
-    expect(allowed).toEqual([
+    const allowedEdges = cases.filter((c) => c.expect === 'connects').map((c) => `${c.namespace}/${c.name} ${c.host}:${c.port}`);
+    expect(allowedEdges).toEqual([
       'ingress-nginx/probe-ingress-controller-to-letta-server letta-server.letta.svc:8283',
       'letta/probe-letta-server-to-letta-db letta-db:5432',
       'letta/probe-letta-db-backup-to-letta-db letta-db:5432',
@@ -34,7 +29,7 @@ describe('networkProbeCases', () => {
       'letta/probe-letta-server-to-letta-otel-collector letta-otel-collector:4317',
       'letta/probe-letta-server-to-internet 1.1.1.1:443',
     ]);
-    const db = addressesOf(topology).get('database');
+    const db = addressesOf(kind).get('database');
     const deniedToDb = cases.filter((c) => c.expect === 'is denied' && c.host === db);
     expect(deniedToDb.map((c) => c.name).sort()).toEqual([
       'probe-ingress-controller-to-letta-db',
@@ -44,34 +39,34 @@ describe('networkProbeCases', () => {
       'probe-other-to-letta-db',
       'probe-outside-to-letta-db',
     ]);
-    for (const denied of deniedToDb) expect(denied).toMatchObject({ port: 5432, control: 'probe-letta-server-to-letta-db' });
+    for (const deniedCase of deniedToDb) expect(deniedCase).toMatchObject({ port: 5432, control: 'probe-letta-server-to-letta-db' });
     expect(cases.find((c) => c.name === 'probe-letta-db-to-internet')).toMatchObject({
-      labels: topology.component('database').selector,
+      labels: kind.component('database').selector,
       expect: 'is denied',
       control: 'probe-letta-server-to-internet',
     });
     expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
   });
 
-  it('GIVEN Letta without internet egress in another namespace WHEN probes are planned THEN no probe expects the internet to answer', () => {
-    const topology = new Topology(loadSettings({ profile: 'kind', values: { namespace: 'agents', letta: { internetEgress: { enabled: false } } } }));
+  it('GIVEN Letta in another namespace without internet egress, or no internet address WHEN probes are planned THEN none goes to the internet, and the ingress controller reaches Letta in its namespace', () => {
+    const agents = new Topology(loadSettings({ profile: 'kind', values: { namespace: 'agents', letta: { internetEgress: { enabled: false } } } }));
 
-    const cases = networkProbeCases(topology, optionsFor(topology));
-
-    expect(cases.filter((c) => c.host === '1.1.1.1')).toEqual([]);
-    expect(cases.find((c) => c.name === 'probe-ingress-controller-to-letta-server')?.host).toBe('letta-server.agents.svc');
+    expect(plan(agents, '1.1.1.1').find((c) => c.name === 'probe-ingress-controller-to-letta-server')?.host).toBe('letta-server.agents.svc');
+    for (const planned of [plan(agents, '1.1.1.1'), plan(kind)]) expect(planned.filter((c) => c.name.endsWith('-to-internet'))).toEqual([]);
   });
 
-  it('GIVEN no internet address (a cluster without internet) WHEN probes are planned THEN there are no internet probes', () => {
-    const topology = new Topology(loadSettings({ profile: 'kind' }));
-    const cases = networkProbeCases(topology, { ...optionsFor(topology), internetAddress: undefined });
-    expect(cases.some((c) => c.name.endsWith('-to-internet'))).toBe(false);
+  it("GIVEN Letta's probe of the database WHEN its pod is built THEN it carries Letta's labels, never becomes ready, so joins no Service, and retries until connected", () => {
+    const pod = probePodFor(cases.find((c) => c.name === 'probe-letta-server-to-letta-db')!);
+
+    expect(pod.metadata.labels).toMatchObject(kind.component('letta').selector);
+    expect(pod.spec.restartPolicy).toBe('Never');
+    expect(pod.spec.containers[0].readinessProbe).toEqual({ exec: { command: ['false'] }, periodSeconds: 60 });
+    // Until connected: the policy engine applies its rules a moment after the pod starts.
+    expect(pod.spec.containers[0].command.slice(-5)).toEqual(['letta-db', '5432', '10', '45', '--until-connected']);
   });
 });
 
 describe('judgeProbe', () => {
-  const allowed: ProbeCase = { name: 'a', namespace: 'letta', labels: {}, host: 'letta-db', port: 5432, expect: 'connects', why: 'edge' };
-  const denied: ProbeCase = { ...allowed, name: 'd', expect: 'is denied', why: 'no edge', control: 'a' };
   const refused = '{"outcome": "refused", "address": "10.244.0.7", "detail": "[Errno 111] Connection refused"}';
 
   it.each([
@@ -90,37 +85,26 @@ describe('judgeProbe', () => {
 });
 
 describe.runIf(available('e2e connect probe', python3Missing()))('connect_probe.py on loopback', () => {
-  /** The probe's log for 127.0.0.1:port, with its timeout (and window) arguments. */
+  /** The probe's log for 127.0.0.1:port, given a probe pod's arguments: timeout, window, and --until-connected for an allowed edge. */
   const probe = async (port: number, ...args: string[]) => (await x('python3', [join(__dirname, 'backends', 'connect_probe.py'), '127.0.0.1', String(port), ...args])).stdout;
 
-  it('GIVEN a listening port WHEN probed THEN the log judges as connected', async () => {
-    const server = createServer().listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    try {
-      const log = await probe((server.address() as AddressInfo).port, '5');
-      expect(judgeProbe({ ...probeCase, expect: 'connects' }, log)).toMatchObject({ ok: true });
-    } finally {
-      server.close();
-    }
-  });
-
-  it('GIVEN a closed port WHEN probed THEN the outcome is a refusal, which counts as denied only next to a control that connected', async () => {
+  it('GIVEN a closed port WHEN probed as a denied edge is THEN the outcome is a refusal, which counts as denied only next to a control that connected', async () => {
     const [port] = await freePorts(1, '127.0.0.1');
 
-    const log = await probe(port, '5');
+    const log = await probe(port, '5', '1');
 
     expect(JSON.parse(log)).toMatchObject({ outcome: 'refused', address: '127.0.0.1' });
-    expect(judgeProbe({ ...probeCase, expect: 'is denied', control: 'p' }, log).ok).toBe(false);
-    expect(judgeProbe({ ...probeCase, expect: 'connects' }, log).ok).toBe(false);
+    expect(judgeProbe(denied, log).ok).toBe(false);
+    expect(judgeProbe(allowed, log).ok).toBe(false);
   });
 
-  it('GIVEN a port that opens only after a while WHEN probed until connected THEN the late connection is the verdict', async () => {
+  it('GIVEN a port that opens only after a while WHEN probed as an allowed edge is THEN the late connection is the verdict', async () => {
     const [port] = await freePorts(1, '127.0.0.1');
     const server = createServer();
     // Listening 3 s later, as an allowed source's rule arrives after the probe started.
     const reopen = setTimeout(() => server.listen(port, '127.0.0.1'), 3_000);
     try {
-      expect(judgeProbe({ ...probeCase, expect: 'connects' }, await probe(port, '2', '20', '--until-connected'))).toMatchObject({ ok: true });
+      expect(judgeProbe(allowed, await probe(port, '2', '20', '--until-connected'))).toMatchObject({ ok: true });
     } finally {
       clearTimeout(reopen);
       server.close();
