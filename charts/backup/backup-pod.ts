@@ -10,9 +10,9 @@ import { Topology } from '../../lib/model/topology';
 import { databaseCaMounts, scratchVolume, secretFile } from '../../lib/kit/volumes';
 
 /** The database's uid: its image's pg_dump, psql and pg_restore run as any uid. */
-export const BACKUP_UID = 10999;
+const BACKUP_UID = 10999;
 /** Where the dumps are: the backup claim, or a staging emptyDir for the s3 target. */
-export const BACKUPS_DIR = '/backups';
+const BACKUPS_DIR = '/backups';
 const SCRIPTS_DIR = '/opt/letta-k8s';
 const SECRETS_DIR = '/run/secrets/postgres';
 const DATABASE_TLS_DIR = '/run/secrets/postgres-tls';

@@ -7,7 +7,7 @@ export const DEFAULT_DENY_POLICY = 'default-deny';
  * Never "the internet": RFC 1918, carrier-grade NAT (often a cluster's pod range), loopback and
  * link-local (cloud metadata endpoints live at 169.254.169.254).
  */
-export const NON_PUBLIC_IPV4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16'];
+const NON_PUBLIC_IPV4 = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16'];
 
 const policyPorts = (ports: readonly PortDefinition[]): k8s.NetworkPolicyPort[] =>
   ports.map((port) => ({ port: k8s.IntOrString.fromNumber(port.port), protocol: port.protocol }));

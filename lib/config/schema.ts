@@ -388,14 +388,14 @@ const modelName = z
   .refine((name) => !name.startsWith('-'), 'must not start with "-": vLLM would read it as a flag');
 
 /** Where vLLM computes: NVIDIA GPUs through the device plugin, or the node's CPUs. */
-export const VLLM_DEVICES = ['nvidia', 'cpu'] as const;
+const VLLM_DEVICES = ['nvidia', 'cpu'] as const;
 export type VllmDevice = (typeof VLLM_DEVICES)[number];
 
 /**
  * What each device implies when the settings leave it out: upstream's image for that device, and
  * for GPUs the GPU Operator's node label and taint. CPUs need none of it.
  */
-export const VLLM_DEVICE_DEFAULTS: Readonly<
+const VLLM_DEVICE_DEFAULTS: Readonly<
   Record<VllmDevice, { readonly image: string; readonly gpus: number; readonly nodeSelector: Record<string, string>; readonly tolerations: ReadonlyArray<z.input<typeof toleration>> }>
 > = {
   nvidia: {
@@ -409,7 +409,7 @@ export const VLLM_DEVICE_DEFAULTS: Readonly<
 };
 
 /** vLLM's own floor on CPUs besides weights and KV cache (API server, engine and worker processes: 3.2 GiB measured). */
-export const VLLM_CPU_BASE_MEMORY = '3Gi';
+const VLLM_CPU_BASE_MEMORY = '3Gi';
 
 const vllm = z
   .strictObject({

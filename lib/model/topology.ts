@@ -132,7 +132,7 @@ export const COMPONENTS: Readonly<Record<ComponentId, ComponentDefinition>> = {
 };
 
 /** The networks the ingress controller joins: it is a client on the frontend only. */
-export const INGRESS_CONTROLLER_NETWORKS: readonly NetworkId[] = ['frontend'];
+const INGRESS_CONTROLLER_NETWORKS: readonly NetworkId[] = ['frontend'];
 
 /** The networks a client joins. */
 export function networksOf(id: ClientId): readonly NetworkId[] {
@@ -143,7 +143,7 @@ export function networksOf(id: ClientId): readonly NetworkId[] {
  * As in compose, two containers can connect only over a network both join. Every edge names its
  * network, so an edge whose ends do not share it is a mistake in this table.
  */
-export function edgeProblem(edge: EdgeDefinition): string | undefined {
+function edgeProblem(edge: EdgeDefinition): string | undefined {
   const outside = [edge.from, edge.to].filter((end) => !networksOf(end).includes(edge.network));
   if (outside.length === 0) return undefined;
   return `edge ${edge.from} -> ${edge.to}:${edge.port} runs over ${edge.network} (${NETWORKS[edge.network].purpose}), which ${outside.join(' and ')} does not join`;

@@ -74,7 +74,7 @@ async function scaleLetta(context: StepContext, replicas: number): Promise<void>
 }
 
 /** The dump a backup Job wrote, as a restore names it (FOLDER/NAME.dump). */
-export function dumpWritten(log: string): string | undefined {
+function dumpWritten(log: string): string | undefined {
   return /wrote \/backups\/(\S+\.dump)/.exec(log)?.[1];
 }
 

@@ -12,7 +12,7 @@ interface KindConfig {
 }
 
 /** Host ports that kind-config.yaml maps into the cluster, by container port. */
-export function kindHostPorts(configText: string): Map<number, number> {
+function kindHostPorts(configText: string): Map<number, number> {
   const config = load(configText) as KindConfig;
   const ports = new Map<number, number>();
   for (const node of config?.nodes ?? []) {
@@ -51,7 +51,7 @@ export async function withFreeHostPorts(configText: string): Promise<RunConfig> 
 }
 
 /** Whether something on this machine already accepts connections on the port (loopback). */
-export function isPortInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
+function isPortInUse(port: number, timeoutMs = 2_000): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = connect({ host: '127.0.0.1', port, timeout: timeoutMs });
     const done = (inUse: boolean) => {

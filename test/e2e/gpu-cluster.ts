@@ -11,12 +11,12 @@ import { pollUntil } from './readiness';
  */
 
 /** The GPU Operator's node label (gpu-feature-discovery). */
-export const GPU_NODE_LABEL = { key: 'nvidia.com/gpu.present', value: 'true' } as const;
+const GPU_NODE_LABEL = { key: 'nvidia.com/gpu.present', value: 'true' } as const;
 /** The taint GPU pools commonly carry, so that only pods that ask for GPUs land there. */
-export const GPU_NODE_TAINT = { key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' } as const;
+const GPU_NODE_TAINT = { key: 'nvidia.com/gpu', value: 'present', effect: 'NoSchedule' } as const;
 /** The extended resource the device plugin advertises, and how many the simulated node has. */
 export const GPU_RESOURCE = 'nvidia.com/gpu';
-export const GPU_COUNT = 1;
+const GPU_COUNT = 1;
 /**
  * The control plane's role label, and the key of the taint kind leaves on it once a cluster has
  * workers (it untaints single-node clusters only).
@@ -53,7 +53,7 @@ export interface GpuClusterNodes {
 }
 
 /** Which node is which, from their labels (kind names workers in creation order). */
-export function classifyNodes(nodes: readonly KubeObject[]): GpuClusterNodes {
+function classifyNodes(nodes: readonly KubeObject[]): GpuClusterNodes {
   const labelled = (node: KubeObject, key: string) => node.metadata?.labels?.[key] !== undefined;
   const controlPlanes = nodes.filter((n) => labelled(n, CONTROL_PLANE_ROLE));
   const gpus = nodes.filter((n) => n.metadata?.labels?.[GPU_NODE_LABEL.key] === GPU_NODE_LABEL.value);

@@ -14,7 +14,6 @@ import { environmentOf, type ObjectStore, type StepContext } from './steps';
  * Letta asks of vLLM is answered by a stand-in (manifests.ts) placed where vLLM would run.
  */
 
-export const GPU_PROFILE = 'gpu';
 /** The README section whose commands install the stack. */
 export const README_GPU_SECTION = 'Run it on a GPU cluster';
 /** The README's last command; the run starts its stand-in for vLLM just before it. */
@@ -22,7 +21,7 @@ export const APPLY_ALL = 'kubectl apply -f dist/';
 /** The Secret of the bucket's keys, created as the README's backup section says. */
 export const S3_SECRET = 'letta-backup-s3';
 export const S3_PREFIX = 'e2e/';
-export const STAND_IN_NAME = 'vllm-stand-in';
+const STAND_IN_NAME = 'vllm-stand-in';
 export const IMAGE_PULL_WAITS = ['ErrImagePull', 'ImagePullBackOff'];
 
 /**

@@ -51,7 +51,7 @@ export async function writeLettaData(client: LettaClient): Promise<WrittenData> 
 }
 
 /** What of the written data does not read back; empty when all of it does. */
-export async function readBackProblems(client: LettaClient, written: WrittenData): Promise<string[]> {
+async function readBackProblems(client: LettaClient, written: WrittenData): Promise<string[]> {
   const problems: string[] = [];
   const agent = await lettaCall(client, 'GET', `/v1/agents/${written.agentId}`);
   if (agent.status !== 200) problems.push(`GET /v1/agents/${written.agentId}: status ${agent.status}: ${agent.body.slice(0, 200)}`);

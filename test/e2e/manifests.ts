@@ -16,17 +16,17 @@ export const PYTHON_IMAGE = 'python:3.12.12-alpine3.22';
 /** Namespace of the test backends and of the "outside the stack" probe; deleted after the checks. */
 export const E2E_NAMESPACE = 'letta-e2e';
 export const BACKEND_NAME = 'e2e-stream-backend';
-export const BACKEND_PORT = 8080;
+const BACKEND_PORT = 8080;
 /** nobody:nogroup in Alpine and Debian; any non-root uid satisfies Pod Security "restricted". */
 const UID = 65534;
 
 const SCRIPTS = join(__dirname, 'backends');
 export const streamBackendScript = (): string => readFileSync(join(SCRIPTS, 'stream_backend.py'), 'utf8');
-export const connectProbeScript = (): string => readFileSync(join(SCRIPTS, 'connect_probe.py'), 'utf8');
-export const openAiStandInScript = (): string => readFileSync(join(SCRIPTS, 'openai_stand_in.py'), 'utf8');
+const connectProbeScript = (): string => readFileSync(join(SCRIPTS, 'connect_probe.py'), 'utf8');
+const openAiStandInScript = (): string => readFileSync(join(SCRIPTS, 'openai_stand_in.py'), 'utf8');
 /** Marks the stand-in among the pods that carry vLLM's labels. */
 const STAND_IN_KEY = 'letta-e2e/stand-in';
-export const STAND_IN_LABEL: Readonly<Record<string, string>> = { [STAND_IN_KEY]: 'true' };
+const STAND_IN_LABEL: Readonly<Record<string, string>> = { [STAND_IN_KEY]: 'true' };
 export const isStandIn = (pod: KubeObject): boolean => pod.metadata?.labels?.[STAND_IN_KEY] === STAND_IN_LABEL[STAND_IN_KEY];
 
 const E2E_LABELS = { 'app.kubernetes.io/part-of': 'letta-e2e' };

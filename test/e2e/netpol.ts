@@ -44,12 +44,12 @@ export interface ProbePlanOptions {
   readonly podAddresses: ReadonlyMap<ComponentId, string>;
 }
 
-export const CONNECT_TIMEOUT_SECONDS = 10;
+const CONNECT_TIMEOUT_SECONDS = 10;
 /**
  * How long each probe keeps trying: past the moment the policy engine has applied its rules to
  * the new pod (kube-router took more than a probe's start-up on a busy 2-core node).
  */
-export const PROBE_WINDOW_SECONDS = 45;
+const PROBE_WINDOW_SECONDS = 45;
 
 interface Client {
   /** Short name for pod names. */

@@ -20,7 +20,7 @@ import { MINUTE } from '../../tools/support';
 const CNI_MANIFEST = join(__dirname, '..', '..', 'builds', 'local-cluster', 'manifests', 'default-cni.yaml');
 
 /** kube-router's DaemonSet as the manifest names it, and the ipset of pod subnets it keeps. */
-export const KUBE_ROUTER = (() => {
+const KUBE_ROUTER = (() => {
   const daemonSet = (loadAll(readFileSync(CNI_MANIFEST, 'utf8')) as KubeObject[]).find((object) => object?.kind === 'DaemonSet');
   if (!daemonSet) throw new Error(`${CNI_MANIFEST} holds no DaemonSet`);
   return {
@@ -33,12 +33,12 @@ export const KUBE_ROUTER = (() => {
 })();
 
 /** The pod subnets of every node. */
-export function nodePodSubnets(nodes: readonly KubeObject[]): string[] {
+function nodePodSubnets(nodes: readonly KubeObject[]): string[] {
   return nodes.flatMap((node) => (node.spec?.podCIDRs ?? (node.spec?.podCIDR ? [node.spec.podCIDR] : [])) as string[]);
 }
 
 /** The members of an ipset as `ipset save NAME` prints them. */
-export function ipsetMembers(saved: string, name: string): string[] {
+function ipsetMembers(saved: string, name: string): string[] {
   return saved
     .split('\n')
     .map((line) => line.trim().split(/\s+/))

@@ -22,7 +22,7 @@ export function pollUntil<T>(attempt: () => Promise<T | undefined>, options: { t
   );
 }
 
-export const WORKLOAD_KINDS = [KINDS.deployment, KINDS.statefulSet, KINDS.daemonSet, KINDS.job];
+const WORKLOAD_KINDS = [KINDS.deployment, KINDS.statefulSet, KINDS.daemonSet, KINDS.job];
 
 export interface WorkloadStatus {
   readonly kind: string;
@@ -39,7 +39,7 @@ export interface WorkloadStatus {
  * The user's command that waits for one workload: `kubectl rollout status` for a Deployment,
  * StatefulSet or DaemonSet, `kubectl wait --for=condition=Complete` for a Job.
  */
-export function waitCommand(kind: string, name: string, namespace: string, timeoutMs: number): string[] {
+function waitCommand(kind: string, name: string, namespace: string, timeoutMs: number): string[] {
   const timeout = `--timeout=${Math.max(1, Math.ceil(timeoutMs / 1_000))}s`;
   const resource = `${kind.toLowerCase()}/${name}`;
   return kind === 'Job'

@@ -43,7 +43,7 @@ export async function check(shell: Shell, command: string, args: readonly string
   return result.stdout;
 }
 
-export function describe(command: string, args: readonly string[]): string {
+function describe(command: string, args: readonly string[]): string {
   return [command, ...args].map((word) => (/^[-\w./:=@,]+$/.test(word) ? word : JSON.stringify(word))).join(' ');
 }
 

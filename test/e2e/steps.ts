@@ -29,7 +29,7 @@ export const INGRESS_DEFAULT_TIMEOUT_SECONDS = 60;
 export const STREAM_IDLE_SECONDS = 75;
 export const INGRESS_NGINX_NAMESPACE = 'ingress-nginx';
 /** A public address that answers HTTPS: the internet side of the egress probes on GitHub. */
-export const INTERNET_ADDRESS = '1.1.1.1';
+const INTERNET_ADDRESS = '1.1.1.1';
 const PROBE_SELECTOR = 'letta-e2e/probe=true';
 
 /** Where the run happens: what differs between GitHub's kind and a cluster without a registry. */
@@ -215,7 +215,7 @@ export async function componentPodAddresses(context: StepContext): Promise<Map<C
 }
 
 /** Owner of the probe pods in each namespace (see runNetworkProbes). */
-export const PROBE_OWNER = 'letta-e2e-probes';
+const PROBE_OWNER = 'letta-e2e-probes';
 
 /**
  * Starts one probe pod per case, waits until all have finished and judges their logs. The pods

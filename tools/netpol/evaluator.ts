@@ -253,7 +253,7 @@ export function connectivity(objects: readonly KubeObject[], options: Connectivi
   return connections.sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to) || a.protocol.localeCompare(b.protocol) || a.port - b.port);
 }
 
-export function asPeer(workload: Workload): PodPeer {
+function asPeer(workload: Workload): PodPeer {
   return { kind: 'pod', namespace: workload.namespace, labels: workload.labels, ports: workload.ports };
 }
 
