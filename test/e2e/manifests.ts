@@ -16,6 +16,8 @@ export const PYTHON_IMAGE = 'python:3.12.12-alpine3.22';
 /** Namespace of the test backends and of the "outside the stack" probe; deleted after the checks. */
 export const E2E_NAMESPACE = 'letta-e2e';
 export const BACKEND_NAME = 'e2e-stream-backend';
+/** The stream backend's health path (stream_backend.py): its readiness probe, and the check that the ingress routes to it. */
+export const BACKEND_HEALTH_PATH = '/healthz';
 const BACKEND_PORT = 8080;
 /** nobody:nogroup in Alpine and Debian; any non-root uid satisfies Pod Security "restricted". */
 const UID = 65534;
@@ -118,7 +120,7 @@ export function streamBackendObjects(options: BackendOptions): KubeObject[] {
                   IDLE_SECONDS: String(options.idleSeconds),
                 }),
                 ports: [{ name: 'http', containerPort: BACKEND_PORT }],
-                readinessProbe: { httpGet: { path: '/healthz', port: 'http' }, periodSeconds: 2 },
+                readinessProbe: { httpGet: { path: BACKEND_HEALTH_PATH, port: 'http' }, periodSeconds: 2 },
               },
             ],
           },

@@ -10,7 +10,7 @@ import { MINUTE } from '../../tools/support';
 import { healthProblem, httpRequest, type HttpResponse, type IngressTarget } from './http';
 import { type Kubectl, KINDS } from './kubectl';
 import { type KubeObject, podSpecOf } from '../../tools/kube';
-import { E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
+import { BACKEND_HEALTH_PATH, E2E_NAMESPACE, findStackEntry, entryHost, PYTHON_IMAGE, streamBackendObjects } from './manifests';
 import { judgeProbe, networkProbeCases, type ProbeCase, probePodFor, type ProbeVerdict } from './netpol';
 import { persistenceProblems } from './persistence';
 import { describePod, podReady, pollUntil, waitForWorkloads, type WorkloadStatus } from './readiness';
@@ -178,9 +178,9 @@ export function healthThroughIngress(target: IngressTarget, timeoutMs: number, i
 
 /** The SSE and WebSocket checks, side by side: each is mostly waiting through its silence. */
 export async function streamProblems(target: IngressTarget): Promise<{ sse: string[]; webSocket: string[] }> {
-  // A controller routes a new Ingress or HTTPRoute a moment after its backend is Ready (Traefik
-  // answers 404 or 503 until then): the streams start once the backend answers through it.
-  const unrouted = await answerThroughIngress(target, '/healthz', (r) => (r.status === 200 ? undefined : `status ${r.status}`), 2 * MINUTE, 2_000);
+  // A controller may route a new Ingress or HTTPRoute a moment after its backend is Ready: the
+  // streams start once the backend answers through it.
+  const unrouted = await answerThroughIngress(target, BACKEND_HEALTH_PATH, (r) => (r.status === 200 ? undefined : `status ${r.status}`), 2 * MINUTE, 2_000);
   if (unrouted.length > 0) return { sse: unrouted, webSocket: unrouted };
   const [sse, webSocket] = await Promise.all([
     // The backend's silence, its two acknowledgement waits (30 s each at most) and a margin.
